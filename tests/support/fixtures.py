@@ -1,0 +1,1 @@
+"""Shared pytest fixtures (the scripted model server lands here)."""
