@@ -1,0 +1,285 @@
+"""A small async tmux client for aimax's private server, layered like libtmux.
+
+:class:`TmuxServer` is the one place that runs tmux (``tmux -L <socket> …`` through
+``asyncio.create_subprocess_exec``, both pipes drained); :class:`Pane` only holds a ``%pane_id``
+and forwards to it. Nothing is cached: state is re-read from tmux when asked.
+
+Errors::
+
+    TmuxError (AimaxError)
+    ├── TmuxNotFound        the tmux executable is missing
+    └── TmuxCommandError    tmux exited non-zero (``args``, ``returncode``, ``stderr``)
+        └── PaneGone        the target pane/window no longer exists
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import AimaxError
+
+SESSION_OPTION = "@aimax_session"
+PANE_FORMAT = "\t".join(
+    [
+        "#{pane_id}",
+        "#{pane_pid}",
+        "#{pane_dead}",
+        "#{pane_dead_status}",
+        "#{window_activity}",
+        "#{session_name}",
+        "#{window_id}",
+        f"#{{{SESSION_OPTION}}}",
+    ]
+)
+
+
+class TmuxError(AimaxError):
+    """Base of the tmux transport errors."""
+
+    exit_code = 4
+
+
+class TmuxNotFound(TmuxError):
+    """The tmux executable cannot be found."""
+
+
+class TmuxCommandError(TmuxError):
+    """tmux exited with a non-zero status."""
+
+    exit_code = 1
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        super().__init__(f"tmux {' '.join(args[:2])} failed ({returncode}): {stderr.strip()}")
+        self.tmux_args = list(args)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class PaneGone(TmuxCommandError):
+    """The pane (or its window) no longer exists."""
+
+
+@dataclass(frozen=True)
+class TmuxResult:
+    """Output of one tmux invocation."""
+
+    stdout: str
+    stderr: str
+    returncode: int
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    """One row of ``list-panes -a`` (see :data:`PANE_FORMAT`)."""
+
+    pane_id: str
+    pid: int | None
+    dead: bool
+    dead_status: int | None
+    activity: int
+    session_name: str
+    window_id: str
+    tag: str
+
+    @classmethod
+    def parse(cls, line: str) -> PaneInfo:
+        parts = (line.split("\t") + [""] * 8)[:8]
+        return cls(
+            pane_id=parts[0],
+            pid=int(parts[1]) if parts[1].isdigit() else None,
+            dead=parts[2] == "1",
+            dead_status=int(parts[3]) if parts[3].lstrip("-").isdigit() else None,
+            activity=int(parts[4]) if parts[4].isdigit() else 0,
+            session_name=parts[5],
+            window_id=parts[6],
+            tag=parts[7],
+        )
+
+
+def _is_gone(stderr: str) -> bool:
+    text = stderr.lower()
+    return any(s in text for s in ("can't find pane", "can't find window", "no such", "not found"))
+
+
+def _is_no_server(stderr: str) -> bool:
+    text = stderr.lower()
+    return "no server running" in text or "error connecting" in text or "no such file" in text
+
+
+class TmuxServer:
+    """aimax's private tmux server, addressed by socket name (``tmux -L``)."""
+
+    def __init__(self, socket_name: str, tmux_bin: str = "tmux", window_size: str = "200x50"):
+        self.socket_name = socket_name
+        self.tmux_bin = tmux_bin
+        self.window_size = window_size
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        exe = shutil.which(self.tmux_bin)
+        if exe is None:
+            raise TmuxNotFound(
+                f"tmux not found ({self.tmux_bin!r}); install it (apt-get install tmux) "
+                "or set AIMAX_TMUX_BIN"
+            )
+        # -f /dev/null: the user's tmux.conf must not change how agents' windows behave.
+        return [exe, "-L", self.socket_name, "-f", "/dev/null", *args]
+
+    async def cmd(self, *args: str, input: bytes | None = None, check: bool = True) -> TmuxResult:
+        """Run one tmux command on this server; raise :class:`TmuxCommandError` if ``check``."""
+        proc = await asyncio.create_subprocess_exec(
+            *self._argv(args),
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate(input)  # drains both pipes concurrently
+        result = TmuxResult(
+            out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), proc.returncode or 0
+        )
+        if check and result.returncode != 0:
+            error = PaneGone if _is_gone(result.stderr) else TmuxCommandError
+            raise error(args, result.returncode, result.stderr)
+        return result
+
+    async def is_running(self) -> bool:
+        """True if the server answers."""
+        try:
+            res = await self.cmd("list-sessions", check=False)
+        except TmuxNotFound:
+            return False
+        return res.returncode == 0
+
+    async def has_session(self, name: str) -> bool:
+        res = await self.cmd("has-session", "-t", f"={name}", check=False)
+        return res.returncode == 0
+
+    async def list_panes(self) -> list[PaneInfo]:
+        """Every pane of the server in one call (the poller's one tmux call per tick)."""
+        res = await self.cmd("list-panes", "-a", "-F", PANE_FORMAT, check=False)
+        if res.returncode != 0:
+            if _is_no_server(res.stderr):
+                return []
+            raise TmuxCommandError(["list-panes", "-a"], res.returncode, res.stderr)
+        return [PaneInfo.parse(line) for line in res.lines if line.strip()]
+
+    async def new_window(
+        self,
+        hub: str,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        tag: str,
+        env: Mapping[str, str] | None = None,
+    ) -> Pane:
+        """Start ``argv`` (exec'd, no shell) in a new window of session ``hub``; tag it."""
+        if not argv:
+            raise ValueError("argv must not be empty")
+        env_args: list[str] = []
+        for key, value in (env or {}).items():
+            env_args += ["-e", f"{key}={value}"]
+        width, _, height = self.window_size.partition("x")
+        fmt = "#{pane_id}"
+        if await self.has_session(hub):
+            args = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={hub}:", "-n", tag, "-c", cwd]
+        else:
+            args = ["new-session", "-d", "-P", "-F", fmt, "-s", hub, "-n", tag, "-c", cwd]
+            args += ["-x", width or "200", "-y", height or "50"]
+        try:
+            res = await self.cmd(*args, *env_args, "--", *argv)
+        except TmuxCommandError as exc:
+            if "duplicate session" not in exc.stderr:
+                raise
+            # Another task created the hub between our check and our call.
+            args = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={hub}:", "-n", tag, "-c", cwd]
+            res = await self.cmd(*args, *env_args, "--", *argv)
+        pane = Pane(self, res.stdout.strip())
+        await pane.window_option("remain-on-exit", "on")
+        await pane.window_option(SESSION_OPTION, tag)
+        await pane.window_option("automatic-rename", "off")
+        return pane
+
+    async def kill(self) -> None:
+        """Stop the whole server (tests; ``aimax`` never does this to a user's sessions)."""
+        await self.cmd("kill-server", check=False)
+
+
+class Pane:
+    """One pane, addressed by its immutable ``%id``."""
+
+    def __init__(self, server: TmuxServer, pane_id: str) -> None:
+        if not pane_id.startswith("%"):
+            raise ValueError(f"not a pane id: {pane_id!r}")
+        self.server = server
+        self.pane_id = pane_id
+
+    def __repr__(self) -> str:
+        return f"Pane({self.pane_id!r})"
+
+    async def cmd(self, command: str, *args: str, input: bytes | None = None) -> TmuxResult:
+        """Run ``tmux <command> -t <pane> <args>``."""
+        return await self.server.cmd(command, "-t", self.pane_id, *args, input=input)
+
+    async def window_option(self, name: str, value: str) -> None:
+        await self.cmd("set-option", "-w", name, value)
+
+    async def info(self) -> PaneInfo | None:
+        """This pane's row, or None if it no longer exists."""
+        for info in await self.server.list_panes():
+            if info.pane_id == self.pane_id:
+                return info
+        return None
+
+    async def capture(self, history: int = 0) -> str:
+        """The visible screen as text (``history`` extra lines of scrollback)."""
+        args = ["-p", "-J"]
+        if history:
+            args += ["-S", str(-history)]
+        return (await self.cmd("capture-pane", *args)).stdout
+
+    async def paste(self, text: str) -> None:
+        """Paste ``text`` as one bracketed paste through a uniquely named buffer.
+
+        Line endings are normalised to ``\\n``; ``-r`` keeps them as LF (not CR, which a TUI
+        would read as Enter); ``-d`` deletes the buffer; ``-p`` brackets the paste when the
+        application asked for it.
+        """
+        data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+        buffer = f"aimax-{uuid.uuid4().hex}"
+        await self.server.cmd("load-buffer", "-b", buffer, "-", input=data)
+        try:
+            await self.cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer)
+        except TmuxCommandError:
+            await self.server.cmd("delete-buffer", "-b", buffer, check=False)
+            raise
+
+    async def send_keys(self, *keys: str) -> None:
+        """Send key names (``Enter``, ``Escape``, ``C-c``) — never literal user text."""
+        await self.cmd("send-keys", *keys)
+
+    async def kill(self) -> None:
+        """Kill the pane's window."""
+        await self.server.cmd("kill-window", "-t", self.pane_id, check=False)
+
+    async def respawn(self, argv: Sequence[str], cwd: str) -> None:
+        """Restart a dead pane with ``argv`` (resume an exited agent in the same window)."""
+        await self.cmd("respawn-pane", "-k", "-c", cwd, "--", *argv)
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
