@@ -1,0 +1,33 @@
+"""aiikernel: the aiipython kernel, aimax agent sessions and their JupyterLab panel.
+
+Importing this package is cheap: the kernel, the turn engine, litellm and the
+server extension are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """`%load_ext aiikernel`: the `%%ai` magic and the command magics, in any IPython."""
+    from .magics import register
+    from .session import AiSession
+
+    register(shell)
+    AiSession.for_shell(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """Nothing to tear down: magics stay until the shell ends, like most extensions."""
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "aiikernel"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "aiikernel.server"}]

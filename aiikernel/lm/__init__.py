@@ -1,0 +1,1 @@
+"""Model access: one streaming interface, litellm behind it, imported lazily."""

@@ -1,0 +1,252 @@
+"""The model client: stream a chat completion through litellm, errors converted to ours.
+
+litellm costs seconds and ~130 MB to import, so it is imported on the first
+request (or warmed in the background with :meth:`LiteLLMClient.warm_up`), with
+``LITELLM_LOCAL_MODEL_COST_MAP=True`` set first so it never fetches a cost map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets.config import LoggingConfigurable
+
+from . import errors
+from .background import BackgroundLoop
+from .credentials import resolve_credential
+
+log = logging.getLogger(__name__)
+
+_import_lock = threading.Lock()
+
+
+def import_litellm() -> Any:
+    """Import litellm once, quietly and without network access at import time."""
+    with _import_lock:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.drop_params = True
+        return litellm
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    """A piece of streamed reply text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageChunk:
+    """Token counts (and cost when the model is in the local cost map) for one request."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+
+
+Chunk = TextChunk | UsageChunk
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """Everything one model call needs; ``extra`` goes to litellm as-is."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    extra: dict[str, Any] | None = None
+
+
+def convert_exception(exc: BaseException, timeout: float) -> errors.ModelError:
+    """Map litellm/httpx/openai exceptions onto :mod:`aiikernel.lm.errors`."""
+    if isinstance(exc, errors.ModelError):
+        return exc
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    message = str(exc) or name
+    # litellm prefixes messages with its own class path; keep the provider's words.
+    message = message.replace("litellm.", "").strip()
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or name in (
+        "Timeout",
+        "APITimeoutError",
+        "ReadTimeout",
+    ):
+        return errors.ModelTimeout(f"The model did not answer within {timeout:g} s.", status=status)
+    if status in (401, 403) or name in ("AuthenticationError", "PermissionDeniedError"):
+        return errors.AuthenticationFailed(
+            f"The provider rejected the credentials (HTTP {status or 401}): {message}",
+            status=status,
+        )
+    if status == 429 or name == "RateLimitError":
+        return errors.RateLimited(f"Rate limited by the provider (HTTP 429): {message}", status=429)
+    if (status is not None and status >= 500) or name in (
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "APIConnectionError",
+        "BadGatewayError",
+    ):
+        if name == "APIConnectionError" and status is None and _looks_like_stream_damage(message):
+            return errors.StreamBroken(f"The model's stream could not be read: {message}")
+        label = f"HTTP {status}" if status else "connection failed"
+        return errors.ProviderUnavailable(
+            f"The provider is unavailable ({label}): {message}", status=status
+        )
+    if status in (400, 404, 413, 422) or name in (
+        "BadRequestError",
+        "NotFoundError",
+        "ContextWindowExceededError",
+        "UnprocessableEntityError",
+    ):
+        return errors.BadRequest(
+            f"The provider refused the request (HTTP {status or 400}): {message}", status=status
+        )
+    if _looks_like_stream_damage(message) or name in (
+        "JSONDecodeError",
+        "RemoteProtocolError",
+        "ChunkedEncodingError",
+    ):
+        return errors.StreamBroken(f"The model's stream could not be read: {message}")
+    return errors.ModelError(f"{name}: {message}", status=status)
+
+
+def _looks_like_stream_damage(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        marker in lowered
+        for marker in (
+            "json",
+            "decode",
+            "incomplete",
+            "peer closed",
+            "chunk",
+            "parse",
+            "expecting value",
+        )
+    )
+
+
+class LiteLLMClient(LoggingConfigurable):
+    """Streams chat completions through litellm on a background event loop."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._background = BackgroundLoop()
+
+    # configuration comes from the owning AiSession when there is one
+    @property
+    def timeout(self) -> float:
+        return float(getattr(self.parent, "request_timeout", 120.0))
+
+    @property
+    def max_retries(self) -> int:
+        env = os.environ.get("AIIPYTHON_MAX_RETRIES")
+        if env is not None and env.strip().isdigit():
+            return int(env)
+        return int(getattr(self.parent, "max_retries", 2))
+
+    def warm_up(self) -> None:
+        """Import litellm on a background thread so the first turn does not pay for it."""
+        threading.Thread(
+            target=import_litellm, name="aiikernel-litellm-import", daemon=True
+        ).start()
+
+    def stream(self, request: ModelRequest) -> Iterator[Chunk]:
+        """Stream ``request`` synchronously; KeyboardInterrupt cancels it promptly."""
+        return self._background.iterate(lambda: self.astream(request))
+
+    async def astream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        """Stream ``request``; retries failures that happen before any text arrived."""
+        attempt = 0
+        while True:
+            produced = False
+            try:
+                async for chunk in self._astream_once(request):
+                    produced = True
+                    yield chunk
+                return
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                err = convert_exception(exc, self.timeout)
+                if produced or not err.retryable or attempt >= self.max_retries:
+                    raise err from None
+                attempt += 1
+                delay = min(0.5 * 2 ** (attempt - 1), 4.0)
+                log.info(
+                    "model request failed (%s); retry %d in %.1fs", err.category, attempt, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _astream_once(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        credential = resolve_credential(request.model)
+        litellm = await asyncio.get_running_loop().run_in_executor(None, import_litellm)
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timeout": self.timeout,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if credential.key:
+            kwargs["api_key"] = credential.key
+        kwargs.update(request.extra or {})
+        started = time.perf_counter()
+        response = await asyncio.wait_for(litellm.acompletion(**kwargs), self.timeout)
+        finished = False
+        usage = None
+        iterator = response.__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), self.timeout)
+            except StopAsyncIteration:
+                break
+            choices = getattr(chunk, "choices", None) or []
+            if choices:
+                choice = choices[0]
+                delta = getattr(choice, "delta", None)
+                text = getattr(delta, "content", None) if delta is not None else None
+                if text:
+                    yield TextChunk(text)
+                if getattr(choice, "finish_reason", None):
+                    finished = True
+            chunk_usage = getattr(chunk, "usage", None)
+            if (
+                chunk_usage is not None
+                and getattr(chunk_usage, "completion_tokens", None) is not None
+            ):
+                usage = chunk_usage
+        if not finished:
+            raise errors.StreamBroken(
+                "The model's stream ended before the reply was complete (truncated response)."
+            )
+        if usage is not None:
+            yield UsageChunk(
+                prompt_tokens=int(usage.prompt_tokens or 0),
+                completion_tokens=int(usage.completion_tokens or 0),
+                cost=self._cost(litellm, request.model, usage),
+            )
+        log.debug("model stream finished in %.3fs", time.perf_counter() - started)
+
+    @staticmethod
+    def _cost(litellm: Any, model: str, usage: Any) -> float | None:
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=model,
+                prompt_tokens=int(usage.prompt_tokens or 0),
+                completion_tokens=int(usage.completion_tokens or 0),
+            )
+        except Exception:
+            return None
+        return float(prompt_cost + completion_cost)

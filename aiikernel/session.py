@@ -1,0 +1,212 @@
+"""Per-shell AI state: the conversation, the model choice, checkpoints and the turn engine.
+
+One :class:`AiSession` lives on each IPython shell (the kernel's, or a plain
+terminal IPython after ``%load_ext aiikernel``).  Every front — the `%%ai` cell
+magic, the chat comm, slash commands — goes through it, so they share one
+conversation and one checkpoint tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Bool, Float, Instance, Int, Type, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .turn.events import TurnEvent
+
+log = logging.getLogger(__name__)
+
+_ATTR = "_aiikernel_session"
+
+
+class AiSession(LoggingConfigurable):
+    """The AI side of one IPython shell."""
+
+    shell = Instance("IPython.core.interactiveshell.InteractiveShellABC", allow_none=True)
+
+    max_steps = Int(
+        10,
+        help="How many model replies one AI turn may take before it stops (each reply may run code).",
+    ).tag(config=True)
+    output_limit = Int(
+        4000,
+        help="Characters of each executed block's output fed back to the model; the rest is cut with a marker.",
+    ).tag(config=True)
+    namespace_budget = Int(
+        6000, help="Characters the namespace summary in the system prompt may use."
+    ).tag(config=True)
+    request_timeout = Float(
+        120.0, help="Seconds to wait for the model before a request is abandoned."
+    ).tag(config=True)
+    max_retries = Int(
+        2,
+        help="Retries of a model request that failed before any text arrived (429, 5xx, connection errors).",
+    ).tag(config=True)
+    checkpoints_enabled = Bool(
+        True, help="Snapshot the namespace before every AI turn (undo, restore, fork)."
+    ).tag(config=True)
+    checkpoint_directory = Unicode(
+        help="Where the checkpoint store lives; default: .aiipython_checkpoints in the working directory."
+    ).tag(config=True)
+
+    turn_engine_class = Type(
+        "aiikernel.turn.engine.TurnEngine",
+        help="The class that runs one AI turn (prompt → model → code → outputs → …).",
+    ).tag(config=True)
+    model_client_class = Type(
+        "aiikernel.lm.litellm_client.LiteLLMClient",
+        help="The class that talks to models; the default goes through litellm.",
+    ).tag(config=True)
+    checkpoint_store_class = Type(
+        "aiikernel.checkpoints.CheckpointStore",
+        help="The class of the namespace checkpoint store.",
+    ).tag(config=True)
+
+    @default("checkpoint_directory")
+    def _default_checkpoint_directory(self) -> str:
+        return str(Path(os.getcwd()) / ".aiipython_checkpoints")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conversation: list[dict[str, Any]] = []
+        self.model_override: str | None = None
+        self._client: Any = None
+        self._checkpoints: Any = None
+        self._tracker: Any = None
+        self.turn_count = 0
+
+    # -- discovery -------------------------------------------------------------
+
+    @classmethod
+    def for_shell(cls, shell: InteractiveShell) -> AiSession:
+        """The session attached to ``shell``, created on first use."""
+        session = getattr(shell, _ATTR, None)
+        if session is None:
+            session = cls(shell=shell, parent=shell)
+            setattr(shell, _ATTR, session)
+            session._start_tracking()
+        return session
+
+    # -- namespace -------------------------------------------------------------
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        """The user's namespace: the shell's ``user_ns``."""
+        assert self.shell is not None
+        return self.shell.user_ns
+
+    @property
+    def hidden_names(self) -> set[str]:
+        """Names IPython put in the namespace itself (never summarised or checkpointed)."""
+        assert self.shell is not None
+        return set(self.shell.user_ns_hidden)
+
+    # -- conversation ----------------------------------------------------------
+
+    def reset_conversation(self) -> None:
+        """Forget the conversation; the namespace and checkpoints stay."""
+        self.conversation.clear()
+
+    # -- model -----------------------------------------------------------------
+
+    def resolve_model(self, explicit: str | None = None) -> str:
+        """The model for the next turn: explicit > session choice > remembered/env/default."""
+        from .lm.models import resolve_model
+
+        return resolve_model(explicit or self.model_override)
+
+    @property
+    def client(self) -> Any:
+        """The model client, created on first use (keeps its connection pool between turns)."""
+        if self._client is None:
+            self._client = self.model_client_class(parent=self)
+        return self._client
+
+    # -- checkpoints -----------------------------------------------------------
+
+    @property
+    def checkpoints(self) -> Any:
+        """The checkpoint store, opened lazily (it may not exist until the first turn)."""
+        if self._checkpoints is None:
+            self._checkpoints = self.checkpoint_store_class(
+                parent=self, directory=self.checkpoint_directory
+            )
+        return self._checkpoints
+
+    @property
+    def tracker(self) -> Any:
+        """Records which names executed code touched since the last checkpoint."""
+        return self._tracker
+
+    def _start_tracking(self) -> None:
+        if not self.checkpoints_enabled or self.shell is None:
+            return
+        try:
+            from .checkpoints import TouchTracker
+        except ImportError:
+            log.debug("checkpoints unavailable; turns are not snapshotted")
+            return
+        self._tracker = TouchTracker(self.shell)
+        self._tracker.register()
+
+    def before_turn(self, prompt: str) -> str | None:
+        """Snapshot the namespace before an AI turn; returns a warning to show, if any.
+
+        A checkpoint failure never blocks the turn: the user is told and the turn runs.
+        """
+        if not self.checkpoints_enabled:
+            return None
+        try:
+            touched = self._tracker.take() if self._tracker is not None else None
+            self.checkpoints.checkpoint(
+                self.namespace,
+                label=" ".join(prompt.split())[:80],
+                touched=touched,
+                hidden=self.hidden_names,
+                meta={"kind": "ai-turn"},
+            )
+        except ImportError:
+            return None
+        except Exception as exc:  # never let a checkpoint problem stop the turn
+            log.warning("checkpoint before the AI turn failed: %s", exc)
+            return f"Checkpoint before this turn failed ({type(exc).__name__}: {exc}); /undo will not cover it."
+        return None
+
+    # -- turns -----------------------------------------------------------------
+
+    def run_turn(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        max_steps: int | None = None,
+        runner: Any = None,
+    ) -> Iterator[TurnEvent]:
+        """Run one AI turn and yield its events; the caller renders them."""
+        from .turn.events import TurnNotice
+        from .turn.runner import ShellCodeRunner
+
+        self.turn_count += 1
+        warning = self.before_turn(prompt)
+        if warning:
+            yield TurnNotice(message=warning)
+        engine = self.turn_engine_class(
+            client=self.client,
+            runner=runner or ShellCodeRunner(self.shell),
+            conversation=self.conversation,
+            namespace=self.namespace,
+            hidden=self.hidden_names,
+            output_limit=self.output_limit,
+            namespace_budget=self.namespace_budget,
+        )
+        yield from engine.run(
+            prompt, model=self.resolve_model(model), max_steps=max_steps or self.max_steps
+        )
