@@ -1,0 +1,60 @@
+/**
+ * The left-area side panel. It owns its model, tells it when it is shown or
+ * hidden (hidden panels do no work), and disposes it with itself.
+ */
+import { SidePanel } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { AgentsSection, ChatSection } from './components';
+import { aiikernelIcon } from './icons';
+import { AiiPanelModel } from './model';
+import { IAiiPanel } from './tokens';
+
+export class AiiPanel extends SidePanel implements IAiiPanel {
+  constructor(options: AiiPanel.IOptions = {}) {
+    super();
+    this.id = AiiPanel.ID;
+    this.addClass('jp-AiiPanel');
+    this.title.icon = aiikernelIcon;
+    this.title.caption = 'aiikernel';
+
+    const heading = new Widget();
+    heading.node.textContent = 'aiikernel';
+    heading.addClass('jp-AiiPanel-title');
+    this.header.addWidget(heading);
+
+    this.model = options.model ?? new AiiPanelModel();
+    this.addWidget(new ChatSection());
+    this.addWidget(new AgentsSection(this.model));
+  }
+
+  readonly model: AiiPanelModel;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setActive(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setActive(false);
+  }
+}
+
+export namespace AiiPanel {
+  /** DOM id, also the layout-restorer key. */
+  export const ID = 'aiikernel-panel';
+
+  export interface IOptions {
+    model?: AiiPanelModel;
+  }
+}

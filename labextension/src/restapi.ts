@@ -1,0 +1,71 @@
+/**
+ * One async function per endpoint of the aiikernel server extension.
+ *
+ * Every function checks the HTTP status and the shape of the reply, and throws an
+ * `AiiApiError` carrying the server's message, so callers can show it as is.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { IAgentSessionSummary } from './tokens';
+
+/** An endpoint answered with an error or with a body of the wrong shape. */
+export class AiiApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'AiiApiError';
+  }
+}
+
+async function requestJSON(
+  path: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<unknown> {
+  const url = URLExt.join(settings.baseUrl, path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new AiiApiError(`Cannot reach the Jupyter server: ${error}`, 0);
+  }
+  const text = await response.text();
+  let body: any = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!response.ok) {
+    const detail = body?.message ?? body?.reason ?? response.statusText;
+    throw new AiiApiError(`${path}: ${response.status} ${detail}`, response.status);
+  }
+  return body;
+}
+
+function isSessionSummary(value: any): value is IAgentSessionSummary {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.id === 'string' &&
+    typeof value.backend === 'string' &&
+    typeof value.state === 'string'
+  );
+}
+
+/** `GET /aimax/sessions`: the agent sessions known to the server. */
+export async function listAgentSessions(
+  settings?: ServerConnection.ISettings
+): Promise<IAgentSessionSummary[]> {
+  const body = await requestJSON('aimax/sessions', { method: 'GET' }, settings);
+  const items = Array.isArray(body) ? body : (body as any)?.sessions;
+  if (!Array.isArray(items) || !items.every(isSessionSummary)) {
+    throw new AiiApiError('aimax/sessions: unexpected reply from the server', 200);
+  }
+  return items;
+}

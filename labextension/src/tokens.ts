@@ -1,0 +1,60 @@
+/**
+ * Public interfaces and tokens of the aiikernel side panel.
+ *
+ * Other plugins (the chat and agents panels of later releases) depend on these
+ * names only, never on the concrete classes, so the implementation can change
+ * without breaking them.
+ */
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+/** Command identifiers contributed by the extension. */
+export namespace CommandIDs {
+  /** Reveal the aiikernel side panel in the left area. */
+  export const openPanel = 'aiikernel:open-panel';
+}
+
+/** Short summary of one agent session, as listed by `GET /aimax/sessions`. */
+export interface IAgentSessionSummary {
+  /** Immutable session id. */
+  id: string;
+  /** Backend name, such as `claude_code` or `codex`. */
+  backend: string;
+  /** starting | working | waiting_permission | waiting_input | idle | exited */
+  state: string;
+}
+
+/** What the Agents section knows about agent sessions right now. */
+export type AgentsStatus =
+  | { kind: 'idle' }
+  | { kind: 'loading' }
+  | { kind: 'loaded'; sessions: IAgentSessionSummary[] }
+  | { kind: 'unavailable'; message: string };
+
+/** State behind the side panel, kept free of DOM so it can be tested and shared. */
+export interface IAiiPanelModel {
+  /** Whether the panel is visible; hidden panels do no network work. */
+  readonly isActive: boolean;
+  /** Current knowledge about agent sessions. */
+  readonly agents: AgentsStatus;
+  /** Emitted whenever any field above changes. */
+  readonly stateChanged: ISignal<IAiiPanelModel, void>;
+  /** Mark the panel shown or hidden; showing it refreshes the agent list. */
+  setActive(active: boolean): void;
+  /** Ask the server for the agent sessions again. */
+  refreshAgents(): Promise<void>;
+}
+
+/** The side panel widget and its model, provided for plugins that add sections. */
+export interface IAiiPanel {
+  readonly model: IAiiPanelModel;
+  /** Add a section (an accordion entry with a title) to the panel. */
+  addWidget(widget: Widget): void;
+}
+
+/** Token of the aiikernel side panel. */
+export const IAiiPanel = new Token<IAiiPanel>(
+  'aiikernel:IAiiPanel',
+  'The aiikernel side panel in the left area; add sections to it.'
+);
