@@ -44,8 +44,8 @@ def _is_kernel_shell(shell: Any) -> bool:
     return bool(zmqshell and isinstance(shell, zmqshell.ZMQInteractiveShell))
 
 
-def _bundle(markdown: str) -> dict[str, str]:
-    return {"text/markdown": markdown, "text/plain": markdown}
+def _bundle(markdown: str, plain: str | None = None) -> dict[str, str]:
+    return {"text/markdown": markdown, "text/plain": markdown if plain is None else plain}
 
 
 class UsageTotals:
@@ -85,10 +85,16 @@ class CellRenderer:
 
     # -- low-level publishing ---------------------------------------------------
 
-    def _display(self, markdown: str, display_id: str | None = None, update: bool = False) -> None:
+    def _display(
+        self,
+        markdown: str,
+        display_id: str | None = None,
+        update: bool = False,
+        plain: str | None = None,
+    ) -> None:
         from IPython.display import display
 
-        display(_bundle(markdown), raw=True, display_id=display_id, update=update)
+        display(_bundle(markdown, plain), raw=True, display_id=display_id, update=update)
 
     def _segment(self) -> str:
         return for_display(self._text[self._segment_start :])
@@ -131,6 +137,7 @@ class CellRenderer:
         if isinstance(event, TurnStarted):
             self.model = event.model
         elif isinstance(event, StepStarted):
+            self._finish_segment()
             self._text, self._segment_start, self._live_id = "", 0, None
             if not self.rich and event.step > 1:
                 print(flush=True)
@@ -177,4 +184,4 @@ class CellRenderer:
         if self.usage.prompt_tokens or self.usage.completion_tokens:
             footer += f" · {self.usage.describe()}"
         if self.rich:
-            self._display(f"<sub>{footer}</sub>")
+            self._display(f"<sub>{footer}</sub>", plain=f"[{footer}]")

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Float, Instance, Int, Type, Unicode, default
+from traitlets import Bool, DottedObjectName, Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
+from traitlets.utils.importstring import import_item
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -57,17 +58,17 @@ class AiSession(LoggingConfigurable):
         help="Where the checkpoint store lives; default: .aiipython_checkpoints in the working directory."
     ).tag(config=True)
 
-    turn_engine_class = Type(
+    turn_engine_class = DottedObjectName(
         "aiikernel.turn.engine.TurnEngine",
-        help="The class that runs one AI turn (prompt → model → code → outputs → …).",
+        help="Dotted name of the class that runs one AI turn (prompt → model → code → outputs → …).",
     ).tag(config=True)
-    model_client_class = Type(
+    model_client_class = DottedObjectName(
         "aiikernel.lm.litellm_client.LiteLLMClient",
-        help="The class that talks to models; the default goes through litellm.",
+        help="Dotted name of the class that talks to models; the default goes through litellm.",
     ).tag(config=True)
-    checkpoint_store_class = Type(
+    checkpoint_store_class = DottedObjectName(
         "aiikernel.checkpoints.CheckpointStore",
-        help="The class of the namespace checkpoint store.",
+        help="Dotted name of the class of the namespace checkpoint store.",
     ).tag(config=True)
 
     @default("checkpoint_directory")
@@ -127,7 +128,7 @@ class AiSession(LoggingConfigurable):
     def client(self) -> Any:
         """The model client, created on first use (keeps its connection pool between turns)."""
         if self._client is None:
-            self._client = self.model_client_class(parent=self)
+            self._client = import_item(self.model_client_class)(parent=self)
         return self._client
 
     # -- checkpoints -----------------------------------------------------------
@@ -136,9 +137,8 @@ class AiSession(LoggingConfigurable):
     def checkpoints(self) -> Any:
         """The checkpoint store, opened lazily (it may not exist until the first turn)."""
         if self._checkpoints is None:
-            self._checkpoints = self.checkpoint_store_class(
-                parent=self, directory=self.checkpoint_directory
-            )
+            store_class = import_item(self.checkpoint_store_class)
+            self._checkpoints = store_class(parent=self, directory=self.checkpoint_directory)
         return self._checkpoints
 
     @property
@@ -198,7 +198,7 @@ class AiSession(LoggingConfigurable):
         warning = self.before_turn(prompt)
         if warning:
             yield TurnNotice(message=warning)
-        engine = self.turn_engine_class(
+        engine = import_item(self.turn_engine_class)(
             client=self.client,
             runner=runner or ShellCodeRunner(self.shell),
             conversation=self.conversation,

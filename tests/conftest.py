@@ -1,1 +1,38 @@
+"""Test-wide setup: a private JUPYTER_PATH with an `aiipython` kernelspec for this checkout."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
 pytest_plugins = ["tests.support.fixtures"]
+
+_SPEC_ROOT = Path(tempfile.mkdtemp(prefix="aiik-kernelspec-"))
+
+
+def pytest_configure(config):  # noqa: ARG001 - pytest hook signature
+    from tests.support.kernels import write_private_kernelspecs
+
+    data_dir = write_private_kernelspecs(_SPEC_ROOT)
+    existing = os.environ.get("JUPYTER_PATH", "")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(data_dir), existing) if p)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def pytest_unconfigure(config):  # noqa: ARG001
+    import shutil
+
+    shutil.rmtree(_SPEC_ROOT, ignore_errors=True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def ai_kernel(model_server, tmp_path):
+    """A real `aiipython` kernel process wired to the scripted model server; yields (km, kc)."""
+    from tests.support.kernels import model_env, running_kernel
+
+    with running_kernel("aiipython", env=model_env(model_server), cwd=tmp_path) as pair:
+        yield pair

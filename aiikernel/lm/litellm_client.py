@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -73,9 +74,7 @@ def convert_exception(exc: BaseException, timeout: float) -> errors.ModelError:
         return exc
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
-    message = str(exc) or name
-    # litellm prefixes messages with its own class path; keep the provider's words.
-    message = message.replace("litellm.", "").strip()
+    message = clean_message(str(exc) or name)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or name in (
         "Timeout",
         "APITimeoutError",
@@ -117,6 +116,18 @@ def convert_exception(exc: BaseException, timeout: float) -> errors.ModelError:
     ):
         return errors.StreamBroken(f"The model's stream could not be read: {message}")
     return errors.ModelError(f"{name}: {message}", status=status)
+
+
+_PREFIX = re.compile(r"^\s*(?:litellm\.)?(?:[A-Za-z]+(?:Error|Exception))\s*(?::|-)\s*")
+
+
+def clean_message(message: str) -> str:
+    """Drop the stacked ``litellm.RateLimitError: OpenAIException -`` prefixes; keep the provider's words."""
+    previous = None
+    while previous != message:
+        previous = message
+        message = _PREFIX.sub("", message, count=1)
+    return message.strip() or previous.strip()
 
 
 def _looks_like_stream_damage(message: str) -> bool:
