@@ -1,0 +1,1 @@
+"""Test support: real helpers (scripted model server, agent environments) shared by tests."""
