@@ -373,7 +373,12 @@ class FakeAgent:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--version" in argv:
+        flavor = "codex" if "codex" in argv else "claude"
+        print("codex-cli 0.0.0-fake" if flavor == "codex" else "0.0.0-fake (Claude Code)")
+        return 0
+    args = parse_args(argv)
     agent = FakeAgent(args, Script.from_env())
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd) if os.isatty(fd) else None

@@ -1,0 +1,49 @@
+"""aimax: Claude Code and Codex sessions in tmux, driven from Python (no Jupyter here).
+
+``aimax.get("tmux-claude-code")`` returns a backend implementing the seed's ``AgentBackend``
+contract; :class:`AimaxManager` owns everything a process needs (config, tmux server, registry,
+backends) — the server extension holds one. Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .backends import SUPPORTED_BACKENDS
+
+if TYPE_CHECKING:
+    from .backend_base import AgentBackend
+    from .config import AimaxConfig
+    from .manager import AimaxManager
+
+__all__ = ["SUPPORTED_BACKENDS", "AimaxManager", "AimaxConfig", "get", "manager_for"]
+
+_managers: dict[Any, AimaxManager] = {}  # per-config cache behind get(); see manager_for
+
+
+def manager_for(config: AimaxConfig | None = None) -> AimaxManager:
+    """The cached manager for ``config`` (default: the environment's config)."""
+    from .config import AimaxConfig
+    from .manager import AimaxManager
+
+    config = config or AimaxConfig.from_env()
+    if config not in _managers:
+        _managers[config] = AimaxManager(config)
+    return _managers[config]
+
+
+def get(name: str, config: AimaxConfig | None = None) -> AgentBackend:
+    """The seed's factory: the backend called ``name`` (see ``SUPPORTED_BACKENDS``)."""
+    return manager_for(config).backend(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AimaxManager":
+        from .manager import AimaxManager
+
+        return AimaxManager
+    if name == "AimaxConfig":
+        from .config import AimaxConfig
+
+        return AimaxConfig
+    raise AttributeError(name)

@@ -1,0 +1,612 @@
+"""The backend contract (the seed's ``AgentBackend``) and the tmux flow both agents share.
+
+:class:`AgentBackend` is the surface callers use; its method docstrings say who calls them.
+:class:`TmuxAgentBackend` implements it once for agents that run as TUIs in aimax's tmux
+server; :mod:`.claude_code` and :mod:`.codex` fill in what differs (argv, trust, transcript
+location, screen markers) through the ``flavor_*`` hooks.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AgentBlocked,
+    DeliveryError,
+    InvalidOptions,
+    SessionExists,
+    SessionNotRunning,
+)
+from .flags import JobFlags
+from .options import CreateOptions, SendOptions, StreamOptions, parse_options
+from .registry import SessionRecord
+from .screen import ScreenMarkers, ScreenReading, read_screen
+from .spawn import FLAG_DIR_ENV, SESSION_ENV, launch_argv, proxied, write_env_file
+from .state import SessionStatus, Signal, decide
+from .tmux import Pane, PaneGone
+
+if TYPE_CHECKING:
+    from .manager import AimaxManager, SessionRuntime
+    from .transcripts.events import TranscriptParser
+
+
+class AgentBackend(abc.ABC):
+    """One kind of agent session (the seed's contract). Async methods are safe to call from
+    many tasks: each session has its own lock."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def create_new_session(self, opts: CreateOptions | dict) -> dict[str, Any]:
+        """Start an agent (and submit ``initialPrompt``). Called by ``aimax create`` / POST."""
+
+    @abc.abstractmethod
+    async def no_pause_current_and_queue_query_at_session(self, opts: SendOptions | dict) -> None:
+        """Send a prompt without interrupting the running turn (the agent queues it)."""
+
+    @abc.abstractmethod
+    async def pause_current_and_resume_from_session(self, opts: SendOptions | dict) -> None:
+        """Interrupt the running turn (Escape), then send the prompt."""
+
+    @abc.abstractmethod
+    async def terminate_session(self, session_id: str) -> dict[str, Any]:
+        """Stop the agent and archive the session. ``aimax stop`` / DELETE."""
+
+    @abc.abstractmethod
+    async def status(self, session_id: str) -> SessionStatus:
+        """Fresh state of one session (the async form behind the ``is_*`` checks)."""
+
+    @abc.abstractmethod
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Known sessions of this backend (live and archived)."""
+
+    @abc.abstractmethod
+    def get_history(
+        self, session_id: str, after: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """``{entries, total, truncated, sentinel}`` from our event log."""
+
+    @abc.abstractmethod
+    def get_agent_raw_thought_stream(
+        self,
+        session_id: str,
+        listener: Callable[[Any], None],
+        opts: StreamOptions | dict | None = None,
+    ) -> Callable[[], None]:
+        """Subscribe to events (after ``fromSentinel`` if given); returns unsubscribe."""
+
+    # Sync checks of the seed. They run the async status on a helper thread when called
+    # from inside an event loop, so prefer ``await status()`` in async code.
+    def is_alive(self, session_id: str) -> bool:
+        return self._status_sync(session_id).alive
+
+    def is_working(self, session_id: str) -> bool:
+        return self._status_sync(session_id).working
+
+    @abc.abstractmethod
+    def is_job_goal_accomplished(self, session_id: str) -> bool:
+        """True once ``running.flag`` is gone."""
+
+    @abc.abstractmethod
+    def is_failed(self, session_id: str) -> bool:
+        """True if ``failed.flag`` exists."""
+
+    def _status_sync(self, session_id: str) -> SessionStatus:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.status(session_id))
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, self.status(session_id)).result()
+
+
+@dataclass
+class DeliveryReport:
+    """How a prompt got in: useful for tests and the recorder."""
+
+    enters: int
+    confirmed_by: str
+    chars: int
+
+
+def _iso_to_epoch(ts: str | None) -> float:
+    if not ts:
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def normalize_prompt(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class TmuxAgentBackend(AgentBackend):
+    """The shared flow: window per session, paste + Enter with confirmation, state, events."""
+
+    name = "tmux-agent"
+    agent_label = "agent"
+    markers: ScreenMarkers
+
+    def __init__(self, manager: AimaxManager) -> None:
+        self.manager = manager
+        self.config = manager.config
+        self._preflight_done = False
+
+    # -- flavor hooks -----------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def hub(self) -> str:
+        """tmux session holding this backend's windows."""
+
+    @abc.abstractmethod
+    def flavor_argv(self, record: SessionRecord, *, resume: bool) -> list[str]:
+        """The agent's argv (no shell)."""
+
+    def flavor_prepare(self, record: SessionRecord, env: dict[str, str]) -> None:
+        """Pre-accept trust screens, write settings files; may edit ``env``."""
+
+    @abc.abstractmethod
+    def flavor_transcript_path(self, record: SessionRecord) -> Path | None:
+        """Where the agent's transcript is (None while unknown)."""
+
+    def flavor_after_submit(self, record: SessionRecord) -> SessionRecord:
+        """Learn ids known only after the first submit (Codex thread id)."""
+        return record
+
+    @abc.abstractmethod
+    def flavor_preflight(self) -> str:
+        """Check the agent binary; return its version."""
+
+    @property
+    def parser(self) -> TranscriptParser:
+        from .transcripts import parser_for
+
+        return parser_for(self.name)
+
+    # -- helpers ----------------------------------------------------------------------
+    def preflight(self) -> None:
+        if self._preflight_done or not self.config.run_preflight:
+            return
+        from . import preflight
+
+        preflight.check_tmux(self.config.tmux_bin)
+        preflight.check_data_dir(self.config.data_dir)
+        self.flavor_preflight()
+        self._preflight_done = True
+
+    def _pane(self, record: SessionRecord) -> Pane:
+        if not record.pane_id:
+            raise SessionNotRunning(f"session {record.session_id!r} has no window")
+        return Pane(self.manager.tmux, record.pane_id)
+
+    def _record(self, session_id: str) -> SessionRecord:
+        record = self.manager.registry.get(session_id)
+        if record.backend != self.name:
+            raise InvalidOptions(
+                f"session {session_id!r} belongs to backend {record.backend!r}, not {self.name!r}"
+            )
+        return record
+
+    async def _screen(self, pane: Pane) -> ScreenReading:
+        return read_screen(await pane.capture(), self.markers)
+
+    async def _wait_ready(self, record: SessionRecord, pane: Pane) -> ScreenReading:
+        """Wait for the agent's prompt; raise on exit or on a screen it cannot leave."""
+        deadline = time.monotonic() + self.config.ready_timeout
+        reading: ScreenReading | None = None
+        while True:
+            info = await pane.info()
+            if info is None or info.dead:
+                text = ""
+                if info is not None:
+                    text = (await self._screen(pane)).excerpt
+                raise SessionNotRunning(
+                    f"the {self.agent_label} exited while starting"
+                    + (f" (status {info.dead_status})" if info and info.dead_status else "")
+                    + (f". Its last screen:\n{text}" if text else "")
+                )
+            reading = await self._screen(pane)
+            if reading.ready and reading.input_text is not None:
+                return reading
+            if time.monotonic() > deadline:
+                raise AgentBlocked(
+                    f"the {self.agent_label} did not show its prompt within "
+                    f"{self.config.ready_timeout:.0f}s; it shows a screen that needs a human "
+                    f"(attach with `tmux -L {self.config.tmux_socket} attach -t "
+                    f"{record.pane_id}`):\n{reading.excerpt}",
+                    screen=reading.excerpt,
+                )
+            await asyncio.sleep(0.1)
+
+    def _agent_env(self, record: SessionRecord, base: dict[str, str] | None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        env[SESSION_ENV] = record.session_id
+        env[FLAG_DIR_ENV] = str(JobFlags(Path(record.flag_root), record.session_id).dir)
+        return env
+
+    async def _launch(self, record: SessionRecord, env: dict[str, str], *, resume: bool) -> Pane:
+        self.flavor_prepare(record, env)
+        argv = self.flavor_argv(record, resume=resume)
+        if record.use_proxy:
+            from .spawn import read_env_file
+
+            env.update(read_env_file(self.config.proxy_envs_bash))
+            argv = proxied(argv, self.config.proxychains_bin, self.config.proxy_chains_conf)
+        env_file = write_env_file(self.manager.session_dir(record.session_id), env)
+        try:
+            return await self.manager.tmux.new_window(
+                self.hub, launch_argv(env_file, argv), cwd=record.cwd, tag=record.session_id
+            )
+        except BaseException:
+            env_file.unlink(missing_ok=True)
+            raise
+
+    # -- create / resume --------------------------------------------------------------
+    async def create_new_session(self, opts: CreateOptions | dict) -> dict[str, Any]:
+        o: CreateOptions = parse_options(CreateOptions, opts)
+        cwd = Path(o.cwd).expanduser()
+        if not cwd.is_dir():
+            raise InvalidOptions(
+                f"cwd {str(cwd)!r} does not exist or is not a directory; create it first"
+            )
+        cwd = cwd.resolve()
+        self.preflight()
+        rt = self.manager.runtime(o.session_id)
+        async with rt.lock:
+            existing = self.manager.registry.find(o.session_id)
+            if existing is not None and existing.status == "running":
+                if await self._pane_alive(existing):
+                    raise SessionExists(
+                        f"session {o.session_id!r} is already running; send to it, or stop it first"
+                    )
+            worktree_path = worktree_branch = None
+            if o.worktree:
+                from .worktree import create_worktree
+
+                wt = await create_worktree(cwd, self.manager.data_dir / "worktrees", o.session_id)
+                worktree_path, worktree_branch, cwd = str(wt.path), wt.branch, wt.path
+            record = SessionRecord(
+                session_id=o.session_id,
+                backend=self.name,
+                cwd=str(cwd),
+                hub=self.hub,
+                flag_root=str(Path(o.flag_root).expanduser().resolve() if o.flag_root else cwd),
+                model=o.model,
+                display_name=o.display_name,
+                use_proxy=self.config.use_proxy if o.use_proxy is None else o.use_proxy,
+                agent_session_id=o.agent_session_id or self.new_agent_session_id(),
+                created_at=time.time(),
+                worktree_path=worktree_path,
+                worktree_branch=worktree_branch,
+            )
+            record = record.model_copy(
+                update={"transcript_path": self._str_path(self.flavor_transcript_path(record))}
+            )
+            rt.reset_state_file()
+            env = self._agent_env(record, o.env)
+            pane = await self._launch(record, env, resume=o.agent_session_id is not None)
+            record = record.model_copy(update={"pane_id": pane.pane_id})
+            self.manager.registry.put(record)
+            await self._wait_ready(record, pane)
+            record = self.manager.registry.update(
+                record.session_id, lambda r: r.model_copy(update={"started_at": time.time()})
+            )
+            if o.initial_prompt:
+                await self._submit(rt, record, pane, o.initial_prompt)
+                record = self.manager.registry.get(record.session_id)
+        return self._handle(record)
+
+    def new_agent_session_id(self) -> str | None:
+        """An id chosen up front (Claude); None when the agent picks it (Codex)."""
+        return None
+
+    async def resume_session(
+        self, session_id: str, env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Restart an exited (or stopped) session on the same agent conversation."""
+        self.preflight()
+        rt = self.manager.runtime(session_id)
+        async with rt.lock:
+            record = self._record(session_id)
+            if await self._pane_alive(record):
+                raise SessionExists(f"session {session_id!r} is still running")
+            if not record.agent_session_id:
+                raise InvalidOptions(
+                    f"session {session_id!r} never got an agent conversation id; create a new one"
+                )
+            if record.pane_id:
+                await Pane(self.manager.tmux, record.pane_id).kill()
+            pane = await self._launch(record, self._agent_env(record, env), resume=True)
+            record = record.model_copy(
+                update={
+                    "pane_id": pane.pane_id,
+                    "status": "running",
+                    "exited_at": None,
+                    "exit_status": None,
+                }
+            )
+            self.manager.registry.put(record)
+            await self._wait_ready(record, pane)
+        return self._handle(record)
+
+    @staticmethod
+    def _str_path(path: Path | None) -> str | None:
+        return None if path is None else str(path)
+
+    def _handle(self, record: SessionRecord) -> dict[str, Any]:
+        return {
+            "sessionId": record.session_id,
+            "agentSessionId": record.agent_session_id,
+            "jsonlPath": record.transcript_path,
+            "startedAt": record.started_at or record.created_at,
+            "paneId": record.pane_id,
+            "cwd": record.cwd,
+        }
+
+    async def _pane_alive(self, record: SessionRecord) -> bool:
+        if not record.pane_id:
+            return False
+        info = await Pane(self.manager.tmux, record.pane_id).info()
+        return info is not None and not info.dead
+
+    # -- sending ----------------------------------------------------------------------
+    async def no_pause_current_and_queue_query_at_session(self, opts: SendOptions | dict) -> None:
+        o: SendOptions = parse_options(SendOptions, opts)
+        rt = self.manager.runtime(o.session_id)
+        async with rt.lock:
+            record = self._record(o.session_id)
+            pane = await self._live_pane(record)
+            rt.last_delivery = await self._submit(rt, record, pane, o.prompt)
+
+    async def pause_current_and_resume_from_session(self, opts: SendOptions | dict) -> None:
+        o: SendOptions = parse_options(SendOptions, opts)
+        rt = self.manager.runtime(o.session_id)
+        async with rt.lock:
+            record = self._record(o.session_id)
+            pane = await self._live_pane(record)
+            await self._interrupt(rt, pane)
+            rt.last_delivery = await self._submit(rt, record, pane, o.prompt)
+
+    async def interrupt(self, session_id: str) -> bool:
+        """Interrupt the running turn only (``aimax pause``); False if nothing was running."""
+        rt = self.manager.runtime(session_id)
+        async with rt.lock:
+            record = self._record(session_id)
+            return await self._interrupt(rt, await self._live_pane(record))
+
+    async def _live_pane(self, record: SessionRecord) -> Pane:
+        if record.status != "running" or not await self._pane_alive(record):
+            raise SessionNotRunning(
+                f"session {record.session_id!r} is not running (its agent exited); "
+                f"`aimax create -b {self.name} -s {record.session_id} --resume` restarts it"
+            )
+        return self._pane(record)
+
+    async def _interrupt(self, rt: SessionRuntime, pane: Pane) -> bool:
+        reading = await self._screen(pane)
+        if not reading.busy:
+            return False  # an Escape while idle would open a menu (Claude: Rewind)
+        await pane.send_keys("Escape")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            reading = await self._screen(pane)
+            if not reading.busy and reading.input_text is not None:
+                rt.state_file.note("interrupt")
+                return True
+        raise DeliveryError("the agent did not stop after Escape; it may be stuck")
+
+    async def _submit(
+        self, rt: SessionRuntime, record: SessionRecord, pane: Pane, prompt: str
+    ) -> DeliveryReport:
+        """Paste once, Enter after a pause, confirm; retry Enter only while our text waits."""
+        text = normalize_prompt(prompt)
+        if not text.strip():
+            raise InvalidOptions("prompt is empty")
+        JobFlags(Path(record.flag_root), record.session_id).arm(text)
+        transcript = self.flavor_transcript_path(record)
+        before = transcript.stat().st_size if transcript and transcript.exists() else 0
+        submitted_at = time.time()
+        await pane.paste(text)
+        self.manager.recorder.record(self.name, record.session_id, text)
+        # Wait until the paste shows in the box, then the pause the TUIs need.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if (await self._screen(pane)).input_text:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(self.config.enter_delay)
+        await pane.send_keys("Enter")
+        enters, last_enter = 1, time.monotonic()
+        confirmed_by = ""
+        deadline = time.monotonic() + self.config.confirm_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if transcript is not None and self._transcript_has(transcript, before, text):
+                confirmed_by = "transcript"
+                break
+            try:
+                reading = await self._screen(pane)
+            except PaneGone:
+                raise SessionNotRunning("the agent exited while receiving the prompt") from None
+            if reading.input_text == "" or reading.permission:
+                confirmed_by = "screen"
+                break
+            if reading.input_text and time.monotonic() - last_enter > 1.0 and enters < 4:
+                await pane.send_keys("Enter")  # Enter was swallowed; never paste again
+                enters, last_enter = enters + 1, time.monotonic()
+        if not confirmed_by:
+            raise DeliveryError(
+                f"pasted the prompt but could not confirm it was submitted after {enters} Enter "
+                f"presses; the screen shows:\n{(await self._screen(pane)).excerpt}"
+            )
+        rt.state_file.note("submit")
+        update: dict[str, Any] = {}
+        if record.first_submit_at is None:
+            update["first_submit_at"] = submitted_at
+        record = self.manager.registry.update(
+            record.session_id, lambda r: r.model_copy(update=update)
+        )
+        record = self.flavor_after_submit(record)
+        return DeliveryReport(enters=enters, confirmed_by=confirmed_by, chars=len(text))
+
+    def _transcript_has(self, path: Path, offset: int, text: str) -> bool:
+        from .ingest import read_new_entries
+
+        want = text.strip()[:200]
+        for entry in read_new_entries(path, offset).entries:
+            for event in self.parser(entry):
+                if event.kind == "user" and (event.text or "").strip()[:200] == want:
+                    return True
+        return False
+
+    # -- stopping ---------------------------------------------------------------------
+    async def terminate_session(self, session_id: str) -> dict[str, Any]:
+        rt = self.manager.runtime(session_id)
+        async with rt.lock:
+            record = self._record(session_id)
+            was_working = False
+            killed = False
+            if record.pane_id:
+                pane = Pane(self.manager.tmux, record.pane_id)
+                info = await pane.info()
+                if info is not None:
+                    if not info.dead:
+                        was_working = (await self._screen(pane)).busy
+                        await self._stop_process(pane, info.pid)
+                        killed = True
+                    await pane.kill()
+            await self.manager.stop_tail(session_id)
+            self._catch_up(rt, record)
+            if record.worktree_path:
+                from .worktree import remove_worktree
+
+                await remove_worktree(Path(record.worktree_path))
+            self.manager.registry.archive(
+                session_id, status="stopped", exited_at=time.time(), pane_id=None
+            )
+        return {"sessionId": session_id, "killed": killed, "wasWorking": was_working}
+
+    async def _stop_process(self, pane: Pane, pid: int | None) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL, each given a moment (by pid, never by name)."""
+        import signal
+
+        for sig, wait in ((signal.SIGINT, 1.0), (signal.SIGTERM, 2.0), (signal.SIGKILL, 1.0)):
+            if pid is None:
+                return
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                info = await pane.info()
+                if info is None or info.dead:
+                    return
+                await asyncio.sleep(0.05)
+
+    # -- state ------------------------------------------------------------------------
+    async def status(self, session_id: str) -> SessionStatus:
+        record = self._record(session_id)
+        rt = self.manager.runtime(session_id)
+        dead, screen = True, None
+        if record.status == "running" and record.pane_id:
+            info = await Pane(self.manager.tmux, record.pane_id).info()
+            dead = info is None or info.dead
+            if info is not None:
+                screen = await rt.screen_if_changed(
+                    self, Pane(self.manager.tmux, info.pane_id), info.activity
+                )
+            if dead:
+                record = self.manager.mark_exited(record, info)
+        hook = rt.state_file.read()
+        transcript = self._transcript_signal(rt, record)
+        seen_ready = record.started_at is not None or (
+            time.time() - record.created_at > self.config.ready_timeout
+        )
+        state, detail, source = decide(
+            dead=dead, screen=screen, hook=hook, transcript=transcript, seen_ready=seen_ready
+        )
+        flags = JobFlags(Path(record.flag_root), session_id)
+        log = rt.event_log(self, record)
+        return SessionStatus(
+            session_id=session_id,
+            backend=self.name,
+            state=state,
+            detail=detail,
+            source=source,
+            alive=not dead,
+            working=state == "working",
+            job_accomplished=flags.is_accomplished(),
+            failed=flags.is_failed(),
+            pane_id=record.pane_id,
+            agent_session_id=record.agent_session_id,
+            transcript_path=record.transcript_path,
+            cwd=record.cwd,
+            display_name=record.display_name,
+            created_at=record.created_at,
+            status=record.status,
+            sentinel=log.last_seq,
+        )
+
+    def _transcript_signal(self, rt: SessionRuntime, record: SessionRecord) -> Signal | None:
+        log = self._catch_up(rt, record)
+        for event in reversed(log.events(max(0, log.last_seq - 200))):
+            at = _iso_to_epoch(event.ts)
+            if event.kind in ("turn_end", "interrupted"):
+                return Signal("idle", at, source="transcript")
+            if event.kind in ("user", "tool_call", "tool_result", "assistant"):
+                return Signal("working", at, source="transcript")
+        return None
+
+    def _catch_up(self, rt: SessionRuntime, record: SessionRecord):
+        """Bring the event log up to date with the transcript (unless a live tail does it)."""
+        return self.manager.catch_up(self, record)
+
+    def is_job_goal_accomplished(self, session_id: str) -> bool:
+        record = self._record(session_id)
+        return JobFlags(Path(record.flag_root), session_id).is_accomplished()
+
+    def is_failed(self, session_id: str) -> bool:
+        record = self._record(session_id)
+        return JobFlags(Path(record.flag_root), session_id).is_failed()
+
+    # -- listing / events -------------------------------------------------------------
+    def list_sessions(self) -> list[dict[str, Any]]:
+        reg = self.manager.registry
+        out = []
+        for records in (reg.live(), reg.archived()):
+            for record in records.values():
+                if record.backend == self.name:
+                    out.append(record.model_dump())
+        return out
+
+    def get_history(
+        self, session_id: str, after: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        record = self._record(session_id)
+        log = self._catch_up(self.manager.runtime(session_id), record)
+        return log.history(after=after, limit=limit)
+
+    def get_agent_raw_thought_stream(
+        self,
+        session_id: str,
+        listener: Callable[[Any], None],
+        opts: StreamOptions | dict | None = None,
+    ) -> Callable[[], None]:
+        o: StreamOptions = parse_options(StreamOptions, opts)
+        record = self._record(session_id)
+        log = self.manager.ensure_tail(self, record)
+        return log.subscribe(listener, from_seq=o.from_sentinel)

@@ -1,0 +1,317 @@
+"""AimaxManager: the one object that owns aimax's state in a process.
+
+It holds the config, the private tmux server, the registry, the prompt recorder, the backends
+and the per-session runtime (lock, event log, transcript tail, state-file reader). The CLI builds
+one per invocation; the jupyter-server extension holds one for its lifetime. No module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import AimaxConfig
+from .errors import UnknownBackend
+from .recorder import PromptRecorder
+from .registry import Registry, SessionRecord
+from .screen import ScreenReading
+from .state import StateFile
+from .tmux import Pane, PaneInfo, TmuxServer
+
+if TYPE_CHECKING:
+    from .backend_base import DeliveryReport, TmuxAgentBackend
+    from .transcripts.eventlog import EventLog
+    from .transcripts.tail import TranscriptTailer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionRuntime:
+    """In-memory companions of one session in this process."""
+
+    session_dir: Path
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    state_file: StateFile = field(init=False)
+    log: EventLog | None = None
+    tailer: TranscriptTailer | None = None
+    tail_task: asyncio.Task | None = None
+    tail_lock_file: Any = None
+    persisted_tail: dict | None = None
+    last_activity: int = -1
+    last_capture: float = 0.0
+    last_screen: ScreenReading | None = None
+    last_delivery: DeliveryReport | None = None
+
+    def __post_init__(self) -> None:
+        self.state_file = StateFile(self.session_dir / "state.jsonl")
+
+    def reset_state_file(self) -> None:
+        """A new session under an old id: start the state and event files afresh."""
+        stamp = int(time.time())
+        for name in ("state.jsonl", "events.jsonl"):
+            path = self.session_dir / name
+            if path.exists():
+                path.rename(path.with_name(f"{name}.{stamp}.old"))
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        self.state_file = StateFile(self.session_dir / "state.jsonl")
+
+    def event_log(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
+        if self.log is None:
+            from .transcripts.eventlog import EventLog
+
+            self.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.log = EventLog(self.session_dir / "events.jsonl", record.session_id)
+        return self.log
+
+    async def screen_if_changed(
+        self, backend: TmuxAgentBackend, pane: Pane, activity: int
+    ) -> ScreenReading:
+        """Capture only when tmux saw pane activity since our last capture.
+
+        ``window_activity`` has one-second resolution, so activity in the same second as the
+        last capture also triggers a capture.
+        """
+        if (
+            self.last_screen is None
+            or activity != self.last_activity
+            or activity >= int(self.last_capture) - 1
+        ):
+            self.last_screen = await backend._screen(pane)
+            self.last_activity = activity
+            self.last_capture = time.time()
+        return self.last_screen
+
+
+class AimaxManager:
+    """Owns config, tmux server, registry, backends and per-session runtime."""
+
+    def __init__(self, config: AimaxConfig | None = None) -> None:
+        self.config = config or AimaxConfig.from_env()
+        self.tmux = TmuxServer(
+            self.config.tmux_socket, self.config.tmux_bin, self.config.window_size
+        )
+        self.registry = Registry(self.config.data_dir)
+        self.recorder = PromptRecorder()
+        self._backends: dict[str, TmuxAgentBackend] = {}
+        self._runtimes: dict[str, SessionRuntime] = {}
+        self._watch_hub: Any = None
+        self._monitor: asyncio.Task | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    def set_recorder(self, recorder) -> None:
+        """The seed's prompt-paste analytics hook (see :mod:`.recorder`)."""
+        self.recorder.set_recorder(recorder)
+
+    # -- backends ---------------------------------------------------------------------
+    def backend(self, name: str) -> TmuxAgentBackend:
+        """The backend called ``name`` (one instance per manager)."""
+        from .backends import backend_class
+
+        if name not in self._backends:
+            cls = backend_class(name)
+            if cls is None:
+                from .backends import SUPPORTED_BACKENDS
+
+                raise UnknownBackend(
+                    f"unknown backend {name!r}; choose one of {', '.join(SUPPORTED_BACKENDS)}"
+                )
+            self._backends[name] = cls(self)
+        return self._backends[name]
+
+    def backend_for(self, session_id: str) -> TmuxAgentBackend:
+        """The backend that owns a known session."""
+        return self.backend(self.registry.get(session_id).backend)
+
+    # -- per-session state --------------------------------------------------------------
+    def session_dir(self, session_id: str) -> Path:
+        return self.data_dir / "sessions" / session_id
+
+    def runtime(self, session_id: str) -> SessionRuntime:
+        if session_id not in self._runtimes:
+            self._runtimes[session_id] = SessionRuntime(self.session_dir(session_id))
+        return self._runtimes[session_id]
+
+    def mark_exited(self, record: SessionRecord, info: PaneInfo | None) -> SessionRecord:
+        """Record that a session's agent has exited (pane dead or gone)."""
+        if record.status != "running":
+            return record
+        return self.registry.update(
+            record.session_id,
+            lambda r: r.model_copy(
+                update={
+                    "status": "exited",
+                    "exited_at": time.time(),
+                    "exit_status": info.dead_status if info else None,
+                }
+            ),
+        )
+
+    # -- events -------------------------------------------------------------------------
+    def _tailer(self, backend: TmuxAgentBackend, record: SessionRecord, log: EventLog):
+        from .transcripts.tail import TailState, TranscriptTailer
+
+        state = TailState.model_validate(record.tail_state) if record.tail_state else None
+        return TranscriptTailer(log, backend.parser, state=state, hub=self._watch_hub)
+
+    def _persist_tail(self, rt: SessionRuntime, session_id: str) -> None:
+        if rt.tailer is None:
+            return
+        state = rt.tailer.state.model_dump()
+        if state != rt.persisted_tail:
+            rt.persisted_tail = state
+            with contextlib.suppress(Exception):
+                self.registry.update(
+                    session_id, lambda r: r.model_copy(update={"tail_state": state})
+                )
+
+    def catch_up(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
+        """Make the session's event log current with its transcript, once (one-shot callers)."""
+        rt = self.runtime(record.session_id)
+        if rt.tail_task is not None and not rt.tail_task.done():
+            return rt.event_log(backend, record)
+        from .ingest import feeder_lock
+
+        with feeder_lock(rt.session_dir / "ingest.lock", blocking=False) as owner:
+            if not owner:
+                # Another process feeds this log: read its current content.
+                if rt.log is not None:
+                    rt.log.close()
+                    rt.log = None
+                return rt.event_log(backend, record)
+            log = rt.event_log(backend, record)
+            tailer = self._tailer(backend, record, log)
+            path = backend.flavor_transcript_path(record)
+            if path is not None and tailer.path != path:
+                tailer.switch_to(path)
+            tailer.read_available()
+            rt.tailer = tailer
+            self._persist_tail(rt, record.session_id)
+            rt.tailer = None
+            return log
+
+    def ensure_tail(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
+        """Start following the session's transcript live (needs a running event loop)."""
+        rt = self.runtime(record.session_id)
+        log = self.catch_up(backend, record)
+        if rt.tail_task is not None and not rt.tail_task.done():
+            return log
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return log  # no loop: history only
+        lock_path = rt.session_dir / "ingest.lock"
+        lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the tail's lifetime
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            log.warning(
+                "another process follows session %s; live events come from it", record.session_id
+            )
+            return log
+        if self._watch_hub is None:
+            from .transcripts.watch import DirectoryWatchHub
+
+            self._watch_hub = DirectoryWatchHub()
+        rt.tail_lock_file = lock_file
+        rt.tailer = self._tailer(backend, record, log)
+        session_id = record.session_id
+
+        def provider() -> Path | None:
+            current = self.registry.find(session_id)
+            return backend.flavor_transcript_path(current) if current else None
+
+        rt.tail_task = loop.create_task(rt.tailer.follow(provider), name=f"aimax-tail-{session_id}")
+        return log
+
+    async def stop_tail(self, session_id: str) -> None:
+        rt = self._runtimes.get(session_id)
+        if rt is None or rt.tail_task is None:
+            return
+        rt.tail_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await rt.tail_task
+        self._persist_tail(rt, session_id)
+        rt.tail_task, rt.tailer = None, None
+        if rt.tail_lock_file is not None:
+            rt.tail_lock_file.close()
+            rt.tail_lock_file = None
+
+    # -- reconcile / monitor --------------------------------------------------------------
+    async def reconcile(self) -> dict[str, str]:
+        """Match the registry with tmux: dead or missing panes become ``exited``.
+
+        Returns ``{session_id: "live" | "exited"}`` for the registry's running sessions.
+        """
+        panes = {p.pane_id: p for p in await self.tmux.list_panes()}
+        result = {}
+        for record in self.registry.live().values():
+            if record.status != "running":
+                continue
+            info = panes.get(record.pane_id or "")
+            if info is not None and not info.dead and info.tag == record.session_id:
+                result[record.session_id] = "live"
+            else:
+                self.mark_exited(record, info)
+                result[record.session_id] = "exited"
+        return result
+
+    async def poll_once(self) -> None:
+        """One monitor tick: one ``list-panes -a`` for every session, tail positions saved."""
+        panes = {p.pane_id: p for p in await self.tmux.list_panes()}
+        for record in self.registry.live().values():
+            if record.status == "running":
+                info = panes.get(record.pane_id or "")
+                if info is None or info.dead:
+                    self.mark_exited(record, info)
+            rt = self._runtimes.get(record.session_id)
+            if rt is not None:
+                self._persist_tail(rt, record.session_id)
+
+    def start_monitor(self) -> None:
+        """Start the background poller (long-lived processes such as the server extension)."""
+        if self._monitor is None or self._monitor.done():
+            self._monitor = asyncio.get_running_loop().create_task(self._run_monitor())
+
+    async def _run_monitor(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("aimax monitor tick failed")
+            await asyncio.sleep(self.config.poll_interval)
+
+    async def close(self) -> None:
+        """Stop tails and the monitor; agents keep running in tmux."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        for session_id in list(self._runtimes):
+            await self.stop_tail(session_id)
+            rt = self._runtimes[session_id]
+            if rt.log is not None:
+                rt.log.close()
+        if self._watch_hub is not None:
+            await self._watch_hub.aclose()
+            self._watch_hub = None
+
+    async def kill_server(self) -> None:
+        """Kill aimax's private tmux server (all sessions). Tests and `aimax stop --all` use it."""
+        await self.tmux.kill()
+
+    def tmux_available(self) -> bool:
+        return shutil.which(self.config.tmux_bin) is not None

@@ -1,0 +1,180 @@
+"""The session registry and archive: JSON files written atomically, shared by processes.
+
+``registry.json`` holds the sessions aimax started and has not stopped; ``archive.json`` the
+stopped ones (so they can still be listed and resumed). Every change is a read-modify-write
+under an ``flock`` and lands with tmp file → fsync → rename, so a crash leaves either the old
+or the new file, never a torn one, and the CLI and the server extension can share a data dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import SessionNotFound
+
+
+class SessionRecord(BaseModel):
+    """Everything needed to find, drive and resume one session (persisted)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str
+    backend: str
+    cwd: str
+    pane_id: str | None = None
+    hub: str | None = None
+    flag_root: str
+    model: str | None = None
+    display_name: str | None = None
+    use_proxy: bool = False
+    agent_session_id: str | None = None
+    """Claude session uuid / Codex thread id (known after the first submit for Codex)."""
+    transcript_path: str | None = None
+    tail_state: dict[str, Any] | None = None
+    """The transcript tailer's position (``TailState``), so a new process resumes it."""
+    created_at: float
+    started_at: float | None = None
+    exited_at: float | None = None
+    status: str = "running"
+    """``running`` (process expected alive), ``exited`` (agent ended) or ``stopped`` (by us)."""
+    exit_status: int | None = None
+    worktree_path: str | None = None
+    worktree_branch: str | None = None
+    first_submit_at: float | None = None
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON so readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        # A file someone else damaged: keep it aside rather than lose it silently.
+        path.rename(path.with_name(f"{path.name}.corrupt-{int(time.time())}"))
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Registry:
+    """Live sessions (``registry.json``) and stopped ones (``archive.json``) in ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / "registry.json"
+        self.archive_path = self.data_dir / "archive.json"
+        self._lock_path = self.data_dir / "registry.lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _load(self, path: Path) -> dict[str, SessionRecord]:
+        sessions = _read_json(path).get("sessions", {})
+        out = {}
+        for sid, data in sessions.items():
+            try:
+                out[sid] = SessionRecord.model_validate(data)
+            except ValueError:
+                continue
+        return out
+
+    def _save(self, path: Path, sessions: dict[str, SessionRecord]) -> None:
+        atomic_write_json(
+            path, {"version": 1, "sessions": {k: v.model_dump() for k, v in sessions.items()}}
+        )
+
+    def live(self) -> dict[str, SessionRecord]:
+        """Sessions in the registry (running or exited, not stopped)."""
+        return self._load(self.path)
+
+    def archived(self) -> dict[str, SessionRecord]:
+        return self._load(self.archive_path)
+
+    def get(self, session_id: str) -> SessionRecord:
+        """The live record, else the archived one; :class:`SessionNotFound` otherwise."""
+        record = self.live().get(session_id) or self.archived().get(session_id)
+        if record is None:
+            raise SessionNotFound(
+                f"unknown session {session_id!r}; `aimax list` shows the known sessions"
+            )
+        return record
+
+    def find(self, session_id: str) -> SessionRecord | None:
+        try:
+            return self.get(session_id)
+        except SessionNotFound:
+            return None
+
+    def put(self, record: SessionRecord) -> None:
+        """Insert or replace a live record (and drop it from the archive)."""
+        with self._locked():
+            live = self.live()
+            live[record.session_id] = record
+            self._save(self.path, live)
+            archived = self.archived()
+            if archived.pop(record.session_id, None) is not None:
+                self._save(self.archive_path, archived)
+
+    def update(
+        self, session_id: str, change: Callable[[SessionRecord], SessionRecord]
+    ) -> SessionRecord:
+        """Apply ``change`` to a live (or else archived) record atomically."""
+        with self._locked():
+            for path in (self.path, self.archive_path):
+                sessions = self._load(path)
+                if session_id in sessions:
+                    sessions[session_id] = change(sessions[session_id])
+                    self._save(path, sessions)
+                    return sessions[session_id]
+        raise SessionNotFound(f"unknown session {session_id!r}")
+
+    def archive(self, session_id: str, **changes: Any) -> SessionRecord:
+        """Move a record from the registry to the archive."""
+        with self._locked():
+            live = self.live()
+            record = live.pop(session_id, None) or self.archived().get(session_id)
+            if record is None:
+                raise SessionNotFound(f"unknown session {session_id!r}")
+            record = record.model_copy(update=changes)
+            archived = self.archived()
+            archived[session_id] = record
+            self._save(self.archive_path, archived)
+            self._save(self.path, live)
+            return record

@@ -1,0 +1,177 @@
+"""Session state from three sources: agent hooks > transcript > screen.
+
+States: ``starting`` (no prompt seen yet), ``working`` (a turn runs), ``waiting_permission``
+(the agent asks to run something; ``detail`` is the question), ``waiting_input`` (a dialog or
+other screen that needs a human; ``detail`` is the screen text), ``idle`` (ready for a prompt),
+``exited`` (the agent process ended).
+
+The *state file* (``<data>/sessions/<id>/state.jsonl``) collects the timed signals: Claude Code
+hooks (installed through a per-session ``--settings`` file) and Codex ``notify`` append lines
+``<epoch>\\t<json>``, and aimax appends its own (``{"aimax": "submit"}``). The newest timed
+signal among hooks and transcript wins; the screen overrides it only for what only the screen
+sees (dialogs, permission prompts) and is the fallback when nothing else is known.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from .screen import ScreenReading
+
+State = Literal["starting", "working", "waiting_permission", "waiting_input", "idle", "exited"]
+STATES: tuple[str, ...] = (
+    "starting",
+    "working",
+    "waiting_permission",
+    "waiting_input",
+    "idle",
+    "exited",
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One timed state signal."""
+
+    state: str
+    at: float
+    detail: str | None = None
+    source: str = "hook"
+
+
+class SessionStatus(BaseModel):
+    """The answer of ``status()``; crosses process boundaries (CLI --json, REST)."""
+
+    session_id: str
+    backend: str
+    state: State
+    detail: str | None = None
+    source: str
+    """Which source decided: ``tmux``, ``hook``, ``transcript``, ``screen``."""
+    alive: bool
+    working: bool
+    job_accomplished: bool
+    failed: bool
+    pane_id: str | None = None
+    agent_session_id: str | None = None
+    transcript_path: str | None = None
+    cwd: str
+    display_name: str | None = None
+    created_at: float
+    status: str
+    sentinel: int | None = None
+
+
+def signal_from_entry(entry: dict[str, Any], at: float) -> Signal | None:
+    """Map one state-file entry (hook payload, notify payload, aimax note) to a signal."""
+    note = entry.get("aimax")
+    if note == "submit":
+        return Signal("working", at, source="aimax")
+    if note == "interrupt":
+        return Signal("idle", at, source="aimax")
+    if entry.get("type") == "agent-turn-complete":  # Codex notify
+        return Signal("idle", at)
+    event = entry.get("hook_event_name")
+    if event in ("UserPromptSubmit", "PreToolUse", "PostToolUse", "SubagentStart"):
+        return Signal("working", at)
+    if event == "Notification":
+        kind = entry.get("notification_type") or ""
+        message = entry.get("message") or ""
+        if kind == "permission_prompt" or "permission" in message.lower():
+            return Signal("waiting_permission", at, detail=message)
+        if kind == "idle_prompt":
+            return Signal("idle", at)
+        return None
+    if event in ("Stop", "SessionStart"):
+        return Signal("idle", at)
+    if event == "SessionEnd":
+        return Signal("exited", at)
+    return None
+
+
+class StateFile:
+    """Incremental reader/writer of a session's state file (one per process and session)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.last: Signal | None = None
+        self.has_hooks = False
+
+    def note(self, what: str) -> None:
+        """Append aimax's own signal (``submit``, ``interrupt``)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(f"{time.time():.6f}\t{json.dumps({'aimax': what})}\n")
+
+    def read(self) -> Signal | None:
+        """Consume new lines; return the newest signal seen so far."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.last
+        end = data.rfind(b"\n")
+        if end < 0:
+            return self.last
+        self.offset += end + 1
+        for raw in data[: end + 1].split(b"\n"):
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            stamp, sep, payload = line.partition("\t")
+            try:
+                at = float(stamp) if sep else time.time()
+                entry = json.loads(payload if sep else line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            if "aimax" not in entry:
+                self.has_hooks = True
+            signal = signal_from_entry(entry, at)
+            if signal is not None and (self.last is None or signal.at >= self.last.at):
+                self.last = signal
+        return self.last
+
+
+def decide(
+    *,
+    dead: bool,
+    screen: ScreenReading | None,
+    hook: Signal | None,
+    transcript: Signal | None,
+    seen_ready: bool,
+) -> tuple[str, str | None, str]:
+    """Combine the sources into ``(state, detail, source)``."""
+    if dead:
+        return "exited", screen.excerpt if screen else None, "tmux"
+    if screen is not None and screen.permission:
+        return "waiting_permission", screen.permission, "screen"
+    if screen is not None and screen.blocked and seen_ready:
+        return "waiting_input", screen.excerpt, "screen"
+    timed = [s for s in (hook, transcript) if s is not None]
+    if timed:
+        newest = max(timed, key=lambda s: s.at)
+        if newest.state == "waiting_permission" and screen is not None and not screen.permission:
+            # The hook fired but the question is gone: it was answered.
+            newest = Signal("working", newest.at, source=newest.source)
+        if newest.state == "idle" and screen is not None and screen.busy:
+            return "working", None, "screen"
+        return newest.state, newest.detail, newest.source
+    if screen is None:
+        return "starting", None, "screen"
+    if screen.busy:
+        return "working", None, "screen"
+    if screen.ready:
+        return "idle", None, "screen"
+    if seen_ready:
+        return "waiting_input", screen.excerpt, "screen"
+    return "starting", None, "screen"
