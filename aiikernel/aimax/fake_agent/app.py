@@ -376,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--version" in argv:
         flavor = "codex" if "codex" in argv else "claude"
-        print("codex-cli 0.0.0-fake" if flavor == "codex" else "0.0.0-fake (Claude Code)")
+        sys.stdout.write(
+            "codex-cli 0.0.0-fake\n" if flavor == "codex" else "0.0.0-fake (Claude Code)\n"
+        )
         return 0
     args = parse_args(argv)
     agent = FakeAgent(args, Script.from_env())
