@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,10 @@ class AiSession(LoggingConfigurable):
         self._checkpoints: Any = None
         self._tracker: Any = None
         self.turn_count = 0
+        #: Called with every event of every turn (usage totals, wire log, UI mirrors).
+        self.observers: list[Callable[[Any], None]] = []
+        #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
+        self.pending_attachments: list[dict[str, Any]] = []
 
     # -- discovery -------------------------------------------------------------
 
@@ -207,6 +211,19 @@ class AiSession(LoggingConfigurable):
             output_limit=self.output_limit,
             namespace_budget=self.namespace_budget,
         )
-        yield from engine.run(
-            prompt, model=self.resolve_model(model), max_steps=max_steps or self.max_steps
-        )
+        attachments, self.pending_attachments = self.pending_attachments, []
+        for event in engine.run(
+            prompt,
+            model=self.resolve_model(model),
+            max_steps=max_steps or self.max_steps,
+            attachments=attachments or None,
+        ):
+            self._notify(event)
+            yield event
+
+    def _notify(self, event: Any) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(event)
+            except Exception:  # an observer must never break a turn
+                log.exception("turn observer %r failed", observer)

@@ -138,12 +138,26 @@ class TurnEngine:
         system = {"role": "system", "content": SYSTEM_PROMPT.format(namespace=summary)}
         return [system, *merge_roles(self.conversation)]
 
-    def run(self, prompt: str, *, model: str, max_steps: int = 10) -> Iterator[TurnEvent]:
-        """Run one turn for ``prompt``; see the module docstring for the guarantees."""
+    def run(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        max_steps: int = 10,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> Iterator[TurnEvent]:
+        """Run one turn for ``prompt``; see the module docstring for the guarantees.
+
+        ``attachments`` are extra content parts (OpenAI/litellm format, e.g. ``image_url``)
+        sent with the prompt to models that accept them.
+        """
         from ..lm.litellm_client import ModelRequest, TextChunk, UsageChunk
 
         yield TurnStarted(model=model, prompt=prompt)
-        self.conversation.append({"role": "user", "content": prompt})
+        content: Any = prompt
+        if attachments:
+            content = [{"type": "text", "text": prompt}, *attachments]
+        self.conversation.append({"role": "user", "content": content})
         step = 0
         while step < max_steps:
             step += 1
@@ -173,7 +187,7 @@ class TurnEngine:
             except ModelError as exc:
                 if parts:
                     self._remember_reply("".join(parts), interrupted=True)
-                elif step == 1 and self.conversation and self.conversation[-1]["content"] == prompt:
+                elif step == 1 and self.conversation and self.conversation[-1]["content"] == content:
                     self.conversation.pop()  # nothing happened: let the user simply retry
                 yield TurnFailed(category=exc.category, message=str(exc))
                 yield TurnDone(reason="error", steps=step)
