@@ -1,0 +1,867 @@
+"""CheckpointStore: snapshots of a namespace, a tree of them, undo/restore/fork and GC.
+
+Layout of the store directory (created 0700, refused when not private)::
+
+    .gitignore                 "*": never committed by accident
+    lock                       flock: checkpoints share it, gc takes it exclusively
+    objects/ab/<hash>          content-addressed chunks (xxh3-128)
+    tmp/                       temp files before their rename
+    sessions/<session>/
+        checkpoints/0003.json  one manifest per checkpoint (immutable; gc may prune)
+        HEAD                   id of the checkpoint the live namespace came from
+        forks.json             fork label → id
+
+Each kernel process is one *session* with its own tree and HEAD; chunks are shared
+between sessions, so identical data is stored once.  Write order is chunks →
+manifest → HEAD, each temp → fsync → rename, so a crash leaves the store at the
+last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import os
+import re
+import stat
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from traitlets import Bool, Int, TraitError, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from . import tree
+from .errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    UnsafeStoreError,
+)
+from .names import checkpointable_names, is_shareable, namespace_module
+from .objects import ChunkStore, atomic_write
+from .pickling import NS_MARK, dump_group, is_module, load_group
+from .records import CheckpointInfo, CheckpointKind, Entry, Manifest, RestoreReport
+
+MiB = 1024 * 1024
+_ID = re.compile(r"^\[?(\d{1,9})\]?$")
+_SAFE_SESSION = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class CheckpointStore(LoggingConfigurable):
+    """A content-addressed, crash-safe store of namespace checkpoints (see the package docs)."""
+
+    directory = Unicode(
+        ".aiipython_checkpoints",
+        help="Directory of the checkpoint store (created 0700; refused if another user owns it "
+        "or it is group/world-writable, because loading a checkpoint runs pickled code).",
+    ).tag(config=True)
+    full_pass = Bool(
+        False,
+        help="Examine every name at every checkpoint instead of only the names the code since "
+        "the last checkpoint touched (slower, catches changes made behind IPython's back).",
+    ).tag(config=True)
+    chunk_size = Int(
+        8 * MiB, help="Size of the chunks big buffers are cut into (4–16 MiB is the sweet spot)."
+    ).tag(config=True)
+    inline_limit = Int(
+        16 * 1024,
+        help="Pickle streams up to this many bytes are kept inside the manifest (no chunk file).",
+    ).tag(config=True)
+    max_store_bytes = Int(
+        0,
+        help="Size cap of the store in bytes; when a checkpoint pushes it over, gc prunes the "
+        "oldest checkpoints (never the current one or a fork). 0 means no cap.",
+    ).tag(config=True)
+    session_name = Unicode(
+        help="Name of this process's checkpoint tree (default: start time and pid)."
+    ).tag(config=True)
+
+    @default("session_name")
+    def _default_session_name(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+
+    @validate("directory")
+    def _validate_directory(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if not value:
+            raise TraitError("the checkpoint directory must not be empty")
+        return os.path.abspath(os.path.expanduser(value))
+
+    @validate("chunk_size")
+    def _validate_chunk_size(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if not 4096 <= value <= 256 * MiB:
+            raise TraitError("chunk_size must be between 4 KiB and 256 MiB")
+        return value
+
+    @validate("session_name")
+    def _validate_session(self, proposal: Any) -> str:
+        value = _SAFE_SESSION.sub("-", str(proposal["value"])).strip(".-")
+        if not value:
+            raise TraitError("session_name must contain letters or digits")
+        return value
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._opened = False
+        self._manifests: dict[str, Manifest] = {}
+        self._head: str | None = None
+        self._next_id = 0
+        self._chunks: ChunkStore | None = None
+
+    # -- paths -----------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return Path(self.directory)
+
+    @property
+    def _session_dir(self) -> Path:
+        return self.root / "sessions" / self.session_name
+
+    @property
+    def _manifest_dir(self) -> Path:
+        return self._session_dir / "checkpoints"
+
+    # -- opening -----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the store directory exists (nothing is created by asking)."""
+        return self.root.is_dir()
+
+    def _check_private(self, path: Path) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise UnsafeStoreError(f"{path} is not a plain directory; refusing to use it")
+        if st.st_uid != os.getuid():
+            raise UnsafeStoreError(
+                f"{path} belongs to another user (uid {st.st_uid}); refusing to load "
+                "checkpoints from it (unpickling runs code)"
+            )
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise UnsafeStoreError(
+                f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+                "refusing to use it. Fix with: chmod 700 " + str(path)
+            )
+
+    def _open(self, create: bool) -> bool:
+        """Open (and with ``create`` make) the store; False when it does not exist."""
+        if self._opened:
+            return True
+        root = self.root
+        if not root.exists():
+            if not create:
+                return False
+            root.mkdir(mode=0o700, parents=True)
+            os.chmod(root, 0o700)
+        for path in (root, root / "objects", root / "sessions", root / "tmp", self._session_dir):
+            self._check_private(path)
+        for path in (root / "objects", root / "tmp", self._manifest_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            atomic_write(gitignore, b"*\n", root / "tmp")
+        (root / "lock").touch(mode=0o600, exist_ok=True)
+        self._chunks = ChunkStore(
+            root / "objects", root / "tmp", self.chunk_size, self.inline_limit
+        )
+        self._load_session()
+        self._opened = True
+        return True
+
+    def _load_session(self) -> None:
+        ids = []
+        for path in self._manifest_dir.glob("*.json"):
+            if path.stem.isdigit():
+                ids.append(int(path.stem))
+        self._next_id = max(ids) + 1 if ids else 0
+        head_file = self._session_dir / "HEAD"
+        head = head_file.read_text().strip() if head_file.exists() else None
+        if head is not None:
+            try:
+                self._manifest(head)
+            except CheckpointError as exc:
+                self.log.warning("checkpoint HEAD %s unreadable (%s); using the newest", head, exc)
+                head = None
+        if head is None:
+            for cid in sorted((f"{i:04d}" for i in ids), reverse=True):
+                try:
+                    self._manifest(cid)
+                except CheckpointError:
+                    continue
+                head = cid
+                break
+        self._head = head
+
+    @contextlib.contextmanager
+    def _lock(self, exclusive: bool) -> Iterator[None]:
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    @property
+    def chunks(self) -> ChunkStore:
+        assert self._chunks is not None
+        return self._chunks
+
+    # -- manifests -------------------------------------------------------------
+
+    def _manifest_path(self, cid: str) -> Path:
+        return self._manifest_dir / f"{cid}.json"
+
+    def _manifest(self, cid: str) -> Manifest:
+        cached = self._manifests.get(cid)
+        if cached is not None:
+            return cached
+        path = self._manifest_path(cid)
+        try:
+            manifest = Manifest.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise CheckpointNotFoundError(f"checkpoint [{cid}] does not exist") from None
+        except (ValidationError, ValueError) as exc:
+            raise CorruptCheckpointError(
+                f"checkpoint [{cid}] is damaged ({path.name}: {str(exc).splitlines()[0]})"
+            ) from None
+        if manifest.id != cid:
+            raise CorruptCheckpointError(
+                f"checkpoint [{cid}] is damaged (it says it is {manifest.id})"
+            )
+        self._manifests[cid] = manifest
+        return manifest
+
+    def _write_manifest(self, manifest: Manifest) -> None:
+        data = manifest.model_dump_json().encode()
+        atomic_write(self._manifest_path(manifest.id), data, self.root / "tmp")
+        self._manifests[manifest.id] = manifest
+
+    def _set_head(self, cid: str) -> None:
+        atomic_write(self._session_dir / "HEAD", (cid + "\n").encode(), self.root / "tmp")
+        self._head = cid
+
+    def checkpoints(self) -> list[Manifest]:
+        """Every readable checkpoint of this session, oldest first."""
+        if not self._open(create=False):
+            return []
+        found = []
+        for path in sorted(self._manifest_dir.glob("*.json")):
+            try:
+                found.append(self._manifest(path.stem))
+            except CheckpointError as exc:
+                self.log.warning("skipping checkpoint: %s", exc)
+        return found
+
+    @property
+    def head(self) -> str | None:
+        """Id of the checkpoint the live namespace came from (None before the first)."""
+        if not self._open(create=False):
+            return None
+        return self._head
+
+    def forks(self) -> dict[str, str]:
+        """Fork labels of this session → checkpoint ids."""
+        if not self._open(create=False):
+            return {}
+        path = self._session_dir / "forks.json"
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def resolve_id(self, ref: str) -> str:
+        """``3``, ``0003``, ``[0003]`` or a fork label → a checkpoint id (clear error if none)."""
+        text = str(ref).strip()
+        if not text:
+            raise CheckpointNotFoundError("no checkpoint id given")
+        if not self._open(create=False) or not self.checkpoints():
+            raise CheckpointNotFoundError("there are no checkpoints yet")
+        match = _ID.match(text)
+        if match:
+            cid = f"{int(match.group(1)):04d}"
+            self._manifest(cid)
+            return cid
+        forks = self.forks()
+        if text in forks:
+            return forks[text]
+        raise CheckpointNotFoundError(
+            f"no checkpoint called {text!r} (use an id like 0003 or a fork label; /tree lists them)"
+        )
+
+    # -- taking checkpoints ----------------------------------------------------
+
+    def checkpoint(
+        self,
+        namespace: dict,
+        *,
+        label: str,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+        meta: Mapping[str, Any] | None = None,
+        kind: CheckpointKind = "turn",
+    ) -> CheckpointInfo:
+        """Snapshot ``namespace`` as a child of HEAD and move HEAD to it.
+
+        ``touched`` are the names code touched since the last checkpoint (None: all).
+        """
+        manifest, examined, written = self._snapshot(
+            namespace, touched, hidden, kind=kind, label=label, meta=meta, skip_if_same=False
+        )
+        return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
+
+    def _snapshot(
+        self,
+        namespace: dict,
+        touched: set[str] | None,
+        hidden: Iterable[str],
+        *,
+        kind: CheckpointKind,
+        label: str,
+        meta: Mapping[str, Any] | None,
+        skip_if_same: bool,
+    ) -> tuple[Manifest, list[str], int]:
+        self._open(create=True)
+        with self._lock(exclusive=False):
+            base = self._manifest(self._head) if self._head else None
+            names = checkpointable_names(namespace, hidden)
+            module = namespace_module(namespace)
+            base_entries = base.entries if base and not base.pruned else {}
+            examine = self._names_to_examine(names, touched, base_entries)
+            self.chunks.bytes_written = 0
+            entries = self._examine(namespace, names, examine, base_entries, module)
+            if skip_if_same and base is not None and _same_state(base.entries, entries):
+                return base, sorted(examine), 0
+            manifest = Manifest(
+                id=f"{self._next_id:04d}",
+                session=self.session_name,
+                parent=self._head,
+                kind=kind,
+                label=label,
+                python=sys.version.split()[0],
+                meta=dict(meta or {}),
+                entries=entries,
+            )
+            self._write_manifest(manifest)
+            self._next_id += 1
+            self._set_head(manifest.id)
+            written = self.chunks.bytes_written
+        if self.max_store_bytes > 0:
+            self._gc_if_over_cap()
+        return manifest, sorted(examine), written
+
+    def _names_to_examine(
+        self, names: list[str], touched: set[str] | None, base: Mapping[str, Entry]
+    ) -> set[str]:
+        present = set(names)
+        if touched is None or self.full_pass or not base:
+            return present
+        examine = {n for n in touched if n in present}
+        examine |= present - set(base)  # new names
+        examine |= {n for n, e in base.items() if e.kind in ("unpicklable", "module")} & present
+        # whole stored groups, and everything that points at a re-examined name
+        changed = True
+        while changed:
+            changed = False
+            for name, entry in base.items():
+                if name not in present or name in examine:
+                    continue
+                holder = entry.alias_of if entry.kind == "member" else name
+                group = base[holder].members if holder in base else [name]
+                if (
+                    holder in examine
+                    or any(m in examine for m in group)
+                    or any(r in examine or r not in present for r in entry.refs)
+                ):
+                    examine.add(name)
+                    changed = True
+        return examine
+
+    def _examine(
+        self,
+        namespace: dict,
+        names: list[str],
+        examine: set[str],
+        base: Mapping[str, Entry],
+        module: str,
+    ) -> dict[str, Entry]:
+        refs: dict[int, str] = {}
+        for name in names:
+            value = namespace[name]
+            if is_shareable(value, module):
+                refs.setdefault(id(value), name)
+        refs[id(namespace)] = NS_MARK
+        forced: list[set[str]] = []
+        cache: dict[frozenset[str], Entry] = {}
+        entries: dict[str, Entry] = {}
+        for _ in range(len(names) + 2):
+            groups = self._identity_groups(namespace, examine, refs, forced)
+            entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
+            for members in groups:
+                key = frozenset(members)
+                entry = cache.get(key)
+                if entry is None:
+                    entry = self._store_group(namespace, members, refs, module)
+                    cache[key] = entry
+                entries.update(_split_group(entry, members))
+            cycles = _cycles(entries)
+            if not cycles:
+                return entries
+            for cycle in cycles:
+                examine |= cycle
+                forced.append(cycle)
+        raise CheckpointError("could not separate the namespace into storable groups")
+
+    def _identity_groups(
+        self,
+        namespace: dict,
+        examine: set[str],
+        refs: Mapping[int, str],
+        forced: list[set[str]],
+    ) -> list[list[str]]:
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def union(a: str, b: str) -> None:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+
+        pending = list(examine)
+        while pending:
+            name = pending.pop()
+            find(name)
+            if is_module(namespace[name]):
+                continue
+            canonical = refs.get(id(namespace[name]))
+            if canonical and canonical != name and canonical != NS_MARK:
+                if canonical not in examine:
+                    examine.add(canonical)
+                    pending.append(canonical)
+                union(name, canonical)
+        for group in forced:
+            members = sorted(group)
+            for other in members[1:]:
+                union(members[0], other)
+        groups: dict[str, list[str]] = {}
+        for name in sorted(examine):
+            groups.setdefault(find(name), []).append(name)
+        return list(groups.values())
+
+    def _store_group(
+        self, namespace: dict, members: list[str], refs: Mapping[int, str], module: str
+    ) -> Entry:
+        if len(members) == 1 and is_module(namespace[members[0]]):
+            return Entry(kind="module", module=namespace[members[0]].__name__, members=members)
+        return dump_group(
+            members,
+            [namespace[m] for m in members],
+            refs=refs,
+            module=module,
+            chunks=self.chunks,
+        )
+
+    # -- restoring -------------------------------------------------------------
+
+    def restore(
+        self,
+        namespace: dict,
+        checkpoint_id: str,
+        *,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+    ) -> RestoreReport:
+        """Make ``namespace`` what it was at ``checkpoint_id`` (saving the current state first)."""
+        target_id = self.resolve_id(checkpoint_id)
+        target = self._manifest(target_id)
+        if target.pruned:
+            raise CheckpointError(f"checkpoint [{target_id}] was pruned by gc; its data is gone")
+        current, _, _ = self._snapshot(
+            namespace,
+            touched,
+            hidden,
+            kind="auto",
+            label=f"before restore of [{target_id}]",
+            meta=None,
+            skip_if_same=True,
+        )
+        return self._apply(namespace, target, current, hidden)
+
+    def undo(
+        self,
+        namespace: dict,
+        *,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+    ) -> RestoreReport:
+        """Go back to the state before the last AI turn (itself undoable with /restore)."""
+        if self.head is None:
+            raise CheckpointNotFoundError("nothing to undo: there are no checkpoints yet")
+        head = self._manifest(self.head)
+        current, _, _ = self._snapshot(
+            namespace,
+            touched,
+            hidden,
+            kind="auto",
+            label="before undo",
+            meta=None,
+            skip_if_same=True,
+        )
+        if current.id != head.id and not head.pruned:
+            target = head
+        else:
+            target = self._previous_state(head)
+        return self._apply(namespace, target, current, hidden)
+
+    def _previous_state(self, head: Manifest) -> Manifest:
+        node = head
+        while node.parent is not None:
+            node = self._manifest(node.parent)
+            if node.pruned:
+                continue
+            if not _same_state(node.entries, head.entries):
+                return node
+        raise CheckpointNotFoundError("nothing to undo: the namespace is at the oldest checkpoint")
+
+    def _apply(
+        self, namespace: dict, target: Manifest, current: Manifest, hidden: Iterable[str]
+    ) -> RestoreReport:
+        entries = target.entries
+        holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
+        to_load: set[str] = set()
+        for name, entry in entries.items():
+            if entry.kind == "unpicklable":
+                continue
+            if name not in namespace or not entry.same_content(current.entries.get(name)):
+                to_load.add(holder[name])
+        changed = True
+        while changed:  # a group pointing at a reloaded name must be reloaded too
+            changed = False
+            for name, entry in entries.items():
+                if entry.kind == "value" and name not in to_load:
+                    if any(holder.get(r, r) in to_load for r in entry.refs):
+                        to_load.add(name)
+                        changed = True
+        fresh: dict[str, Any] = {}
+        done: set[str] = set()
+        loading: set[str] = set()
+        failed: dict[str, str] = {}
+
+        def resolve(name: str) -> Any:
+            entry = entries.get(name)
+            if entry is None:
+                raise CheckpointError(f"refers to '{name}', which the checkpoint does not have")
+            if entry.kind == "unpicklable":
+                if name in namespace:
+                    return namespace[name]
+                raise CheckpointError(f"refers to '{name}', which could not be stored")
+            h = holder[name]
+            if h in to_load:
+                load(h)
+                if name not in fresh:
+                    raise CheckpointError(f"refers to '{name}', which could not be restored")
+                return fresh[name]
+            return namespace[name]
+
+        def load(h: str) -> None:
+            if h in done:
+                return
+            if h in loading:
+                raise CorruptCheckpointError(f"circular reference through '{h}'")
+            loading.add(h)
+            entry = entries[h]
+            try:
+                if entry.kind == "module":
+                    assert entry.module is not None
+                    fresh[h] = importlib.import_module(entry.module)
+                else:
+                    values = load_group(
+                        entry, chunks=self.chunks, resolve=resolve, namespace=namespace
+                    )
+                    fresh.update(zip(entry.members, values, strict=True))
+            except CorruptCheckpointError as exc:
+                raise CorruptCheckpointError(f"checkpoint [{target.id}]: {exc}") from exc
+            except (CheckpointError, ImportError) as exc:
+                failed[h] = str(exc)
+            finally:
+                loading.discard(h)
+                done.add(h)
+
+        for h in sorted(to_load):
+            load(h)
+        # Nothing above touched the namespace: a corrupt checkpoint changes nothing.
+        removed = [n for n in checkpointable_names(namespace, hidden) if n not in entries]
+        for name in removed:
+            del namespace[name]
+        namespace.update(fresh)
+        self._set_head(target.id)
+        not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
+        for h, why in failed.items():
+            for m in entries[h].members or [h]:
+                not_rolled_back[m] = why
+        report = RestoreReport(
+            target=target.id,
+            saved_as=current.id,
+            restored=sorted(fresh),
+            removed=sorted(removed),
+            unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
+            not_rolled_back=not_rolled_back,
+        )
+        report.message = _restore_message(target, report)
+        return report
+
+    # -- forks, tree, status ----------------------------------------------------
+
+    def fork(
+        self,
+        label: str,
+        namespace: dict | None = None,
+        *,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+    ) -> CheckpointInfo:
+        """Name a branch point: a checkpoint of ``namespace`` (or HEAD) tagged ``label``."""
+        label = " ".join(str(label).split())
+        if not label:
+            raise CheckpointError("a fork needs a label, e.g. /fork try-log-scale")
+        if _ID.match(label):
+            raise CheckpointError("a fork label cannot look like a checkpoint id")
+        forks = self.forks()
+        if label in forks:
+            raise CheckpointError(f"a fork called {label!r} already exists at [{forks[label]}]")
+        if namespace is not None:
+            manifest, examined, written = self._snapshot(
+                namespace, touched, hidden, kind="fork", label=label, meta=None, skip_if_same=False
+            )
+        elif self.head is not None:
+            manifest, examined, written = self._manifest(self.head), [], 0
+        else:
+            raise CheckpointNotFoundError("nothing to fork: there are no checkpoints yet")
+        forks[label] = manifest.id
+        atomic_write(
+            self._session_dir / "forks.json", json.dumps(forks).encode(), self.root / "tmp"
+        )
+        return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
+
+    def render_tree(self) -> str:
+        """The session's checkpoint tree as text (``●`` marks the current checkpoint)."""
+        return tree.render(self.checkpoints(), self.head, self.forks())
+
+    def status(self) -> dict[str, Any]:
+        """Facts for ``/checkpoints status``."""
+        if not self._open(create=False):
+            return {"directory": str(self.root), "exists": False}
+        sizes = [path.stat().st_size for _, path in self.chunks.keys()]
+        sessions = [p.name for p in (self.root / "sessions").iterdir() if p.is_dir()]
+        return {
+            "directory": str(self.root),
+            "exists": True,
+            "session": self.session_name,
+            "checkpoints": len(self.checkpoints()),
+            "head": self.head,
+            "chunks": len(sizes),
+            "chunk_bytes": sum(sizes),
+            "sessions": len(sessions),
+            "max_store_bytes": self.max_store_bytes,
+        }
+
+    # -- garbage collection ----------------------------------------------------
+
+    def _all_manifests(self) -> list[tuple[Path, Manifest | None]]:
+        found: list[tuple[Path, Manifest | None]] = []
+        for path in sorted((self.root / "sessions").glob("*/checkpoints/*.json")):
+            try:
+                found.append((path, Manifest.model_validate_json(path.read_bytes())))
+            except (ValidationError, ValueError, OSError):
+                found.append((path, None))
+        return found
+
+    def gc(self, *, max_bytes: int | None = None) -> dict[str, int]:
+        """Delete chunks and temp files no checkpoint needs; prune the oldest over the cap."""
+        if not self._open(create=False):
+            return {"removed_chunks": 0, "removed_bytes": 0, "pruned": 0, "kept_bytes": 0}
+        cap = self.max_store_bytes if max_bytes is None else max_bytes
+        with self._lock(exclusive=True):
+            for tmp in (self.root / "tmp").iterdir():
+                tmp.unlink(missing_ok=True)
+            manifests = self._all_manifests()
+            sizes = {key: path.stat().st_size for key, path in self.chunks.keys()}
+            pruned = 0
+            if cap > 0:
+                pruned = self._prune(manifests, sizes, cap)
+            live: set[str] = set()
+            for path, manifest in manifests:
+                if manifest is None:
+                    self.log.warning("gc: keeping data of unreadable manifest %s", path)
+                    return {
+                        "removed_chunks": 0,
+                        "removed_bytes": 0,
+                        "pruned": pruned,
+                        "kept_bytes": sum(sizes.values()),
+                    }
+                if not manifest.pruned:
+                    for entry in manifest.entries.values():
+                        live.update(entry.chunk_keys())
+            removed = removed_bytes = 0
+            for key, size in sizes.items():
+                if key not in live:
+                    self.chunks.path(key).unlink(missing_ok=True)
+                    removed += 1
+                    removed_bytes += size
+        return {
+            "removed_chunks": removed,
+            "removed_bytes": removed_bytes,
+            "pruned": pruned,
+            "kept_bytes": sum(s for k, s in sizes.items() if k in live),
+        }
+
+    def _prune(
+        self, manifests: list[tuple[Path, Manifest | None]], sizes: dict[str, int], cap: int
+    ) -> int:
+        """Rewrite the oldest checkpoints as data-less stubs until the live data fits ``cap``."""
+        protected = {(self.session_name, self._head)} | {
+            (self.session_name, cid) for cid in self.forks().values()
+        }
+        users: dict[str, int] = {}
+        for _, m in manifests:
+            if m is not None and not m.pruned:
+                for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
+                    users[key] = users.get(key, 0) + 1
+        total = sum(sizes.get(k, 0) for k in users)
+        pruned = 0
+        for path, m in sorted(
+            ((p, m) for p, m in manifests if m is not None and not m.pruned),
+            key=lambda pm: pm[1].time,
+        ):
+            if total <= cap:
+                break
+            if (m.session, m.id) in protected:
+                continue
+            for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
+                users[key] -= 1
+                if users[key] == 0:
+                    total -= sizes.get(key, 0)
+            stub = m.model_copy(update={"entries": {}, "pruned": True})
+            atomic_write(path, stub.model_dump_json().encode(), self.root / "tmp")
+            if m.session == self.session_name:
+                self._manifests[m.id] = stub
+            pruned += 1
+        return pruned
+
+    def _gc_if_over_cap(self) -> None:
+        total = sum(path.stat().st_size for _, path in self.chunks.keys())
+        if total > self.max_store_bytes:
+            self.gc()
+
+
+def _split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:
+    """The value entry under its first member, ``member`` entries for the others."""
+    holder = members[0]
+    out = {holder: entry}
+    for other in members[1:]:
+        if entry.kind == "unpicklable":
+            out[other] = entry
+        else:
+            out[other] = Entry(kind="member", alias_of=holder, digest=entry.digest)
+    return out
+
+
+def _same_state(a: Mapping[str, Entry], b: Mapping[str, Entry]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    return all(a[n].same_content(b[n]) or (a[n].kind == b[n].kind == "unpicklable") for n in a)
+
+
+def _cycles(entries: Mapping[str, Entry]) -> list[set[str]]:
+    """Groups of names whose stored data point at each other in a circle (Tarjan, iterative)."""
+    holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
+    graph: dict[str, set[str]] = {}
+    for name, entry in entries.items():
+        h = holder[name]
+        graph.setdefault(h, set())
+        for r in entry.refs:
+            if r in holder and holder[r] != h:
+                graph[h].add(holder[r])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[set[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    item = stack.pop()
+                    on_stack.discard(item)
+                    component.add(item)
+                    if item == node:
+                        break
+                if len(component) > 1:
+                    members = {n for n, h in holder.items() if h in component}
+                    result.append(members)
+    return result
+
+
+def _restore_message(target: Manifest, report: RestoreReport) -> str:
+    def names(items: list[str]) -> str:
+        shown = ", ".join(items[:12])
+        return shown + (f", … ({len(items) - 12} more)" if len(items) > 12 else "")
+
+    lines = [f"Restored [{target.id}] {tree.describe(target)}  ({tree.clock(target.time)})."]
+    if report.restored:
+        lines.append(f"Restored: {names(report.restored)}.")
+    if report.removed:
+        lines.append(f"Removed (not in that checkpoint): {names(report.removed)}.")
+    if not report.restored and not report.removed:
+        lines.append("The namespace already matched it.")
+    if report.not_rolled_back:
+        parts = [f"{n} ({why})" for n, why in sorted(report.not_rolled_back.items())]
+        lines.append("Not rolled back (could not be stored): " + ", ".join(parts) + ".")
+    if report.saved_as and report.saved_as != target.id:
+        lines.append(
+            f"The state before this is checkpoint [{report.saved_as}] (/restore it to go back)."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Drawing the checkpoint tree as text, in the seed's style.
+
+::
+
+    Checkpoint tree:
+    └── [0000] ○ pre: analyze the data  (14:30:01)
+        ├── [0001] ○ pre: make a bar chart  (14:30:45)
+        └── [0002] ● pre: try a scatter plot instead  (14:31:12)
+
+``●`` marks the checkpoint the live namespace came from, ``○`` the others.  A
+checkpoint with a single child continues in the same column, so a long run of
+turns does not drift to the right; only branches indent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+from .records import Manifest
+
+
+def describe(manifest: Manifest) -> str:
+    """The label as shown in the tree: ``pre: <prompt>`` for AI turns."""
+    label = " ".join(manifest.label.split())
+    if len(label) > 60:
+        label = label[:59] + "…"
+    if manifest.kind == "turn":
+        text = f"pre: {label}"
+    elif manifest.kind == "fork":
+        text = f"fork: {label}"
+    else:
+        text = label
+    if manifest.pruned:
+        text += " (pruned)"
+    return text
+
+
+def clock(timestamp: float) -> str:
+    """HH:MM:SS in local time."""
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+def render(
+    manifests: Iterable[Manifest],
+    head: str | None,
+    forks: Mapping[str, str] | None = None,
+) -> str:
+    """The whole tree of one session as text."""
+    by_id = {m.id: m for m in manifests}
+    if not by_id:
+        return "Checkpoint tree: (empty — a checkpoint is taken before every AI turn)"
+    tags: dict[str, list[str]] = {}
+    for label, cid in (forks or {}).items():
+        tags.setdefault(cid, []).append(label)
+    children: dict[str | None, list[str]] = {}
+    for cid in sorted(by_id):
+        parent = by_id[cid].parent
+        children.setdefault(parent if parent in by_id else None, []).append(cid)
+
+    lines = ["Checkpoint tree:"]
+
+    def line(cid: str) -> str:
+        m = by_id[cid]
+        mark = "●" if cid == head else "○"
+        tag = "".join(f"  ⑂ {t}" for t in sorted(tags.get(cid, [])))
+        return f"[{cid}] {mark} {describe(m)}  ({clock(m.time)}){tag}"
+
+    # Iterative walk: (id, prefix for its children, connector for its own line, own prefix)
+    stack: list[tuple[str, str, str]] = []
+    roots = children.get(None, [])
+    for i, cid in enumerate(reversed(roots)):
+        last = i == 0
+        stack.append((cid, "", "└── " if last else "├── "))
+    while stack:
+        cid, prefix, connector = stack.pop()
+        lines.append(prefix + connector + line(cid))
+        child_prefix = prefix + ("    " if connector in ("└── ", "    ") else "│   ")
+        kids = children.get(cid, [])
+        if len(kids) == 1:
+            # continue in the same column
+            stack.append((kids[0], prefix, "    " if connector in ("└── ", "    ") else "│   "))
+            continue
+        for i, kid in enumerate(reversed(kids)):
+            stack.append((kid, child_prefix, "└── " if i == 0 else "├── "))
+    return "\n".join(lines)
