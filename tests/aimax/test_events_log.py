@@ -101,7 +101,7 @@ def test_torn_and_corrupt_records_are_skipped_on_reopen(tmp_path: Path) -> None:
     with open(path, "ab") as fh:
         fh.write(b'garbage line\n{"key": "x", "event": {"seq": 4, "sess')  # crash mid-record
     again = EventLog(path)
-    assert (again.last_seq, again.corrupt_records) == (3, 2)  # garbage + torn
+    assert (again.last_seq, again.corrupt_records) == (3, 1)  # garbage; torn tail held back
     again.append_entries([_user(3)], parse_claude_entry)
     again.close()
     third = EventLog(path)
@@ -231,3 +231,50 @@ def test_concurrent_appenders_and_subscribers_see_contiguous_seq(tmp_path: Path)
     for start, got in seen.values():
         assert got == list(range(start + 1, 601))
     log.close()
+
+
+def test_second_process_sees_appends_and_can_take_over(tmp_path: Path) -> None:
+    """A reader (another process's EventLog on the same file) follows; a later feeder continues seq."""
+    path = tmp_path / "s.jsonl"
+    feeder = EventLog(path)
+    reader = EventLog(path)
+    feeder.append_entries([_user(0), _user(1)], parse_claude_entry)
+    seen: list[int] = []
+    reader.subscribe(lambda e: seen.append(e.seq), from_seq=0)
+    assert seen == [1, 2]  # subscribe refreshes first
+    feeder.append_entries([_user(2)], parse_claude_entry)
+    assert reader.refresh()[0].seq == 3
+    assert seen == [1, 2, 3]
+    assert reader.history(after=2)["sentinel"] == 3
+    feeder.close()
+    # hand-over: the reader becomes the feeder (the manager's flock decides who) — no seq reuse
+    assert [e.seq for e in reader.append_entries([_user(2), _user(3)], parse_claude_entry)] == [4]
+    assert [e.text for e in EventLog(path).events()] == ["msg 0", "msg 1", "msg 2", "msg 3"]
+    reader.close()
+
+
+@pytest.mark.asyncio
+async def test_follow_file_streams_another_process_appends(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    feeder = EventLog(path)
+    reader = EventLog(path)
+    follower = asyncio.create_task(reader.follow_file(poll_interval=30))
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for event in reader.aiter(from_seq=0):
+            got.append(event.seq)
+            if event.seq == 3:
+                return
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    for i in range(3):
+        await asyncio.to_thread(feeder.append_entries, [_user(i)], parse_claude_entry)
+    await asyncio.wait_for(consumer, 10)  # 30 s poll: delivered by inotify
+    assert got == [1, 2, 3]
+    follower.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await follower
+    feeder.close()
+    reader.close()

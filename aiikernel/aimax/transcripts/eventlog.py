@@ -29,9 +29,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import KIND_RAW, AgentEvent, ParsedEvent, TranscriptParser, entry_dedupe_key
+
+if TYPE_CHECKING:
+    from .watch import DirectoryWatchHub
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ class EventLog:
         self._listeners: dict[int, Listener] = {}
         self._next_token = 0
         self._fd: int | None = None
-        self._needs_newline = False
+        self._end = 0  # bytes of the file consumed: everything up to the last whole record
         self._last_fsync = 0.0
         self._dirty = False
         self._load()
@@ -67,12 +70,29 @@ class EventLog:
     # -- reading back ---------------------------------------------------------------
 
     def _load(self) -> None:
+        self._refresh_locked(dispatch=False)
+        if self.corrupt_records:
+            log.warning(
+                "event log %s: skipped %d unreadable records", self.path, self.corrupt_records
+            )
+
+    def _refresh_locked(self, dispatch: bool = True) -> list[AgentEvent]:
+        """Take in whole records another process appended since we last looked (cheap: one stat)."""
         try:
-            data = self.path.read_bytes()
+            size = os.stat(self.path).st_size
         except FileNotFoundError:
-            return
-        self._needs_newline = bool(data) and not data.endswith(b"\n")
-        for line in data.split(b"\n"):
+            return []
+        if size <= self._end:
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self._end)
+            data = fh.read(size - self._end)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return []  # a record still being written (or torn by a crash)
+        self._end += cut + 1
+        new: list[AgentEvent] = []
+        for line in data[: cut + 1].split(b"\n"):
             if not line.strip():
                 continue
             try:
@@ -83,14 +103,48 @@ class EventLog:
                 self.corrupt_records += 1
                 continue
             if self._events and event.seq <= self._events[-1].seq:
-                continue  # cannot happen unless the file was edited; never go backwards
+                continue  # never go backwards
             self._events.append(event)
+            new.append(event)
             if isinstance(key, str):
                 self._keys.add(key)
-        if self.corrupt_records:
-            log.warning(
-                "event log %s: skipped %d unreadable records", self.path, self.corrupt_records
-            )
+        if dispatch:
+            for event in new:
+                self._dispatch(event)
+        return new
+
+    def refresh(self) -> list[AgentEvent]:
+        """Pick up events another process appended to this log (and notify listeners)."""
+        with self._lock:
+            return self._refresh_locked()
+
+    async def follow_file(
+        self, hub: DirectoryWatchHub | None = None, poll_interval: float = 1.0
+    ) -> None:
+        """Until cancelled, keep this log current with appends by another process (a reader's loop).
+
+        Only one process may append to a log at a time (the session manager's feeder
+        lock); others read it with this, and see new events through their listeners.
+        """
+        from .watch import DirectoryWatchHub
+
+        own = hub is None
+        hub = hub or DirectoryWatchHub()
+        wake = asyncio.Event()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        unwatch = hub.watch(self.path.parent, wake.set)
+        try:
+            while True:
+                wake.clear()
+                await asyncio.to_thread(self.refresh)
+                try:
+                    await asyncio.wait_for(wake.wait(), poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            unwatch()
+            if own:
+                await hub.aclose()
 
     @property
     def last_seq(self) -> int:
@@ -108,6 +162,7 @@ class EventLog:
     def events(self, after: int = 0, limit: int | None = None) -> list[AgentEvent]:
         """Events with ``seq > after``, oldest first, at most ``limit``."""
         with self._lock:
+            self._refresh_locked()
             start = self._index_after(after)
             end = len(self._events) if limit is None else min(len(self._events), start + limit)
             return self._events[start:end]
@@ -168,6 +223,7 @@ class EventLog:
         if len(key_list) != len(drafts):
             raise ValueError("keys must match drafts one to one")
         with self._lock:
+            self._refresh_locked()  # a previous feeder process may have appended
             seq = self._events[-1].seq if self._events else 0
             new: list[AgentEvent] = []
             new_keys: list[str] = []
@@ -196,16 +252,13 @@ class EventLog:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if self._needs_newline:
-            data = b"\n" + data
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError:
-            self._needs_newline = True  # a torn record must not swallow the next one
-            raise
-        self._needs_newline = False
+        size = os.fstat(self._fd).st_size
+        if size > self._end:
+            data = b"\n" + data  # a torn record (crash, failed write) must not swallow ours
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._end = size + len(data)
         self._dirty = True
         now = time.monotonic()
         if now - self._last_fsync >= self.fsync_interval:
@@ -247,6 +300,7 @@ class EventLog:
         idempotent unsubscribe function.
         """
         with self._lock:
+            self._refresh_locked()
             if from_seq is not None:
                 for event in self.events(after=from_seq):
                     try:
