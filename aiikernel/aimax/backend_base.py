@@ -276,7 +276,7 @@ class TmuxAgentBackend(AgentBackend):
                 from .worktree import create_worktree
 
                 wt = await create_worktree(cwd, self.manager.data_dir / "worktrees", o.session_id)
-                worktree_path, worktree_branch, cwd = str(wt.path), wt.branch, wt.path
+                worktree_path, worktree_branch, cwd = str(wt.root), wt.branch, wt.path
             record = SessionRecord(
                 session_id=o.session_id,
                 backend=self.name,

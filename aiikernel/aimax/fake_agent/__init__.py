@@ -16,7 +16,7 @@ Behaviour is scripted two ways:
   0.12 s), ``exit_after`` (exit after N turns);
 * directives inside a prompt: ``[[think:2.5]]``, ``[[reply:TEXT]]``, ``[[permission]]`` (ask
   before finishing; Enter approves, Escape denies), ``[[tool:CMD]]`` (a tool call + result),
-  ``[[fail]]`` (write ``failed.flag``), ``[[exit]]`` (exit after the turn).
+  ``[[fail]]`` (write ``failed.flag``), ``[[env:NAME]]`` (reply with ``NAME=<value>``), ``[[exit]]`` (exit after the turn).
 
 At turn end it removes ``$AIMAX_FLAG_DIR/running.flag`` (and writes ``failed.flag`` on
 ``[[fail]]``), honouring the seed's job contract the way a well-instructed agent would.

@@ -103,6 +103,7 @@ class FakeAgent:
         self.input = ""
         self.pending = b""
         self.in_paste = False
+        self.paste_buf = bytearray()
         self.paste_count = 0
         self.last_paste_end = 0.0
         self.swallow = script.swallow_enters
@@ -225,15 +226,17 @@ class FakeAgent:
             if self.in_paste:
                 end = self.pending.find(PASTE_END)
                 if end < 0:
+                    # Keep a possible partial end marker; bytes are decoded only at the end
+                    # of the paste, so a UTF-8 character split across reads stays whole.
                     keep = len(PASTE_END) - 1
-                    chunk, self.pending = self.pending[:-keep], self.pending[-keep:]
-                    if not chunk:
+                    if len(self.pending) <= keep:
                         return
-                    self.input += chunk.decode("utf-8", "replace")
-                    if len(self.pending) < keep:
-                        return
-                    continue
-                self.input += self.pending[:end].decode("utf-8", "replace")
+                    self.paste_buf += self.pending[:-keep]
+                    self.pending = self.pending[-keep:]
+                    return
+                self.paste_buf += self.pending[:end]
+                self.input += bytes(self.paste_buf).decode("utf-8", "replace")
+                self.paste_buf = bytearray()
                 self.pending = self.pending[end + len(PASTE_END) :]
                 self.in_paste = False
                 self.paste_count += 1
@@ -334,6 +337,8 @@ class FakeAgent:
             self.draw()
             await asyncio.sleep(0.05)
         reply = d.get("reply") or f"FAKE-REPLY to: {turn.prompt[:40]}"
+        if "env" in d:
+            reply = f"{d['env']}={os.environ.get(d['env'], '<unset>')}"
         self.writer.assistant(reply)
         self.history.append(self.ui["reply_mark"] + reply[:80])
         if self.flavor == "claude":

@@ -1,0 +1,346 @@
+"""Sessions end to end against the fake agent TUI in a real (private) tmux server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+
+from aiikernel.aimax.errors import (
+    AgentBlocked,
+    InvalidOptions,
+    SessionExists,
+    SessionNotFound,
+    SessionNotRunning,
+)
+from aiikernel.aimax.manager import AimaxManager
+
+from .conftest import requires_tmux
+from .helpers import events, kinds_and_texts, replies, user_texts, wait_idle, wait_until
+
+pytestmark = [requires_tmux, pytest.mark.timeout(120)]
+
+BACKENDS = ["tmux-claude-code", "tmux-codex"]
+
+
+def create_opts(sid, workdir, env, prompt=None, **extra):
+    opts = {"sessionId": sid, "cwd": str(workdir), "env": env, **extra}
+    if prompt is not None:
+        opts["initialPrompt"] = prompt
+    return opts
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", BACKENDS)
+async def test_lifecycle_reply_queue_interrupt_stop_resume(manager, agent_env, workdir, name):
+    backend = manager.backend(name)
+    handle = await backend.create_new_session(
+        create_opts("life", workdir, agent_env, "first [[reply:ONE]]")
+    )
+    assert handle["sessionId"] == "life" and handle["paneId"].startswith("%")
+    await wait_idle(backend, "life")
+    assert replies(backend, "life") == ["ONE"]
+    assert handle["agentSessionId"]
+
+    # A follow-up queued while a turn runs is answered after it, without interrupting it.
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "life", "prompt": "slow [[think:1.5]] [[reply:TWO]]"}
+    )
+    assert (await backend.status("life")).state == "working"
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "life", "prompt": "queued [[reply:THREE]]"}
+    )
+    await wait_until(lambda: len(replies(backend, "life")) == 3, 15, "three replies")
+    assert replies(backend, "life") == ["ONE", "TWO", "THREE"]
+    await wait_idle(backend, "life")
+
+    # Interrupt-and-send: the long turn is cut, the new prompt answered.
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "life", "prompt": "very slow [[think:30]] [[reply:NEVER]]"}
+    )
+    await backend.pause_current_and_resume_from_session(
+        {"sessionId": "life", "prompt": "instead [[reply:FOUR]]"}
+    )
+    await wait_until(lambda: "FOUR" in replies(backend, "life"), 15, "reply FOUR")
+    assert "NEVER" not in replies(backend, "life")
+    assert any(e["kind"] == "interrupted" for e in events(backend, "life"))
+
+    before = events(backend, "life")
+    result = await backend.terminate_session("life")
+    assert result == {"sessionId": "life", "killed": True, "wasWorking": False}
+    assert not backend.is_alive("life")
+    with pytest.raises(SessionNotRunning):
+        await backend.no_pause_current_and_queue_query_at_session(
+            {"sessionId": "life", "prompt": "hello?"}
+        )
+
+    # Resume continues the same agent conversation and our event log.
+    resumed = await backend.resume_session("life", env=agent_env)
+    assert resumed["agentSessionId"] == handle["agentSessionId"]
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "life", "prompt": "after resume [[reply:FIVE]]"}
+    )
+    await wait_until(lambda: "FIVE" in replies(backend, "life"), 15, "reply FIVE")
+    after = events(backend, "life")
+    assert after[: len(before)] == before  # nothing lost or renumbered
+    seqs = [e["seq"] for e in after]
+    assert seqs == list(range(1, len(after) + 1))
+    await backend.terminate_session("life")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", BACKENDS)
+async def test_100kb_multiline_prompt_arrives_byte_exact_as_one_message(
+    manager, agent_env, workdir, name
+):
+    backend = manager.backend(name)
+    line = "línea ünïcödé \t tab \\ backslash 'quotes' \"dq\" $HOME `tick` ;|&<>\u2028sep"
+    prompt = "\n".join(f"{i:05d} {line}" for i in range(1400)) + "\n[[reply:BIG]]"
+    assert len(prompt.encode()) > 100_000
+    await backend.create_new_session(create_opts("big", workdir, agent_env, prompt))
+    await wait_until(lambda: replies(backend, "big") == ["BIG"], 20, "reply BIG")
+    got = user_texts(backend, "big")
+    assert len(got) == 1, got
+    assert got[0] == prompt, _first_difference(got[0], prompt)
+
+
+@pytest.mark.asyncio
+async def test_crlf_is_normalised_and_stays_one_message(manager, agent_env, workdir):
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(create_opts("crlf", workdir, agent_env))
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "crlf", "prompt": "a\r\nb\rc\n[[reply:OK]]"}
+    )
+    await wait_until(lambda: replies(backend, "crlf") == ["OK"], 10, "reply")
+    assert user_texts(backend, "crlf") == ["a\nb\nc\n[[reply:OK]]"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", BACKENDS)
+async def test_swallowed_enter_is_retried_once_and_never_repasted(
+    manager, agent_env, workdir, name
+):
+    agent_env["AIMAX_FAKE_SCRIPT"] = json.dumps({"swallow_enters": 1, "think": 0.2})
+    pastes = []
+    manager.set_recorder(pastes.append)
+    backend = manager.backend(name)
+    await backend.create_new_session(create_opts("swallow", workdir, agent_env))
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "swallow", "prompt": "hello [[reply:GOT]]"}
+    )
+    delivery = manager.runtime("swallow").last_delivery
+    assert delivery.enters == 2
+    await wait_until(lambda: replies(backend, "swallow") == ["GOT"], 10, "reply")
+    assert user_texts(backend, "swallow") == ["hello [[reply:GOT]]"]
+    assert len(pastes) == 1 and pastes[0]["content_length"] == len("hello [[reply:GOT]]")
+    # Next prompt: no swallowing left, exactly one Enter.
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "swallow", "prompt": "again [[reply:GOT2]]"}
+    )
+    assert manager.runtime("swallow").last_delivery.enters == 1
+
+
+@pytest.mark.asyncio
+async def test_codex_enter_too_soon_after_paste_would_be_a_newline(manager, agent_env, workdir):
+    """The fake Codex turns an Enter within 120 ms of a paste into a newline; aimax waits."""
+    agent_env["AIMAX_FAKE_SCRIPT"] = json.dumps({"enter_newline_window": 0.12})
+    backend = manager.backend("tmux-codex")
+    await backend.create_new_session(create_opts("cx", workdir, agent_env, "hi [[reply:R]]"))
+    assert manager.runtime("cx").last_delivery is None or True
+    await wait_until(lambda: replies(backend, "cx") == ["R"], 10, "reply")
+    assert user_texts(backend, "cx") == ["hi [[reply:R]]"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", BACKENDS)
+async def test_blocking_screen_is_reported_not_hung(manager, agent_env, workdir, name, config):
+    agent_env["AIMAX_FAKE_SCRIPT"] = json.dumps(
+        {"blocking_screen": "Choose a colour theme\n> 1. Dark\n  2. Light"}
+    )
+    manager.config = config.__class__(**{**config.__dict__, "ready_timeout": 2.0})
+    backend = manager.backend(name)
+    backend.config = manager.config
+    with pytest.raises(AgentBlocked) as err:
+        await backend.create_new_session(create_opts("blk", workdir, agent_env, "hi"))
+    assert "Choose a colour theme" in err.value.screen
+    status = await backend.status("blk")
+    assert status.state == "waiting_input"
+    assert "Choose a colour theme" in status.detail
+    await backend.terminate_session("blk")
+
+
+@pytest.mark.asyncio
+async def test_permission_prompt_is_a_state_with_its_text(manager, agent_env, workdir):
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(
+        create_opts("perm", workdir, agent_env, "run it [[permission]] [[reply:DONE]]")
+    )
+
+    async def asking():
+        status = await backend.status("perm")
+        return status if status.state == "waiting_permission" else None
+
+    status = await wait_until(asking, 10, "waiting_permission")
+    assert "Do you want to proceed?" in status.detail
+    assert not backend.is_job_goal_accomplished("perm")
+    pane = manager.runtime("perm")  # answer like a human would: Enter
+    del pane
+    from aiikernel.aimax.tmux import Pane
+
+    await Pane(manager.tmux, status.pane_id).send_keys("Enter")
+    await wait_until(lambda: replies(backend, "perm") == ["DONE"], 10, "reply")
+    await wait_idle(backend, "perm")
+
+
+@pytest.mark.asyncio
+async def test_job_flags(manager, agent_env, workdir, tmp_path):
+    backend = manager.backend("tmux-claude-code")
+    flag_root = tmp_path / "flags"
+    await backend.create_new_session(
+        create_opts("job", workdir, agent_env, "work [[think:0.8]]", flagRoot=str(flag_root))
+    )
+    running = flag_root / ".imac" / "flags" / "job" / "running.flag"
+    assert running.exists() and not backend.is_job_goal_accomplished("job")
+    await wait_until(lambda: backend.is_job_goal_accomplished("job"), 10, "job done")
+    assert not backend.is_failed("job")
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "job", "prompt": "this fails [[fail]]"}
+    )
+    await wait_until(lambda: backend.is_failed("job"), 10, "failed.flag")
+    assert backend.is_job_goal_accomplished("job")
+
+
+@pytest.mark.asyncio
+async def test_agent_gets_callers_environment_and_session_id(manager, agent_env, workdir):
+    agent_env["ANTHROPIC_BASE_URL"] = "http://127.0.0.1:9/custom"
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(
+        create_opts("envs", workdir, agent_env, "[[env:ANTHROPIC_BASE_URL]]")
+    )
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "envs", "prompt": "[[env:AIMAX_SESSION_ID]]"}
+    )
+    await wait_until(lambda: len(replies(backend, "envs")) == 2, 10, "two replies")
+    assert replies(backend, "envs") == [
+        "ANTHROPIC_BASE_URL=http://127.0.0.1:9/custom",
+        "AIMAX_SESSION_ID=envs",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_bad_input_gets_clear_errors(manager, agent_env, workdir, tmp_path):
+    backend = manager.backend("tmux-claude-code")
+    with pytest.raises(InvalidOptions, match="does not exist"):
+        await backend.create_new_session(
+            {"sessionId": "x", "cwd": str(tmp_path / "missing"), "env": agent_env}
+        )
+    with pytest.raises(InvalidOptions, match="invalid session id"):
+        await backend.create_new_session({"sessionId": "../evil", "cwd": str(workdir)})
+    with pytest.raises(InvalidOptions, match="sesionId|Extra inputs"):
+        await backend.create_new_session({"sesionId": "typo", "cwd": str(workdir)})
+    with pytest.raises(SessionNotFound):
+        await backend.status("nobody")
+    await backend.create_new_session(create_opts("dup", workdir, agent_env))
+    with pytest.raises(SessionExists):
+        await backend.create_new_session(create_opts("dup", workdir, agent_env))
+    with pytest.raises(InvalidOptions, match="empty"):
+        await backend.no_pause_current_and_queue_query_at_session(
+            {"sessionId": "dup", "prompt": "  \n"}
+        )
+
+
+@pytest.mark.asyncio
+async def test_stream_resumes_at_sentinel_without_gaps_or_duplicates(manager, agent_env, workdir):
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(create_opts("st", workdir, agent_env, "one [[reply:A]]"))
+    await wait_idle(backend, "st")
+    history = backend.get_history("st")
+    sentinel = history["sentinel"]
+    got = []
+    unsubscribe = backend.get_agent_raw_thought_stream(
+        "st", got.append, {"fromSentinel": sentinel - 2}
+    )
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "st", "prompt": "two [[reply:B]]"}
+    )
+    await wait_until(lambda: any(e.text == "B" for e in got), 10, "live event B")
+    unsubscribe()
+    seqs = [e.seq for e in got]
+    assert seqs == list(range(sentinel - 1, sentinel - 1 + len(seqs)))
+    assert [e.model_dump(mode="json") for e in got[:2]] == history["entries"][-2:]
+
+
+@pytest.mark.asyncio
+async def test_new_manager_reconciles_and_resumes_tailing(config, agent_env, workdir):
+    first = AimaxManager(config)
+    second = None
+    try:
+        backend = first.backend("tmux-codex")
+        await backend.create_new_session(create_opts("rec", workdir, agent_env, "hi [[reply:X]]"))
+        await wait_idle(backend, "rec")
+        before = backend.get_history("rec")
+        await first.close()  # the process goes away; the agent keeps running in tmux
+
+        second = AimaxManager(config)
+        assert await second.reconcile() == {"rec": "live"}
+        b2 = second.backend("tmux-codex")
+        assert b2.get_history("rec") == before  # no duplicates from re-reading
+        await b2.no_pause_current_and_queue_query_at_session(
+            {"sessionId": "rec", "prompt": "again [[reply:Y]]"}
+        )
+        await wait_until(lambda: replies(b2, "rec") == ["X", "Y"], 10, "reply Y")
+        seqs = [e["seq"] for e in b2.get_history("rec")["entries"]]
+        assert seqs == list(range(1, len(seqs) + 1))
+
+        # The agent dies while nobody watches: the next reconcile marks it exited.
+        status = await b2.status("rec")
+        info = (
+            await __import__("aiikernel.aimax.tmux", fromlist=["Pane"])
+            .Pane(second.tmux, status.pane_id)
+            .info()
+        )
+        os.kill(info.pid, signal.SIGKILL)
+        await wait_until(lambda: _dead(second, status.pane_id), 10, "pane dead")
+        assert await second.reconcile() == {"rec": "exited"}
+        assert (await b2.status("rec")).state == "exited"
+        assert second.registry.get("rec").status == "exited"
+    finally:
+        if second is not None:
+            await second.close()
+        await first.close()
+        await first.kill_server()
+
+
+async def _dead(manager, pane_id):
+    for info in await manager.tmux.list_panes():
+        if info.pane_id == pane_id:
+            return info.dead
+    return True
+
+
+@pytest.mark.asyncio
+async def test_concurrent_sends_are_serialised_per_session(manager, agent_env, workdir):
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(create_opts("conc", workdir, agent_env))
+    prompts = [f"msg {i} [[reply:R{i}]] [[think:0.1]]" for i in range(4)]
+    await asyncio.gather(
+        *(
+            backend.no_pause_current_and_queue_query_at_session({"sessionId": "conc", "prompt": p})
+            for p in prompts
+        )
+    )
+    await wait_until(lambda: len(replies(backend, "conc")) == 4, 20, "four replies")
+    assert sorted(user_texts(backend, "conc")) == sorted(prompts)
+    assert kinds_and_texts(backend, "conc", kinds=("user",)) == [
+        ("user", p) for p in user_texts(backend, "conc")
+    ]
+
+
+def _first_difference(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"at {i}: {a[i - 20 : i + 20]!r} vs {b[i - 20 : i + 20]!r}"
+    return f"lengths {len(a)} vs {len(b)}"
