@@ -80,7 +80,8 @@ class _NamespaceMixin:
             order = "F"
         else:
             return NotImplemented
-        buffer = pickle.PickleBuffer(obj)
+        # A flat byte view exports any dtype (datetime64 refuses the buffer protocol).
+        buffer = pickle.PickleBuffer(obj.reshape(-1, order=order).view("u1"))
         return rebuild_array, (buffer, obj.dtype, obj.shape, order, bool(obj.flags.writeable))
 
     def _reduce(self, obj: Any) -> Any:

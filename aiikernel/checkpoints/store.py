@@ -705,6 +705,8 @@ class CheckpointStore(LoggingConfigurable):
             pruned = 0
             if cap > 0:
                 pruned = self._prune(manifests, sizes, cap)
+                if pruned:
+                    manifests = self._all_manifests()
             live: set[str] = set()
             for path, manifest in manifests:
                 if manifest is None:

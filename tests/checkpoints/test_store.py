@@ -1,0 +1,439 @@
+"""CheckpointStore on plain namespaces: what a restore brings back, and what it must not touch."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aiikernel.checkpoints import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    CheckpointStore,
+    CorruptCheckpointError,
+    UnsafeStoreError,
+)
+
+from .conftest import run
+
+
+def test_rebind_mutate_delete_create_then_restore(nb, store):
+    run(nb, "import numpy as np\nx = 1\nlst = [1, 2]\narr = np.zeros(100_000)\ngone = 'bye'")
+    first = store.checkpoint(nb, label="start")
+    run(nb, "x = 2\nlst.append(3)\narr[5] = 7.0\ndel gone\nfresh = {'a': 1}")
+    store.checkpoint(nb, label="after", touched={"x", "lst", "arr", "gone", "fresh"})
+
+    report = store.restore(nb, first.id)
+
+    assert nb["x"] == 1
+    assert nb["lst"] == [1, 2]
+    assert nb["arr"][5] == 0.0
+    assert nb["gone"] == "bye"
+    assert "fresh" not in nb
+    assert report.removed == ["fresh"]
+    assert set(report.restored) >= {"x", "lst", "arr", "gone"}
+    assert "Restored [0000]" in report.message
+
+
+def test_dataframe_column_change_is_undone(nb, store):
+    nb["df"] = pd.DataFrame(
+        {
+            "a": np.arange(50_000, dtype=float),
+            "s": [f"row{i}" for i in range(50_000)],
+            "t": pd.date_range("2024-01-01", periods=50_000, freq="min"),
+        }
+    )
+    store.checkpoint(nb, label="df")
+    run(nb, "df['a'] = df['a'] * 2\ndf['new'] = 1")
+    store.undo(nb, touched={"df"})
+    pd.testing.assert_frame_equal(
+        nb["df"],
+        pd.DataFrame(
+            {
+                "a": np.arange(50_000, dtype=float),
+                "s": [f"row{i}" for i in range(50_000)],
+                "t": pd.date_range("2024-01-01", periods=50_000, freq="min"),
+            }
+        ),
+    )
+
+
+def test_aliases_survive_restore(nb, store):
+    run(nb, "a = [1, 2]\nb = a\nd = {'k': a}\nnested = [d]\nt = {'inner': a}")
+    store.checkpoint(nb, label="aliases")
+    run(nb, "a = 'rebound'\nb = 'also'\nd = None")
+    store.undo(nb, touched={"a", "b", "d"})
+    assert nb["a"] is nb["b"]
+    assert nb["d"]["k"] is nb["a"]
+    assert nb["nested"][0] is nb["d"]
+    assert nb["t"]["inner"] is nb["a"]
+    nb["a"].append(3)
+    assert nb["d"]["k"] == [1, 2, 3]
+
+
+def test_shared_cycle_between_names(nb, store):
+    run(nb, "x = []\ny = [x]\nx.append(y)")
+    store.checkpoint(nb, label="cycle")
+    run(nb, "x = 0\ny = 0")
+    store.undo(nb, touched={"x", "y"})
+    assert nb["y"][0] is nb["x"]
+    assert nb["x"][0] is nb["y"]
+
+
+def test_rebinding_a_shared_name_re_examines_the_names_pointing_at_it(nb, store):
+    run(nb, "a = [1]\nd = {'k': a}")
+    store.checkpoint(nb, label="one")
+    run(nb, "a = [2]")  # d still holds the old list; only `a` was touched
+    second = store.checkpoint(nb, label="two", touched={"a"})
+    assert "d" in second.examined
+    run(nb, "a = None\nd = None")
+    store.restore(nb, second.id, touched={"a", "d"})
+    assert nb["a"] == [2]
+    assert nb["d"]["k"] == [1]
+    assert nb["d"]["k"] is not nb["a"]
+
+
+def test_functions_classes_and_lambdas_come_back_as_they_were(nb, store):
+    run(
+        nb,
+        "factor = 3\n"
+        "def scale(v):\n    return v * factor\n"
+        "class Box:\n    size = 1\n    def area(self):\n        return self.size ** 2\n"
+        "class Big(Box):\n    size = 4\n    def area(self):\n        return super().area() + 1\n"
+        "box = Big()\n"
+        "handlers = [lambda v: v + 100]\n"
+        "def counter():\n    n = 0\n    def inc():\n        nonlocal n\n        n += 1\n        return n\n    return inc\n"
+        "inc = counter()\ninc()\n",
+    )
+    first = store.checkpoint(nb, label="defs")
+    run(
+        nb,
+        "def scale(v):\n    return -1\nclass Box:\n    pass\nhandlers = []\ninc()\nfactor = 10",
+    )
+    store.checkpoint(nb, label="changed", touched={"scale", "Box", "handlers", "inc", "factor"})
+
+    store.restore(nb, first.id)
+
+    assert nb["scale"](2) == 6  # the old definition, reading the live global `factor`
+    run(nb, "factor = 5")
+    assert nb["scale"](2) == 10
+    assert nb["box"].area() == 17
+    assert type(nb["box"]) is nb["Big"]
+    assert issubclass(nb["Big"], nb["Box"])
+    assert nb["handlers"][0](1) == 101
+    assert nb["inc"]() == 2  # the closure's counter as it was at the checkpoint
+    assert nb["scale"].__globals__ is nb
+
+
+def test_unpicklables_are_recorded_and_reported(nb, store, tmp_path):
+    fh = open(tmp_path / "f.txt", "w")  # noqa: SIM115
+    try:
+        nb.update(gen=(i for i in range(3)), lock=threading.Lock(), fh=fh, ok=[1], holder=[1])
+        info = store.checkpoint(nb, label="mixed")
+        assert info.unpicklable == {"fh": "TextIOWrapper", "gen": "generator", "lock": "lock"}
+        nb["ok"] = [2]
+        report = store.undo(nb, touched={"ok"})
+        assert nb["ok"] == [1]
+        assert set(report.not_rolled_back) == {"fh", "gen", "lock"}
+        assert "Not rolled back" in report.message and "generator" in report.message
+        assert nb["lock"] is not None  # left alone, not removed
+    finally:
+        fh.close()
+
+
+def test_modules_are_stored_by_name(nb, store):
+    run(nb, "import json\nimport os.path as osp")
+    store.checkpoint(nb, label="mods")
+    run(nb, "del json\nosp = 1")
+    store.undo(nb, touched={"json", "osp"})
+    import json
+    import os.path
+
+    assert nb["json"] is json
+    assert nb["osp"] is os.path
+
+
+def test_ipython_internals_and_hidden_names_are_never_stored_or_removed(nb, store):
+    nb.update(In=[""], Out={}, _="last", _i3="x=1", _3=3, _oh={}, exit=object(), mine=1)
+    nb["hidden_thing"] = 5
+    store.checkpoint(nb, label="one", hidden={"hidden_thing"})
+    entries = store._manifest(store.head).entries
+    assert set(entries) == {"mine"}
+    nb["later"] = 1
+    nb["_4"] = 4
+    store.undo(nb, touched={"later"}, hidden={"hidden_thing"})
+    assert "later" not in nb
+    for name in ("In", "Out", "_", "_i3", "_3", "_4", "_oh", "exit", "hidden_thing", "__name__"):
+        assert name in nb
+
+
+def test_untouched_big_data_is_not_written_again(nb, store):
+    nb["big"] = np.random.default_rng(0).random(1_000_000)
+    nb["small"] = 1
+    first = store.checkpoint(nb, label="one")
+    assert first.bytes_written >= nb["big"].nbytes
+    nb["small"] = 2
+    second = store.checkpoint(nb, label="two", touched={"small"})
+    assert second.examined == ["small"]
+    assert second.bytes_written == 0
+    nb["big"][0] = -1.0  # touched: re-hashed, but only the changed chunk is written
+    third = store.checkpoint(nb, label="three", touched={"big"})
+    assert 0 < third.bytes_written <= store.chunk_size
+
+
+def test_restore_loads_only_what_differs(nb, store):
+    nb["big"] = np.arange(500_000)
+    nb["x"] = 1
+    first = store.checkpoint(nb, label="one")
+    big = nb["big"]
+    nb["x"] = 2
+    report = store.undo(nb, touched={"x"})
+    assert report.restored == ["x"]
+    assert nb["big"] is big  # untouched: not reloaded
+    assert report.target == first.id
+
+
+def test_undo_walks_back_and_is_itself_undoable(nb, store):
+    nb["x"] = 0
+    store.checkpoint(nb, label="turn 1")
+    nb["x"] = 1
+    store.checkpoint(nb, label="turn 2", touched={"x"})
+    nb["x"] = 2
+
+    report = store.undo(nb, touched={"x"})  # back to before turn 2
+    assert nb["x"] == 1
+    saved = report.saved_as
+    report = store.undo(nb, touched=set())  # nothing changed since: one turn further
+    assert nb["x"] == 0
+    store.restore(nb, saved, touched=set())  # redo
+    assert nb["x"] == 2
+    with pytest.raises(CheckpointNotFoundError, match="nothing to undo"):
+        store.restore(nb, "0000", touched=set())
+        store.undo(nb, touched=set())
+
+
+def test_fork_and_restore_across_branches(nb, store):
+    nb["path"] = "trunk"
+    store.checkpoint(nb, label="base")
+    nb["path"] = "a"
+    store.fork("branch a", nb, touched={"path"})
+    nb["path"] = "a2"
+    store.checkpoint(nb, label="more a", touched={"path"})
+    store.restore(nb, "0000", touched={"path"})
+    nb["path"] = "b"
+    store.checkpoint(nb, label="on b", touched={"path"})
+
+    store.restore(nb, "branch a", touched=set())
+    assert nb["path"] == "a"
+    text = store.render_tree()
+    assert "⑂ branch a" in text
+    assert "fork: branch a" in text
+    with pytest.raises(CheckpointError, match="already exists"):
+        store.fork("branch a", nb)
+
+
+def test_tree_drawing(nb, store, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    nb["x"] = 0
+    store.checkpoint(nb, label="analyze the data")
+    nb["x"] = 1
+    store.checkpoint(nb, label="make a bar chart", touched={"x"})
+    store.restore(nb, "0000", touched={"x"})
+    store.checkpoint(nb, label="try a scatter plot instead", touched=set())
+    lines = store.render_tree().splitlines()
+    assert lines[0] == "Checkpoint tree:"
+    assert lines[1].startswith("└── [0000] ○ pre: analyze the data  (")
+    assert lines[2].startswith("    ├── [0001] ○ pre: make a bar chart")
+    assert lines[3].startswith("    └── [0002] ● pre: try a scatter plot instead")
+
+
+def test_bad_ids_and_empty_store_give_clear_errors(nb, store):
+    assert "empty" in store.render_tree()
+    with pytest.raises(CheckpointNotFoundError, match="no checkpoints yet"):
+        store.restore(nb, "0001")
+    with pytest.raises(CheckpointNotFoundError, match="nothing to undo"):
+        store.undo(nb)
+    nb["x"] = 1
+    store.checkpoint(nb, label="one")
+    with pytest.raises(CheckpointNotFoundError, match=r"\[0042\] does not exist"):
+        store.restore(nb, "42")
+    with pytest.raises(CheckpointNotFoundError, match="no checkpoint called 'nope'"):
+        store.restore(nb, "nope")
+    assert store.resolve_id("[0000]") == "0000"
+
+
+def test_store_is_private_and_gitignored(nb, store, store_dir):
+    nb["x"] = 1
+    store.checkpoint(nb, label="one")
+    assert stat.S_IMODE(os.stat(store_dir).st_mode) == 0o700
+    assert (store_dir / ".gitignore").read_text() == "*\n"
+
+
+def test_group_writable_store_is_refused(nb, store_dir):
+    store_dir.mkdir(mode=0o700)
+    os.chmod(store_dir, 0o770)
+    store = CheckpointStore(directory=str(store_dir))
+    nb["x"] = 1
+    with pytest.raises(UnsafeStoreError, match="writable by group or others"):
+        store.checkpoint(nb, label="one")
+
+
+def test_store_of_another_user_is_refused(nb, tmp_path, monkeypatch):
+    directory = tmp_path / "someone_elses"
+    directory.mkdir(mode=0o700)
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(directory).st_uid + 1)
+    store = CheckpointStore(directory=str(directory))
+    with pytest.raises(UnsafeStoreError, match="another user"):
+        store.render_tree()
+
+
+def test_symlinked_store_is_refused(nb, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    store = CheckpointStore(directory=str(link))
+    nb["x"] = 1
+    with pytest.raises(UnsafeStoreError, match="not a plain directory"):
+        store.checkpoint(nb, label="one")
+
+
+def _chunk_files(store_dir):
+    return [p for p in (store_dir / "objects").rglob("*") if p.is_file()]
+
+
+def test_corrupt_chunk_gives_clear_error_and_other_checkpoints_restore(nb, store, store_dir):
+    nb["a"] = np.full(200_000, 1.0)
+    store.checkpoint(nb, label="ones")
+    before = set(_chunk_files(store_dir))
+    nb["a"] = np.full(200_000, 2.0)
+    store.checkpoint(nb, label="twos", touched={"a"})
+    twos_chunks = set(_chunk_files(store_dir)) - before
+    victim = sorted(twos_chunks)[0]
+    data = bytearray(victim.read_bytes())
+    data[10] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    nb["a"] = "live"
+
+    with pytest.raises(CorruptCheckpointError, match="corrupt"):
+        store.restore(nb, "0001", touched={"a"})
+    assert nb["a"] == "live"  # nothing half-applied
+    store.restore(nb, "0000", touched=set())
+    assert (nb["a"] == 1.0).all()
+
+
+def test_missing_chunk_and_missing_manifest(nb, store, store_dir):
+    nb["a"] = np.full(200_000, 1.0)
+    store.checkpoint(nb, label="ones")
+    nb["a"] = np.full(200_000, 3.0)
+    store.checkpoint(nb, label="threes", touched={"a"})
+    nb["b"] = 1
+    store.checkpoint(nb, label="b", touched={"b"})
+    (store_dir / "sessions" / "test" / "checkpoints" / "0001.json").unlink()
+
+    reopened = CheckpointStore(directory=str(store_dir), session_name="test")
+    with pytest.raises(CheckpointNotFoundError, match=r"\[0001\] does not exist"):
+        reopened.restore(nb, "0001")
+    assert "[0002]" in reopened.render_tree()
+    reopened.restore(nb, "0000", touched=set())
+    assert (nb["a"] == 1.0).all()
+    assert "b" not in nb
+
+    for path in _chunk_files(store_dir):
+        path.unlink()
+    with pytest.raises(CorruptCheckpointError, match="missing"):
+        reopened.restore(nb, "0002", touched=set())
+
+
+def test_damaged_manifest_is_a_clear_error(nb, store, store_dir):
+    nb["x"] = 1
+    store.checkpoint(nb, label="one")
+    nb["x"] = 2
+    store.checkpoint(nb, label="two", touched={"x"})
+    (store_dir / "sessions" / "test" / "checkpoints" / "0000.json").write_text("{not json")
+    reopened = CheckpointStore(directory=str(store_dir), session_name="test")
+    with pytest.raises(CorruptCheckpointError, match=r"\[0000\] is damaged"):
+        reopened.restore(nb, "0000")
+    assert "[0001]" in reopened.render_tree()
+
+
+def test_head_pointing_at_a_lost_manifest_falls_back_to_the_newest(nb, store, store_dir):
+    nb["x"] = 1
+    store.checkpoint(nb, label="one")
+    (store_dir / "sessions" / "test" / "HEAD").write_text("0009\n")
+    reopened = CheckpointStore(directory=str(store_dir), session_name="test")
+    assert reopened.head == "0000"
+
+
+def test_gc_removes_unreferenced_chunks_and_temp_files(nb, store, store_dir):
+    nb["a"] = np.arange(300_000)
+    store.checkpoint(nb, label="one")
+    (store_dir / "tmp" / "leftover.tmp").write_bytes(b"x")
+    orphan = store_dir / "objects" / "ff" / ("f" * 30)
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_bytes(b"orphan")
+    result = store.gc()
+    assert result["removed_chunks"] == 1
+    assert not orphan.exists()
+    assert not any((store_dir / "tmp").iterdir())
+    nb["a"] = None
+    store.undo(nb, touched={"a"})
+    assert (nb["a"] == np.arange(300_000)).all()
+
+
+def test_size_cap_prunes_oldest_but_keeps_current(nb, store_dir):
+    store = CheckpointStore(
+        directory=str(store_dir),
+        chunk_size=64 * 1024,
+        session_name="test",
+        max_store_bytes=3_000_000,
+    )
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        nb["a"] = rng.random(250_000)  # 2 MB each, no chunk in common
+        store.checkpoint(nb, label=f"turn {i}", touched={"a"})
+    last = nb["a"].copy()
+    tree = store.render_tree()
+    assert "(pruned)" in tree
+    assert store.status()["chunk_bytes"] <= 3_000_000
+    with pytest.raises(CheckpointError, match="pruned"):
+        store.restore(nb, "0000")
+    nb["a"] = None
+    store.undo(nb, touched={"a"})
+    assert (nb["a"] == last).all()
+
+
+def test_full_pass_catches_changes_the_tracker_missed(nb, store_dir):
+    store = CheckpointStore(directory=str(store_dir), session_name="test", full_pass=True)
+    nb["x"] = [1]
+    store.checkpoint(nb, label="one")
+    nb["x"].append(2)  # behind the tracker's back
+    info = store.checkpoint(nb, label="two", touched=set())
+    assert "x" in info.examined
+    store.restore(nb, "0000", touched=set())
+    assert nb["x"] == [1]
+
+
+def test_readonly_arrays_stay_readonly(nb, store):
+    arr = np.arange(100_000)
+    arr.flags.writeable = False
+    nb["arr"] = arr
+    nb["f"] = np.asfortranarray(np.arange(200_000, dtype=float).reshape(400, 500))
+    store.checkpoint(nb, label="one")
+    nb["arr"] = nb["f"] = None
+    store.undo(nb, touched={"arr", "f"})
+    assert not nb["arr"].flags.writeable
+    assert nb["f"].flags.f_contiguous
+    assert (nb["f"] == np.arange(200_000, dtype=float).reshape(400, 500)).all()
+
+
+def test_store_opens_lazily(store_dir):
+    store = CheckpointStore(directory=str(store_dir))
+    assert not store_dir.exists()
+    assert store.head is None
+    assert store.status()["exists"] is False
+    assert not store_dir.exists()
