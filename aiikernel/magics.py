@@ -87,7 +87,7 @@ class AiMagics(Magics):
             print(USAGE)
             return
         renderer = CellRenderer(self.shell)
-        events = self.session.run_turn(prompt, model=opts.model, max_steps=opts.max_steps)
+        events = self.session.run_turn(prompt.strip(), model=opts.model, max_steps=opts.max_steps)
         try:
             for event in events:
                 renderer.handle(event)

@@ -97,6 +97,7 @@ class AiSession(LoggingConfigurable):
         if session is None:
             session = cls(shell=shell, parent=shell)
             setattr(shell, _ATTR, session)
+            shell.configurables.append(session)  # so `%config AiSession.max_steps = 5` works
             session._start_tracking()
         return session
 
