@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..lm.errors import ModelError
+from ..lm.errors import ModelError, redact
 from .context import summarize_namespace
 from .events import (
     CodeFinished,
@@ -184,12 +184,16 @@ class TurnEngine:
                 self._remember_reply("".join(parts), interrupted=True)
                 yield TurnDone(reason="interrupted", steps=step)
                 return
-            except ModelError as exc:
+            except Exception as exc:  # ModelError, or a bug: either way the turn ends cleanly
                 if parts:
                     self._remember_reply("".join(parts), interrupted=True)
                 elif step == 1 and self.conversation and self.conversation[-1]["content"] == content:
                     self.conversation.pop()  # nothing happened: let the user simply retry
-                yield TurnFailed(category=exc.category, message=str(exc))
+                if isinstance(exc, ModelError):
+                    yield TurnFailed(category=exc.category, message=str(exc))
+                else:
+                    log.exception("unexpected error while talking to the model")
+                    yield TurnFailed(category="internal", message=f"{type(exc).__name__}: {redact(str(exc))}")
                 yield TurnDone(reason="error", steps=step)
                 return
             reply = "".join(parts)
