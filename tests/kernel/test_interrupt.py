@@ -1,0 +1,65 @@
+"""A kernel interrupt stops an AI turn within a second, mid-stream or mid-code; the kernel lives on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.support.kernels import execute
+from tests.support.model_steps import Reply
+
+
+class Interrupter:
+    """Interrupts the kernel once, when the first output matching ``trigger`` arrives."""
+
+    def __init__(self, km, trigger) -> None:
+        self.km = km
+        self.trigger = trigger
+        self.sent_at: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, output) -> None:
+        with self._lock:
+            if self.sent_at is None and self.trigger(output):
+                self.sent_at = time.monotonic()
+                threading.Thread(target=self.km.interrupt_kernel, daemon=True).start()
+
+
+def test_interrupt_while_streaming(ai_kernel, model_server):
+    km, kc = ai_kernel
+    chunks = [f"word{i} " for i in range(100)]
+    model_server.script(Reply(chunks=chunks, delay=0.1))
+    interrupter = Interrupter(
+        km, lambda o: o["msg_type"] in ("display_data", "update_display_data")
+    )
+    result = execute(kc, "%%ai\ntalk for a long time", timeout=30, on_output=interrupter)
+    finished = time.monotonic()
+    assert interrupter.sent_at is not None
+    assert finished - interrupter.sent_at < 1.0 + 0.5  # 1 s budget plus message transit
+    assert "Interrupted" in result.all_text()
+    assert result.status == "ok"
+    model_server.script(Reply("still here"))
+    assert any("still here" in m for m in execute(kc, "%%ai\nand now?").markdown())
+    # the partial reply is kept, marked as interrupted
+    history = model_server.model_requests()[-1].body_json["messages"]
+    assert "[interrupted by the user]" in history[2]["content"]
+
+
+def test_interrupt_while_ai_code_runs(ai_kernel, model_server):
+    km, kc = ai_kernel
+    model_server.script(
+        Reply("Sleeping.\n```py\nimport time\nprint('sleeping', flush=True)\ntime.sleep(60)\n```")
+    )
+    interrupter = Interrupter(
+        km, lambda o: o["msg_type"] == "stream" and "sleeping" in o["content"]["text"]
+    )
+    result = execute(kc, "%%ai\nsleep", timeout=30, on_output=interrupter)
+    finished = time.monotonic()
+    assert interrupter.sent_at is not None
+    assert finished - interrupter.sent_at < 1.5
+    assert "Interrupted" in result.all_text()
+    assert any(e["ename"] == "KeyboardInterrupt" for e in result.errors())
+    assert len(model_server.model_requests()) == 1  # the turn did not go on to another step
+    assert execute(kc, "print('alive')").stream_text().strip() == "alive"
+    model_server.script(Reply("next turn works"))
+    assert any("next turn works" in m for m in execute(kc, "%%ai\nok?").markdown())
