@@ -1,0 +1,62 @@
+"""JupyterLab loads with the aiikernel extension: side panel, launcher entry, server extension."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = "/tmp/aiikernel-lab.png"
+LOAD_TIMEOUT_MS = 90_000
+
+
+def _open_lab(page, lab_server) -> None:
+    page.goto(lab_server.url("lab"), timeout=LOAD_TIMEOUT_MS)
+    page.locator("#jp-main-dock-panel").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.locator(".jp-LauncherCard").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+
+
+def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
+    _open_lab(lab_page, lab_server)
+
+    tab = lab_page.locator('.jp-SideBar .lm-TabBar-tab[data-id="aiikernel-panel"]')
+    tab.wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert tab.locator("svg").count() == 1, "the side panel tab has no icon"
+
+    panel = lab_page.locator("#aiikernel-panel")
+    tab.click()
+    panel.wait_for(state="visible", timeout=30_000)
+    assert panel.locator(".jp-AiiPanel-title").text_content().strip() == "aiikernel"
+    titles = panel.locator(".jp-AccordionPanel-title").all_text_contents()
+    assert [t.strip() for t in titles] == ["Chat", "Agents"]
+
+    # With no agent-session API on the server yet, the Agents section says so plainly.
+    agents = panel.locator(".jp-AiiPanel-agents")
+    agents.get_by_text(re.compile("not installed|No agent sessions")).wait_for(timeout=30_000)
+
+    lab_page.screenshot(path=SCREENSHOT)
+    assert not [e for e in lab_page.errors if "aiikernel" in e.lower()], lab_page.errors
+
+    # Clicking the active tab collapses the sidebar; the palette command brings it back.
+    tab.click()
+    panel.wait_for(state="hidden", timeout=30_000)
+    lab_page.keyboard.press("Control+Shift+C")
+    palette_input = lab_page.locator(".lm-CommandPalette-input")
+    palette_input.wait_for(state="visible", timeout=30_000)
+    palette_input.fill("Open aiikernel Panel")
+    lab_page.locator(".lm-CommandPalette-item", has_text="Open aiikernel Panel").first.click()
+    panel.wait_for(state="visible", timeout=30_000)
+
+
+def test_launcher_offers_the_aiipython_kernel(lab_page, lab_server):
+    _open_lab(lab_page, lab_server)
+    notebook_cards = lab_page.locator('.jp-LauncherCard[data-category="Notebook"]')
+    labels = [t.strip() for t in notebook_cards.all_inner_texts()]
+    assert "aiipython" in labels, labels
+
+
+def test_server_extension_is_loaded(lab_server):
+    log = lab_server.log()
+    assert re.search(r"aiikernel \| extension was successfully loaded", log), log[-3000:]
