@@ -212,9 +212,15 @@ class TmuxAgentBackend(AgentBackend):
                 text = ""
                 if info is not None:
                     text = (await self._screen(pane)).excerpt
+                status = info.dead_status if info else None
+                hint = ""
+                if status == 127:
+                    argv0 = self.flavor_argv(record, resume=False)[0]
+                    hint = f"; {argv0!r} could not be executed (check the path or PATH)"
                 raise SessionNotRunning(
                     f"the {self.agent_label} exited while starting"
-                    + (f" (status {info.dead_status})" if info and info.dead_status else "")
+                    + (f" (status {status})" if status else "")
+                    + hint
                     + (f". Its last screen:\n{text}" if text else "")
                 )
             reading = await self._screen(pane)

@@ -131,8 +131,8 @@ def read_prompt(args: argparse.Namespace, required: bool) -> str | None:
             raise UsageError(
                 f"cannot read --prompt-file {args.prompt_file}: {exc.strerror}"
             ) from None
-    elif not sys.stdin.isatty():
-        text = sys.stdin.read()
+    elif sys.stdin is not None and not sys.stdin.isatty():
+        text = sys.stdin.read() or None  # an empty pipe (or /dev/null) means "no prompt"
     else:
         text = None
     if text is not None and not text.strip():
@@ -222,10 +222,12 @@ async def _dispatch(args: argparse.Namespace, manager) -> int:
         _out(args, rows, "\n".join(lines) if rows else "no sessions")
         return EXIT_OK
 
+    prompt = None
+    if cmd in ("create", "send", "pause"):  # usage errors first, before any lookup
+        prompt = read_prompt(args, required=(cmd == "send"))
     backend = _backend(args, manager)
     sid = args.session
     if cmd == "create":
-        prompt = read_prompt(args, required=False)
         handle = await backend.create_new_session(
             {
                 "sessionId": sid,
@@ -247,7 +249,6 @@ async def _dispatch(args: argparse.Namespace, manager) -> int:
             text += "\n" + handle["reply"]
         _out(args, handle, text)
     elif cmd in ("send", "pause"):
-        prompt = read_prompt(args, required=(cmd == "send"))
         if cmd == "pause" and prompt is None:
             interrupted = await backend.interrupt(sid)
             _out(

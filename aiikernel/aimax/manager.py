@@ -180,18 +180,17 @@ class AimaxManager:
     def catch_up(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
         """Make the session's event log current with its transcript, once (one-shot callers)."""
         rt = self.runtime(record.session_id)
+        log = rt.event_log(backend, record)
         if rt.tail_task is not None and not rt.tail_task.done():
-            return rt.event_log(backend, record)
+            if rt.tailer is None:  # we are a reader: another process feeds the log
+                log.refresh()
+            return log
         from .ingest import feeder_lock
 
         with feeder_lock(rt.session_dir / "ingest.lock", blocking=False) as owner:
             if not owner:
-                # Another process feeds this log: read its current content.
-                if rt.log is not None:
-                    rt.log.close()
-                    rt.log = None
-                return rt.event_log(backend, record)
-            log = rt.event_log(backend, record)
+                log.refresh()  # another process feeds this log: take in what it wrote
+                return log
             tailer = self._tailer(backend, record, log)
             path = backend.flavor_transcript_path(record)
             if path is not None and tailer.path != path:
@@ -203,7 +202,11 @@ class AimaxManager:
             return log
 
     def ensure_tail(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
-        """Start following the session's transcript live (needs a running event loop)."""
+        """Keep the session's event log live (needs a running event loop).
+
+        The process holding the feeder lock tails the transcript into the log; any other
+        process follows the log file itself, and takes over feeding when the lock frees up.
+        """
         rt = self.runtime(record.session_id)
         log = self.catch_up(backend, record)
         if rt.tail_task is not None and not rt.tail_task.done():
@@ -212,30 +215,55 @@ class AimaxManager:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return log  # no loop: history only
-        lock_path = rt.session_dir / "ingest.lock"
-        lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the tail's lifetime
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
-            log.warning(
-                "another process follows session %s; live events come from it", record.session_id
-            )
-            return log
         if self._watch_hub is None:
             from .transcripts.watch import DirectoryWatchHub
 
             self._watch_hub = DirectoryWatchHub()
-        rt.tail_lock_file = lock_file
-        rt.tailer = self._tailer(backend, record, log)
-        session_id = record.session_id
+        rt.tail_task = loop.create_task(
+            self._follow(backend, record.session_id, rt, log),
+            name=f"aimax-follow-{record.session_id}",
+        )
+        return log
 
+    def _try_feeder_lock(self, rt: SessionRuntime) -> Any:
+        rt.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_file = open(rt.session_dir / "ingest.lock", "a")  # noqa: SIM115 - held while feeding
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            return None
+        return lock_file
+
+    async def _follow(
+        self, backend: TmuxAgentBackend, session_id: str, rt: SessionRuntime, log: EventLog
+    ) -> None:
         def provider() -> Path | None:
             current = self.registry.find(session_id)
             return backend.flavor_transcript_path(current) if current else None
 
-        rt.tail_task = loop.create_task(rt.tailer.follow(provider), name=f"aimax-tail-{session_id}")
-        return log
+        while True:
+            lock_file = self._try_feeder_lock(rt)
+            if lock_file is not None:
+                rt.tail_lock_file = lock_file
+                record = self.registry.find(session_id)
+                if record is None:
+                    return
+                rt.tailer = self._tailer(backend, record, log)
+                await rt.tailer.follow(provider)  # until cancelled
+                return
+            reader = asyncio.ensure_future(log.follow_file(self._watch_hub))
+            try:
+                while True:
+                    await asyncio.sleep(max(1.0, self.config.poll_interval * 2))
+                    lock_file = self._try_feeder_lock(rt)
+                    if lock_file is not None:
+                        lock_file.close()  # re-taken at the top of the loop
+                        break
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
 
     async def stop_tail(self, session_id: str) -> None:
         rt = self._runtimes.get(session_id)
