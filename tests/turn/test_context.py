@@ -35,7 +35,7 @@ def test_summary_lists_types_shapes_and_skips_private_modules_hidden():
 
 def test_broken_repr_does_not_break_the_summary():
     line = describe("x", Exploding())
-    assert line.startswith("- x: Exploding = <Exploding instance at")
+    assert line.startswith("- x: tests.Exploding = <Exploding instance at")
 
 
 def test_budget_keeps_newest_names_and_says_how_many_were_left_out():
