@@ -1,0 +1,88 @@
+"""The static scan behind TouchTracker: what counts as touched, and when it gives up."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from aiikernel.checkpoints import TouchTracker
+from aiikernel.checkpoints.tracker import names_used_by_definitions, scan_source
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("x = y + 1", {"x", "y"}),
+        ("del a", {"a"}),
+        ("total += n", {"total", "n"}),
+        ("obj.attr = 1\nd['k'] = v", {"obj", "d", "v"}),
+        ("lst.append(item)", {"lst", "item"}),
+        ("import numpy as np\nfrom os import path", {"np", "path"}),
+        ("def f():\n    global g\n    g = 1", {"f", "g"}),
+        ("class C:\n    pass", {"C"}),
+        ("for i in rows: s = i", {"i", "rows", "s"}),
+        ("this is not python (", set()),
+    ],
+)
+def test_names(code, expected):
+    assert scan_source(code) == expected
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "exec('x = 1')",
+        "eval('x')",
+        "globals()['x'] = 1",
+        "vars()['y'] = 2",
+        "locals()",
+        "from os import *",
+        "get_ipython().run_line_magic('run', 'script.py')",
+        "get_ipython().run_cell_magic('writefile_and_exec', '', 'x')",
+    ],
+)
+def test_opaque_code_means_everything(code):
+    assert scan_source(code) is None
+
+
+def test_code_magics_are_scanned_and_inert_ones_ignored():
+    assert scan_source("get_ipython().run_line_magic('time', 'x = f(y)')") - {"get_ipython"} == {
+        "x",
+        "f",
+        "y",
+    }
+    assert scan_source("get_ipython().run_cell_magic('ai', '', 'do things')") == {"get_ipython"}
+
+
+def test_globals_used_by_notebook_functions_count():
+    ns = {"__name__": "nbmod"}
+    exec(
+        "counter = 0\nhelper_data = []\n"
+        "def helper():\n    helper_data.append(1)\n"
+        "def bump():\n    global counter\n    counter += 1\n    helper()\n"
+        "class K:\n    def go(self):\n        bump()\n"
+        "k = K()\n",
+        ns,
+    )
+    assert names_used_by_definitions({"bump"}, ns, "nbmod") >= {"counter", "helper", "helper_data"}
+    assert "counter" in names_used_by_definitions({"k"}, ns, "nbmod")
+
+
+def test_tracker_follows_real_cells():
+    shell = InteractiveShell.instance()
+    tracker = TouchTracker(shell)
+    tracker.register()
+    try:
+        shell.run_cell("a_tr = 1\nb_tr = [a_tr]")
+        shell.run_cell("def f_tr():\n    global c_tr\n    c_tr = 5\nf_tr()")
+        touched = tracker.take()
+        assert touched is not None
+        assert {"a_tr", "b_tr", "f_tr", "c_tr"} <= touched
+        assert tracker.take() == set()
+        shell.run_cell("exec('d_tr = 1')")
+        assert tracker.take() is None
+        tracker.mark("pushed")
+        assert tracker.take() == {"pushed"}
+    finally:
+        tracker.unregister()
+        shell.reset(new_session=False)
