@@ -8,7 +8,8 @@ that stays meaningful whatever happens to the transcript.
 Storage: one JSONL file, one record per line ``{"key": <dedupe key>, "event":
 <AgentEvent>}``, mode 0600 (transcripts may hold secrets). Writes go straight
 to the file (other processes see them at once); ``fsync`` runs at most every
-``fsync_interval`` seconds and on :meth:`close`. A record torn by a crash is
+``fsync_interval`` seconds, after listeners were called and outside the lock (a
+slow disk never delays delivery), and on :meth:`flush`/:meth:`close`. A record torn by a crash is
 skipped on reopen and the log continues after the last whole record.
 
 Concurrency: every method is thread safe (one re-entrant lock). Listeners are
@@ -246,7 +247,21 @@ class EventLog:
             self._keys.update(new_keys)
             for event in new:
                 self._dispatch(event)
-            return new
+            fd = self._fd if self._fsync_due() else None
+        if fd is not None:  # outside the lock: a slow disk must not delay the next event
+            try:
+                os.fsync(fd)
+            except OSError:  # closed meanwhile; close() synced it
+                pass
+        return new
+
+    def _fsync_due(self) -> bool:
+        now = time.monotonic()
+        if not self._dirty or now - self._last_fsync < self.fsync_interval:
+            return False
+        self._last_fsync = now
+        self._dirty = False
+        return True
 
     def _write(self, data: bytes) -> None:
         if self._fd is None:
@@ -260,11 +275,6 @@ class EventLog:
             view = view[os.write(self._fd, view) :]
         self._end = size + len(data)
         self._dirty = True
-        now = time.monotonic()
-        if now - self._last_fsync >= self.fsync_interval:
-            os.fsync(self._fd)
-            self._last_fsync = now
-            self._dirty = False
 
     def flush(self) -> None:
         """Force written records to disk."""

@@ -78,7 +78,11 @@ async def measure_tail_latency(
 
 
 async def measure_watch_floor(
-    workdir: Path, lines: int = 200, interval: float = 0.01, debounce_ms: int = 50, step_ms: int = 2
+    workdir: Path,
+    lines: int = 200,
+    interval: float = 0.01,
+    debounce_ms: int = 50,
+    step_ms: int = 10,
 ) -> list[float]:
     """Per-write seconds until a bare ``watchfiles.awatch`` reports the change (the floor)."""
     from watchfiles import awatch
@@ -117,6 +121,24 @@ async def measure_watch_floor(
         stop.set()
         await asyncio.wait_for(watcher, 10)
     return [s - w for s, w in zip(seen, written, strict=False)]
+
+
+async def measure_idle_watch_cpu(workdir: Path, sessions: int = 50, seconds: float = 3.0) -> float:
+    """Percent of one core this process uses while a hub watches ``sessions`` idle directories."""
+    from .watch import DirectoryWatchHub
+
+    hub = DirectoryWatchHub()
+    try:
+        for i in range(sessions):
+            folder = Path(workdir) / "idle" / str(i)
+            folder.mkdir(parents=True, exist_ok=True)
+            hub.watch(folder, lambda: None)
+        await asyncio.sleep(0.5)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(seconds)
+        return 100 * (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    finally:
+        await hub.aclose()
 
 
 def percentile(values: list[float], pct: float) -> float:

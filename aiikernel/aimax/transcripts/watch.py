@@ -25,7 +25,7 @@ Callback = Callable[[], None]
 class DirectoryWatchHub:
     """Watch directories for file changes and nudge the callbacks registered for each."""
 
-    def __init__(self, *, debounce_ms: int = 50, step_ms: int = 2, retry_delay: float = 0.5):
+    def __init__(self, *, debounce_ms: int = 50, step_ms: int = 10, retry_delay: float = 0.5):
         # step: how long the Rust side waits for a quiet period before yielding (latency);
         # debounce: the longest it groups a continuous burst of writes.
         self.debounce_ms = debounce_ms
