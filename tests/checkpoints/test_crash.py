@@ -43,19 +43,23 @@ def test_sigkill_at_random_instants_leaves_a_readable_store(tmp_path):
         proc = _start_writer(directory, step)
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
+            lines = []
+            while not lines or lines[-1] != "ready":
+                line = proc.stdout.readline()
+                assert line, "the writer died before it was ready"
+                lines.append(line.strip())
             time.sleep(rng.uniform(0.0, 0.25))
         finally:
             proc.kill()  # SIGKILL, by pid
             out, _ = proc.communicate(timeout=30)
-        for line in out.splitlines():
+        for line in lines + out.splitlines():
             if line.startswith("done "):
                 _, cid, done_step = line.split()
                 completed[cid] = int(done_step)
                 step = max(step, int(done_step) + 1)
         step += 1  # a step the killed writer may have half-written gets a fresh number
 
-    assert len(completed) >= KILLS // 2, "the writer barely ran; the test proves nothing"
+    assert len(completed) >= KILLS
 
     manifests = sorted((directory / "sessions" / "crash" / "checkpoints").glob("*.json"))
     for path in manifests:
