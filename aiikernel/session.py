@@ -87,6 +87,9 @@ class AiSession(LoggingConfigurable):
         self.observers: list[Callable[[Any], None]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
         self.pending_attachments: list[dict[str, Any]] = []
+        from .lm.usage import usage_tracker  # light: no litellm
+
+        usage_tracker(self)  # tokens and cost per turn and per session (/usage)
 
     # -- discovery -------------------------------------------------------------
 

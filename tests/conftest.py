@@ -18,6 +18,7 @@ def pytest_configure(config):  # noqa: ARG001 - pytest hook signature
     existing = os.environ.get("JUPYTER_PATH", "")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(data_dir), existing) if p)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ["AIIPYTHON_HOME"] = str(_SPEC_ROOT / "aiipython-home")  # never the real ~/.aiipython
 
 
 def pytest_unconfigure(config):  # noqa: ARG001

@@ -40,6 +40,15 @@ class Credential:
         return f"Credential(provider={self.provider!r}, key='…{tail}', source={self.source!r})"
 
 
+def env_vars_of(provider: str) -> tuple[str, ...]:
+    """The environment variables that may hold ``provider``'s key (custom endpoints included)."""
+    try:
+        from .providers import api_key_env_of
+    except ImportError:
+        return PROVIDER_ENV.get(provider, ())
+    return PROVIDER_ENV.get(provider, ()) + api_key_env_of(provider)
+
+
 def resolve_credential(model: str) -> Credential:
     """The credential for ``model``; raises :class:`MissingCredentials` with the fix."""
     provider = provider_of(model)
@@ -51,7 +60,7 @@ def resolve_credential(model: str) -> Credential:
         found = lookup_credential(provider)
         if found is not None:
             return found
-    for var in PROVIDER_ENV.get(provider, ()):
+    for var in env_vars_of(provider):
         value = os.environ.get(var)
         if value:
             return Credential(provider, value, f"env:{var}")

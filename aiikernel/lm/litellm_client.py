@@ -88,14 +88,16 @@ def convert_exception(exc: BaseException, timeout: float) -> errors.ModelError:
         )
     if status == 429 or name == "RateLimitError":
         return errors.RateLimited(f"Rate limited by the provider (HTTP 429): {message}", status=429)
+    if name == "MidStreamFallbackError" or (
+        name == "APIConnectionError" and _looks_like_stream_damage(message)
+    ):
+        return errors.StreamBroken(f"The model's stream could not be read: {message}")
     if (status is not None and status >= 500) or name in (
         "InternalServerError",
         "ServiceUnavailableError",
         "APIConnectionError",
         "BadGatewayError",
     ):
-        if name == "APIConnectionError" and status is None and _looks_like_stream_damage(message):
-            return errors.StreamBroken(f"The model's stream could not be read: {message}")
         label = f"HTTP {status}" if status else "connection failed"
         return errors.ProviderUnavailable(
             f"The provider is unavailable ({label}): {message}", status=status
@@ -123,6 +125,7 @@ _PREFIX = re.compile(r"^\s*(?:litellm\.)?(?:[A-Za-z]+(?:Error|Exception))\s*(?::
 
 def clean_message(message: str) -> str:
     """Drop the stacked ``litellm.RateLimitError: OpenAIException -`` prefixes; keep the provider's words."""
+    message = message.split(" Original exception:")[0]
     previous = None
     while previous != message:
         previous = message
@@ -146,12 +149,25 @@ def _looks_like_stream_damage(message: str) -> bool:
     )
 
 
+def _note_recent(model: str) -> None:
+    try:
+        from .settings import note_recent_model
+
+        note_recent_model(model)
+    except Exception as exc:  # remembering is a convenience; never fail a reply for it
+        log.debug("could not record %s as recently used: %s", model, exc)
+
+
 class LiteLLMClient(LoggingConfigurable):
     """Streams chat completions through litellm on a background event loop."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._background = BackgroundLoop()
+        from .wire import wire_log
+
+        #: Every request/response, redacted (``/wire``); per session when there is one.
+        self.wire = wire_log(self.parent if hasattr(self.parent, "observers") else None)
 
     # configuration comes from the owning AiSession when there is one
     @property
@@ -199,55 +215,80 @@ class LiteLLMClient(LoggingConfigurable):
                 await asyncio.sleep(delay)
 
     async def _astream_once(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        from .images import adapt_images_for
+        from .providers import route
+
         credential = resolve_credential(request.model)
         litellm = await asyncio.get_running_loop().run_in_executor(None, import_litellm)
+        target = route(request.model, credential.key)
         kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": request.messages,
+            "model": target.litellm_model,
+            "messages": adapt_images_for(request.model, request.messages),
             "stream": True,
             "stream_options": {"include_usage": True},
             "timeout": self.timeout,
             "num_retries": 0,
             "max_retries": 0,
         }
-        if credential.key:
-            kwargs["api_key"] = credential.key
+        kwargs.update(target.kwargs)
         kwargs.update(request.extra or {})
+        exchange = self.wire.begin(
+            request.model,
+            {k: v for k, v in kwargs.items() if k != "api_key"},
+            secrets=[credential.key] if credential.key else [],
+        )
         started = time.perf_counter()
-        response = await asyncio.wait_for(litellm.acompletion(**kwargs), self.timeout)
-        finished = False
-        usage = None
-        iterator = response.__aiter__()
-        while True:
-            try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), self.timeout)
-            except StopAsyncIteration:
-                break
-            choices = getattr(chunk, "choices", None) or []
-            if choices:
-                choice = choices[0]
-                delta = getattr(choice, "delta", None)
-                text = getattr(delta, "content", None) if delta is not None else None
-                if text:
-                    yield TextChunk(text)
-                if getattr(choice, "finish_reason", None):
-                    finished = True
-            chunk_usage = getattr(chunk, "usage", None)
-            if (
-                chunk_usage is not None
-                and getattr(chunk_usage, "completion_tokens", None) is not None
-            ):
-                usage = chunk_usage
-        if not finished:
-            raise errors.StreamBroken(
-                "The model's stream ended before the reply was complete (truncated response)."
-            )
+        try:
+            response = await asyncio.wait_for(litellm.acompletion(**kwargs), self.timeout)
+            finished = False
+            usage = None
+            iterator = response.__aiter__()
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(iterator.__anext__(), self.timeout)
+                except StopAsyncIteration:
+                    break
+                exchange.add_chunk(chunk)
+                choices = getattr(chunk, "choices", None) or []
+                if choices:
+                    choice = choices[0]
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None) if delta is not None else None
+                    if text:
+                        exchange.add_text(text)
+                        yield TextChunk(text)
+                    if getattr(choice, "finish_reason", None):
+                        finished = True
+                chunk_usage = getattr(chunk, "usage", None)
+                if (
+                    chunk_usage is not None
+                    and getattr(chunk_usage, "completion_tokens", None) is not None
+                ):
+                    usage = chunk_usage
+            if not finished:
+                raise errors.StreamBroken(
+                    "The model's stream ended before the reply was complete (truncated response)."
+                )
+        except (asyncio.CancelledError, GeneratorExit):
+            exchange.finish("interrupted")
+            raise
+        except BaseException as exc:
+            exchange.finish("error", f"{type(exc).__name__}: {exc}")
+            raise
         if usage is not None:
+            cost = None if target.custom else self._cost(litellm, request.model, usage)
+            exchange.usage = {
+                "prompt_tokens": int(usage.prompt_tokens or 0),
+                "completion_tokens": int(usage.completion_tokens or 0),
+                "cost": cost,
+            }
             yield UsageChunk(
                 prompt_tokens=int(usage.prompt_tokens or 0),
                 completion_tokens=int(usage.completion_tokens or 0),
-                cost=self._cost(litellm, request.model, usage),
+                cost=cost,
             )
+        exchange.finish("ok")
+        _note_recent(request.model)
         log.debug("model stream finished in %.3fs", time.perf_counter() - started)
 
     @staticmethod

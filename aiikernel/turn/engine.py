@@ -91,6 +91,18 @@ def feedback_message(outcomes: list[Outcome], limit: int) -> str:
     return "\n\n".join(parts)
 
 
+MAX_FEEDBACK_IMAGES = 4
+
+
+def feedback_content(outcomes: list[Outcome], limit: int, suffix: str = "") -> Any:
+    """The feedback text, plus the images the code displayed when the runner collected them."""
+    text = feedback_message(outcomes, limit) + suffix
+    images = [part for outcome in outcomes for part in outcome.images][:MAX_FEEDBACK_IMAGES]
+    if not images:
+        return text
+    return [{"type": "text", "text": text}, *images]
+
+
 def merge_roles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Join consecutive messages of the same role (some providers reject them)."""
     merged: list[dict[str, Any]] = []
@@ -187,13 +199,17 @@ class TurnEngine:
             except Exception as exc:  # ModelError, or a bug: either way the turn ends cleanly
                 if parts:
                     self._remember_reply("".join(parts), interrupted=True)
-                elif step == 1 and self.conversation and self.conversation[-1]["content"] == content:
+                elif (
+                    step == 1 and self.conversation and self.conversation[-1]["content"] == content
+                ):
                     self.conversation.pop()  # nothing happened: let the user simply retry
                 if isinstance(exc, ModelError):
                     yield TurnFailed(category=exc.category, message=str(exc))
                 else:
                     log.exception("unexpected error while talking to the model")
-                    yield TurnFailed(category="internal", message=f"{type(exc).__name__}: {redact(str(exc))}")
+                    yield TurnFailed(
+                        category="internal", message=f"{type(exc).__name__}: {redact(str(exc))}"
+                    )
                 yield TurnDone(reason="error", steps=step)
                 return
             reply = "".join(parts)
@@ -216,14 +232,17 @@ class TurnEngine:
                     self.conversation.append(
                         {
                             "role": "user",
-                            "content": feedback_message(outcomes, self.output_limit)
-                            + "\n\n(The user interrupted the execution.)",
+                            "content": feedback_content(
+                                outcomes,
+                                self.output_limit,
+                                "\n\n(The user interrupted the execution.)",
+                            ),
                         }
                     )
                     yield TurnDone(reason="interrupted", steps=step)
                     return
             self.conversation.append(
-                {"role": "user", "content": feedback_message(outcomes, self.output_limit)}
+                {"role": "user", "content": feedback_content(outcomes, self.output_limit)}
             )
         yield TurnDone(reason="max_steps", steps=step)
 

@@ -26,6 +26,8 @@ class Outcome:
     error: str | None = None
     interrupted: bool = False
     duration: float = 0.0
+    #: Image content parts of what the code displayed (only when sending them back is enabled).
+    images: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CodeRunner(Protocol):
@@ -71,14 +73,29 @@ class ShellCodeRunner:
 
     capture_limit = 200_000
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: Any, collect_images: bool | None = None) -> None:
         self.shell = shell
+        self._collect_images = collect_images
 
-    def _display_hook(self, notes: list[str]) -> Any:
+    @property
+    def collect_images(self) -> bool:
+        """Whether displayed images go back to the model (``AiModels.send_displayed_images``)."""
+        if self._collect_images is None:
+            from ..lm.settings import models_config
+            from ..session import AiSession
+
+            return bool(models_config(AiSession.for_shell(self.shell)).send_displayed_images)
+        return self._collect_images
+
+    def _display_hook(self, notes: list[str], images: list[dict[str, Any]] | None = None) -> Any:
         def hook(msg: Any) -> Any:
             try:
                 if msg["header"]["msg_type"] in ("display_data", "update_display_data"):
                     notes.append(", ".join(sorted(msg["content"]["data"])))
+                    if images is not None:
+                        from ..lm.images import image_parts_from_bundle
+
+                        images.extend(image_parts_from_bundle(msg["content"]["data"]))
             except (KeyError, TypeError):
                 pass
             return msg
@@ -87,8 +104,9 @@ class ShellCodeRunner:
 
     def run(self, code: str) -> Outcome:
         notes: list[str] = []
+        images: list[dict[str, Any]] | None = [] if self.collect_images else None
         pub = getattr(self.shell, "display_pub", None)
-        hook = self._display_hook(notes)
+        hook = self._display_hook(notes, images)
         can_hook = hasattr(pub, "register_hook")
         out, err = _Tee(sys.stdout, self.capture_limit), _Tee(sys.stderr, self.capture_limit)
         saved = sys.stdout, sys.stderr
@@ -111,6 +129,7 @@ class ShellCodeRunner:
             stderr=err.getvalue(),
             displays=notes,
             duration=time.perf_counter() - started,
+            images=images or [],
         )
         if result.result is not None:
             try:

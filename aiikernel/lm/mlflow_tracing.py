@@ -1,0 +1,168 @@
+"""Optional MLflow tracing of every model call (``pip install 'aiikernel[mlflow]'``).
+
+Tracing is a sink of the session's wire log, so it records exactly what ``/wire``
+shows — already redacted — as one MLflow trace (an ``LLM`` span) per model call.
+Enable with ``AIIPYTHON_MLFLOW=1`` before the kernel starts or ``/mlflow on``.
+Defaults follow aiipython: tracking URI ``sqlite:///$AIIPYTHON_HOME/mlflow.db``,
+experiment ``aiipython``; ``AIIPYTHON_MLFLOW_TRACKING_URI`` and
+``AIIPYTHON_MLFLOW_EXPERIMENT`` override them.  mlflow is imported only when enabled.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .settings import aiipython_home, ensure_private_dir
+
+if TYPE_CHECKING:
+    from .wire import WireEntry, WireLog
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'aiikernel[mlflow]'"
+TRUE = ("1", "true", "yes", "on")
+
+
+class MlflowUnavailable(RuntimeError):
+    """mlflow is not installed; the message says how to install it."""
+
+
+def mlflow_installed() -> bool:
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def enabled_by_env() -> bool:
+    return os.environ.get("AIIPYTHON_MLFLOW", "").strip().lower() in TRUE
+
+
+def tracking_uri() -> str:
+    override = os.environ.get("AIIPYTHON_MLFLOW_TRACKING_URI", "").strip()
+    if override:
+        return override
+    return f"sqlite:///{aiipython_home() / 'mlflow.db'}"
+
+
+def experiment_name() -> str:
+    return os.environ.get("AIIPYTHON_MLFLOW_EXPERIMENT", "").strip() or "aiipython"
+
+
+class MlflowSink:
+    """Writes each finished wire-log exchange to MLflow as a trace."""
+
+    def __init__(self) -> None:
+        if not mlflow_installed():
+            raise MlflowUnavailable(f"MLflow is not installed. Install it with `{INSTALL_HINT}`.")
+        if os.environ.get("AIIPYTHON_MLFLOW_SILENT", "").strip().lower() in TRUE:
+            logging.getLogger("mlflow").setLevel(logging.ERROR)
+        import mlflow
+
+        self.uri = tracking_uri()
+        self.experiment = experiment_name()
+        if self.uri.startswith("sqlite:///"):
+            ensure_private_dir(aiipython_home())
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_experiment(self.experiment)
+        self._mlflow = mlflow
+        self.traced = 0
+
+    def __call__(self, entry: WireEntry) -> None:
+        mlflow = self._mlflow
+        start_ns = int(entry.started * 1e9)
+        end_ns = start_ns + int((entry.duration or 0.0) * 1e9)
+        outputs: dict[str, Any] = {"text": entry.text, "usage": entry.usage}
+        if entry.error:
+            outputs["error"] = entry.error
+        attributes = {"model": entry.model, "status": entry.status, "wire_seq": entry.seq}
+        span = mlflow.start_span_no_context(
+            name=f"model call {entry.model}",
+            span_type="LLM",
+            inputs=entry.request,
+            attributes=attributes,
+            start_time_ns=start_ns,
+        )
+        span.end(
+            outputs=outputs,
+            status="OK" if entry.status == "ok" else "ERROR",
+            end_time_ns=max(end_ns, start_ns + 1),
+        )
+        self.traced += 1
+
+
+def tracing_sink(wire: WireLog) -> MlflowSink | None:
+    return next((s for s in wire.sinks if isinstance(s, MlflowSink)), None)
+
+
+def enable_tracing(wire: WireLog) -> MlflowSink:
+    """Start tracing ``wire``'s exchanges (idempotent)."""
+    sink = tracing_sink(wire)
+    if sink is None:
+        sink = MlflowSink()
+        wire.sinks.append(sink)
+    return sink
+
+
+def disable_tracing(wire: WireLog) -> bool:
+    sink = tracing_sink(wire)
+    if sink is None:
+        return False
+    wire.sinks.remove(sink)
+    return True
+
+
+class MlflowUi:
+    """An ``mlflow ui`` server started from the kernel, stopped by its pid."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, port: int = 5000) -> str:
+        if self.running:
+            assert self.url is not None
+            return self.url
+        if not mlflow_installed():
+            raise MlflowUnavailable(f"MLflow is not installed. Install it with `{INSTALL_HINT}`.")
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "ui",
+                "--backend-store-uri",
+                tracking_uri(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return self.url
+
+    def stop(self) -> bool:
+        if not self.running:
+            return False
+        assert self.process is not None
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+        return True
