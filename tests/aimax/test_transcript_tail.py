@@ -237,17 +237,20 @@ async def test_follow_switches_transcripts_and_drains_the_old_one(tmp_path: Path
         _append(first, _line(1))  # written just before the switch: must not be lost
         _append(second, _line(2))
         current["path"] = second
-        await _until(lambda: len(log) == 3)
-        assert _texts(log) == ["msg 0", "msg 1", "msg 2"]
+        await _until(lambda: len(log) == 4)
+        assert _texts(log) == ["msg 0", "msg 1", None, "msg 2"]
+        switch = log.events()[2]
+        assert (switch.kind, switch.subtype) == ("system", "transcript_switch")
+        assert (switch.raw["from"], switch.raw["to"]) == (str(first), str(second))
         assert tailer.path == second
         _append(second, _line(3))
         _append(first, _line(99))  # the old file is no longer followed
-        await _until(lambda: len(log) == 4)
-        await asyncio.sleep(0.3)
-        assert _texts(log) == ["msg 0", "msg 1", "msg 2", "msg 3"]
-        current["path"] = first  # switching back resumes where we left it: no dupes
         await _until(lambda: len(log) == 5)
-        assert _texts(log)[-1] == "msg 99"
+        await asyncio.sleep(0.3)
+        assert _texts(log) == ["msg 0", "msg 1", None, "msg 2", "msg 3"]
+        current["path"] = first  # switching back resumes where we left it: no dupes
+        await _until(lambda: len(log) == 7)
+        assert _texts(log)[-2:] == [None, "msg 99"]
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

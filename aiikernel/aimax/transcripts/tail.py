@@ -13,7 +13,8 @@ Rules (each one learned from a real failure):
   everything already seen;
 * the path comes from a provider that is asked again on every wake-up, so a
   transcript switch (Claude ``/clear``, resume into a new file) is followed:
-  the old file is drained first, then the new one is read from its start.
+  the old file is drained first, a ``system`` event (subtype ``transcript_switch``)
+  is logged, then the new one is read from its start.
 
 Wake-ups come from a shared inotify watcher (:class:`~.watch.DirectoryWatchHub`)
 plus a slow poll, so a missed notification only delays lines.
@@ -34,7 +35,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .eventlog import EventLog
-from .events import AgentEvent, TranscriptParser
+from .events import KIND_SYSTEM, AgentEvent, ParsedEvent, TranscriptParser
 from .watch import DirectoryWatchHub
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,12 @@ class TranscriptTailer:
             self._known[self.path] = self.state
         previous = self._known.get(path) if path is not None else None
         log.info("transcript tail: %s -> %s", self.path, path)
+        if self.path is not None and path is not None:
+            # Tell consumers (Claude /clear, resume into a new file); raw carries both paths.
+            note = {"type": "aimax:transcript_switch", "from": str(self.path), "to": str(path)}
+            new += self.log.append_events(
+                [ParsedEvent(kind=KIND_SYSTEM, subtype="transcript_switch", raw=note)]
+            )
         self.path = path
         self.offset = previous.offset if previous else 0
         self._ident = (previous.device, previous.inode) if previous and previous.inode else None
