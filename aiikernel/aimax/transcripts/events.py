@@ -20,7 +20,8 @@ Event kinds (``AgentEvent.kind``):
 ``turn_end``     the agent finished a turn (text = last agent message when known)
 ``interrupted``  the turn was interrupted (Escape, ``/stop``)
 ``system``       agent bookkeeping we understand (session meta, token counts, titles,
-                 thinking, harness-injected context); ``subtype`` says which
+                 thinking, harness-injected context) and aimax's own notes
+                 (``transcript_switch``); ``subtype`` says which
 ``raw``          an entry type this version does not know; ``raw`` holds it unchanged
 
 Interface changes are agreed by editing this docstring and must stay backward

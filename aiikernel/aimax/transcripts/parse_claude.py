@@ -47,6 +47,7 @@ BOOKKEEPING_TYPES = frozenset(
         "last-prompt",
         "summary",
         "queue-operation",
+        "progress",
     }
 )
 _BOOKKEEPING_TEXT_KEYS = ("aiTitle", "customTitle", "summary", "lastPrompt", "content")
