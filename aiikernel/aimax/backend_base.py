@@ -161,6 +161,10 @@ class TmuxAgentBackend(AgentBackend):
     def flavor_transcript_path(self, record: SessionRecord) -> Path | None:
         """Where the agent's transcript is (None while unknown)."""
 
+    def flavor_new_transcript(self, record: SessionRecord, since: float) -> Path | None:
+        """A transcript the agent created for our first prompt (Codex), if it exists yet."""
+        return None
+
     def flavor_after_submit(self, record: SessionRecord) -> SessionRecord:
         """Learn ids known only after the first submit (Codex thread id)."""
         return record
@@ -200,7 +204,7 @@ class TmuxAgentBackend(AgentBackend):
         return record
 
     async def _screen(self, pane: Pane) -> ScreenReading:
-        return read_screen(await pane.capture(), self.markers)
+        return read_screen(await pane.capture(escapes=True), self.markers)
 
     async def _wait_ready(self, record: SessionRecord, pane: Pane) -> ScreenReading:
         """Wait for the agent's prompt; raise on exit or on a screen it cannot leave."""
@@ -425,6 +429,7 @@ class TmuxAgentBackend(AgentBackend):
         transcript = self.flavor_transcript_path(record)
         before = transcript.stat().st_size if transcript and transcript.exists() else 0
         submitted_at = time.time()
+        known_before = transcript is not None
         await pane.paste(text)
         self.manager.recorder.record(self.name, record.session_id, text)
         # Wait until the paste shows in the box, then the pause the TUIs need.
@@ -440,6 +445,8 @@ class TmuxAgentBackend(AgentBackend):
         deadline = time.monotonic() + self.config.confirm_timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+            if not known_before and transcript is None:
+                transcript = self.flavor_new_transcript(record, submitted_at)
             if transcript is not None and self._transcript_has(transcript, before, text):
                 confirmed_by = "transcript"
                 break
@@ -537,7 +544,7 @@ class TmuxAgentBackend(AgentBackend):
                 )
             if dead:
                 record = self.manager.mark_exited(record, info)
-        hook = rt.state_file.read()
+        hook = rt.state_file.read(record.agent_session_id)
         transcript = self._transcript_signal(rt, record)
         seen_ready = record.started_at is not None or (
             time.time() - record.created_at > self.config.ready_timeout

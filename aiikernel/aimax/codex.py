@@ -58,7 +58,9 @@ class CodexBackend(TmuxAgentBackend):
         trust = "{ " + toml_string(record.cwd) + ' = { trust_level = "trusted" } }'
         argv += ["-c", f"notify={notify}", "-c", f"projects={trust}"]
         argv += ["-c", "features.daemon_auto_start=false"]
-        argv += ["-m", record.model or self.config.codex_default_model]
+        model = record.model or self.config.codex_default_model
+        if model:
+            argv += ["-m", model]
         return argv
 
     def flavor_transcript_path(self, record: SessionRecord) -> Path | None:
@@ -69,6 +71,12 @@ class CodexBackend(TmuxAgentBackend):
         if record.agent_session_id:
             return codex_rollout_for_thread(self.config.codex_state_db, record.agent_session_id)
         return None
+
+    def flavor_new_transcript(self, record: SessionRecord, since: float) -> Path | None:
+        from .transcripts.locate import newest_codex_rollout
+
+        found = newest_codex_rollout(self.config.codex_sessions_dir, Path(record.cwd), since - 2)
+        return found[1] if found else None
 
     def flavor_after_submit(self, record: SessionRecord) -> SessionRecord:
         """Find the thread id and rollout Codex created for our first prompt."""

@@ -59,7 +59,11 @@ class AimaxConfig:
         metadata={"help": "tmux session that holds the Codex windows."},
     )
     codex_default_model: str = field(
-        default="gpt-5.5", metadata={"help": "Model passed to Codex when none is given."}
+        default="",
+        metadata={
+            "help": "Model passed to Codex (-m) when none is given; empty = Codex's own config "
+            "(the seed used gpt-5.5)."
+        },
     )
     claude_bin: str = field(default="claude", metadata={"help": "Claude Code executable."})
     codex_bin: str = field(default="codex", metadata={"help": "Codex executable."})

@@ -6,7 +6,36 @@ only one that sees dialogs and whether our pasted text still sits in the input b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# CSI sequences (colours, cursor), OSC strings, charset selection.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """The visible text of a ``capture-pane -e`` capture."""
+    return _ANSI.sub("", text)
+
+
+def _cells(raw_line: str) -> list[tuple[str, bool]]:
+    """Visible characters of one captured line, each with "is dim" (placeholder text)."""
+    cells: list[tuple[str, bool]] = []
+    dim = False
+    pos = 0
+    for match in _ANSI.finditer(raw_line):
+        cells.extend((ch, dim) for ch in raw_line[pos : match.start()])
+        seq = match.group()
+        if seq.startswith("\x1b[") and seq.endswith("m"):
+            params = seq[2:-1].replace(":", ";").split(";")
+            for param in params:
+                if param in ("", "0", "22"):
+                    dim = False
+                elif param == "2":
+                    dim = True
+        pos = match.end()
+    cells.extend((ch, dim) for ch in raw_line[pos:])
+    return cells
 
 
 @dataclass(frozen=True)
@@ -67,16 +96,32 @@ class ScreenReading:
         return "\n".join(lines[-25:])
 
 
-def read_screen(text: str, markers: ScreenMarkers) -> ScreenReading:
-    """Classify one screen capture."""
+def _input_after(raw_line: str, prefix: str) -> str | None:
+    """Text typed after the input prompt on this line; dim text is a placeholder (empty)."""
+    cells = _cells(raw_line)
+    plain = "".join(ch for ch, _ in cells)
+    stripped = plain.lstrip(" │|")
+    if not stripped.startswith(prefix):
+        return None
+    start = len(plain) - len(stripped) + len(prefix)
+    rest = cells[start:]
+    visible = [(ch, dim) for ch, dim in rest if not ch.isspace()]
+    if visible and all(dim for _, dim in visible):
+        return ""
+    return "".join(ch for ch, _ in rest).strip()
+
+
+def read_screen(raw: str, markers: ScreenMarkers) -> ScreenReading:
+    """Classify one screen capture (plain, or with escapes from ``capture-pane -e``)."""
+    text = strip_ansi(raw)
     lines = text.splitlines()
     busy = any(m in text for m in markers.busy)
     ready = not busy and any(m in text for m in markers.ready)
     input_text = None
-    for line in reversed(lines):
-        stripped = line.lstrip(" │|")
-        if stripped.startswith(markers.input_prefix):
-            input_text = stripped[len(markers.input_prefix) :].strip()
+    for raw_line in reversed(raw.splitlines()):
+        found = _input_after(raw_line, markers.input_prefix)
+        if found is not None:
+            input_text = found
             break
     permission = None
     for i, line in enumerate(lines):

@@ -110,8 +110,12 @@ class StateFile:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(f"{time.time():.6f}\t{json.dumps({'aimax': what})}\n")
 
-    def read(self) -> Signal | None:
-        """Consume new lines; return the newest signal seen so far."""
+    def read(self, thread_id: str | None = None) -> Signal | None:
+        """Consume new lines; return the newest signal seen so far.
+
+        Codex also notifies for side threads (its title request); when ``thread_id`` is known,
+        notifications of other threads are ignored.
+        """
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
@@ -133,6 +137,9 @@ class StateFile:
             except ValueError:
                 continue
             if not isinstance(entry, dict):
+                continue
+            other = entry.get("thread-id")
+            if thread_id and isinstance(other, str) and other != thread_id:
                 continue
             if "aimax" not in entry:
                 self.has_hooks = True

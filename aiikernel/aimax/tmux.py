@@ -238,9 +238,10 @@ class Pane:
                 return info
         return None
 
-    async def capture(self, history: int = 0) -> str:
-        """The visible screen as text (``history`` extra lines of scrollback)."""
-        args = ["-p", "-J"]
+    async def capture(self, history: int = 0, escapes: bool = False) -> str:
+        """The visible screen as text (``history`` extra lines of scrollback; ``escapes``
+        keeps colours/attributes, e.g. to tell placeholder text from typed text)."""
+        args = ["-p", "-J"] + (["-e"] if escapes else [])
         if history:
             args += ["-S", str(-history)]
         return (await self.cmd("capture-pane", *args)).stdout

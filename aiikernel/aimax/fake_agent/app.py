@@ -213,7 +213,10 @@ class FakeAgent:
                 out += ui["permission"].splitlines()
             else:
                 out.append("─" * 60)
-                out.append(ui["prompt"] + self.render_input())
+                shown = self.render_input()
+                if not shown and self.flavor == "codex":
+                    shown = "\x1b[2mAsk Codex to do anything\x1b[0m"  # dim placeholder
+                out.append(ui["prompt"] + shown)
                 out.append("─" * 60)
                 out.append(ui["busy"] if self.mode == "busy" else ui["ready"])
         sys.stdout.write("\x1b[H\x1b[2J" + "\r\n".join(out))
