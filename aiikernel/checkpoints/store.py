@@ -489,6 +489,7 @@ class CheckpointStore(LoggingConfigurable):
     ) -> RestoreReport:
         """Make ``namespace`` what it was at ``checkpoint_id`` (saving the current state first)."""
         target_id = self.resolve_id(checkpoint_id)
+        self._manifests.pop(target_id, None)  # read it from disk: it must still be there
         target = self._manifest(target_id)
         if target.pruned:
             raise CheckpointError(f"checkpoint [{target_id}] was pruned by gc; its data is gone")
