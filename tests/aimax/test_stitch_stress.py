@@ -2,7 +2,8 @@
 
 A writer thread appends thousands of transcript lines to a real file — split at
 random byte positions into several writes, with corrupt lines and U+2028 in
-content — while a real TranscriptTailer (watchfiles) feeds an EventLog. Dozens
+content, a compaction (the file rewritten under a new inode) and a switch to a
+new transcript file midway — while a real TranscriptTailer (watchfiles) feeds an EventLog. Dozens
 of clients fetch history at random sentinels (with random page limits), stream
 from the sentinel, drop the stream at random points and resume from the last
 seq they saw; thread subscribers do the same through ``subscribe``. Every client
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import threading
 import time
@@ -28,6 +30,9 @@ from aiikernel.aimax.transcripts.tail import TranscriptTailer
 from aiikernel.aimax.transcripts.watch import DirectoryWatchHub
 
 N_LINES = 3000
+ROTATE_AT = 1200
+SWITCH_AT = 2100
+TOTAL = N_LINES + 1  # every line, plus the transcript_switch note
 N_ASYNC_CLIENTS = 24
 N_THREAD_CLIENTS = 6
 WRITER_DONE = threading.Event()
@@ -38,14 +43,39 @@ def _text(i: int) -> str:
     return f"line {i}" + ("\u2028sep\u2029" if i % 7 == 0 else "")
 
 
-def _writer(path: Path, seed: int) -> int:
-    """Append N_LINES good lines (plus corrupt ones) in random pieces; returns corrupt count."""
+def _expected_text(seq: int) -> str | None:
+    """Text of event ``seq``: the lines in order, with the transcript-switch note in between."""
+    if seq <= SWITCH_AT:
+        return _text(seq - 1)
+    return None if seq == SWITCH_AT + 1 else _text(seq - 2)
+
+
+def _writer(first: Path, second: Path, current: dict, seed: int) -> int:
+    """Write N_LINES good lines (plus corrupt ones) in random pieces; returns corrupt count.
+
+    Midway the transcript is compacted (rewritten whole under a new inode, junk dropped),
+    later the agent switches to a second file (Claude ``/clear``).
+    """
     rng = random.Random(seed)
     corrupt = 0
-    with open(path, "ab", buffering=0) as fh:
+    good: list[bytes] = []
+    fh = open(first, "ab", buffering=0)  # noqa: SIM115 - reopened on rotation and switch
+    try:
         for i in range(N_LINES):
+            if i == ROTATE_AT:
+                fh.close()
+                tmp = first.with_name("compacting.tmp")
+                tmp.write_bytes(b"".join(good))
+                os.replace(tmp, first)
+                fh = open(first, "ab", buffering=0)  # noqa: SIM115
+            if i == SWITCH_AT:
+                fh.close()
+                current["path"] = second
+                fh = open(second, "ab", buffering=0)  # noqa: SIM115
             entry = {"type": "user", "uuid": f"uuid-{i}", "message": {"content": _text(i)}}
-            data = json.dumps(entry, ensure_ascii=False).encode() + b"\n"
+            line = json.dumps(entry, ensure_ascii=False).encode() + b"\n"
+            good.append(line)
+            data = line
             if rng.random() < 0.02:
                 data = b'{"type": "user", "uuid": broken\n' + data
                 corrupt += 1
@@ -57,6 +87,8 @@ def _writer(path: Path, seed: int) -> int:
                     time.sleep(0.0005)
             if i % 10 == 0:
                 time.sleep(0.003)  # spread the writes over ~1-2 s so clients meet them live
+    finally:
+        fh.close()
     return corrupt
 
 
@@ -67,7 +99,7 @@ async def _async_client(log: EventLog, rng: random.Random) -> tuple[int, list[in
     seqs = [e["seq"] for e in page["entries"]]
     texts = [e["text"] for e in page["entries"]]
     sentinel = page["sentinel"]
-    while sentinel < N_LINES:
+    while sentinel < TOTAL:
         budget = rng.randint(1, 400)
         async with contextlib.aclosing(log.aiter(from_seq=sentinel)) as stream:
             async for event in stream:
@@ -77,7 +109,7 @@ async def _async_client(log: EventLog, rng: random.Random) -> tuple[int, list[in
                 if not WRITER_DONE.is_set():
                     LIVE_COUNT[0] += 1
                 budget -= 1
-                if budget == 0 or sentinel == N_LINES:
+                if budget == 0 or sentinel == TOTAL:
                     break  # drop the stream; resume later from `sentinel`
         await asyncio.sleep(rng.uniform(0, 0.05))
         if rng.random() < 0.3:  # sometimes resume through history paging instead
@@ -106,7 +138,7 @@ def _thread_client(log: EventLog, seed: int, out: list) -> None:
         unsubscribe()
         with lock:
             resume_from = got[-1] if got else resume_from
-        if resume_from >= N_LINES:
+        if resume_from >= TOTAL:
             break
     out.append((start, got))
 
@@ -116,10 +148,12 @@ def _thread_client(log: EventLog, seed: int, out: list) -> None:
 async def test_history_and_live_stitch_under_load(tmp_path: Path) -> None:
     transcript = tmp_path / "agent" / "session.jsonl"
     transcript.parent.mkdir()
+    second = tmp_path / "agent" / "after-clear.jsonl"
+    current = {"path": transcript}
     log = EventLog(tmp_path / "ours" / "events.jsonl", session_id="stress")
     hub = DirectoryWatchHub()
     tailer = TranscriptTailer(log, parse_claude_entry, hub=hub, poll_interval=0.5)
-    follow = asyncio.create_task(tailer.follow(lambda: transcript))
+    follow = asyncio.create_task(tailer.follow(lambda: current["path"]))
     rng = random.Random(1234)
     clients = [
         asyncio.create_task(_async_client(log, random.Random(rng.random())))
@@ -136,11 +170,11 @@ async def test_history_and_live_stitch_under_load(tmp_path: Path) -> None:
         WRITER_DONE.clear()
         LIVE_COUNT[0] = 0
         t0 = time.monotonic()
-        corrupt = await asyncio.to_thread(_writer, transcript, 99)
+        corrupt = await asyncio.to_thread(_writer, transcript, second, current, 99)
         write_seconds = time.monotonic() - t0
         WRITER_DONE.set()
         deadline = time.monotonic() + 30
-        while log.last_seq < N_LINES:
+        while log.last_seq < TOTAL:
             assert time.monotonic() < deadline, f"tailer stuck at {log.last_seq}"
             await asyncio.sleep(0.01)
         results = await asyncio.wait_for(asyncio.gather(*clients), 60)
@@ -152,19 +186,21 @@ async def test_history_and_live_stitch_under_load(tmp_path: Path) -> None:
         await asyncio.gather(follow, *clients, return_exceptions=True)
         await hub.aclose()
 
-    assert log.last_seq == N_LINES
+    assert log.last_seq == TOTAL
+    assert tailer.restarts >= 1  # the compaction was noticed and deduplicated
     # the clients really met the stream live, not only as finished history
     assert LIVE_COUNT[0] > N_LINES, (LIVE_COUNT[0], write_seconds)
     print(f"live events {LIVE_COUNT[0]}, writer {write_seconds:.2f} s")
-    assert tailer.corrupt_lines == corrupt > 0
-    assert [e.text for e in log.events()] == [_text(i) for i in range(N_LINES)]
+    assert 0 < tailer.corrupt_lines <= corrupt  # junk compacted away unread is never seen
+    assert [e.text for e in log.events()] == [_expected_text(s) for s in range(1, TOTAL + 1)]
+    assert log.events()[SWITCH_AT].subtype == "transcript_switch"
     for after, seqs, texts in results:
-        assert seqs == list(range(after + 1, N_LINES + 1)), f"client from {after}: gap or duplicate"
-        assert texts == [_text(s - 1) for s in seqs]
+        assert seqs == list(range(after + 1, TOTAL + 1)), f"client from {after}: gap or duplicate"
+        assert texts == [_expected_text(s) for s in seqs]
     assert len(thread_results) == N_THREAD_CLIENTS
     for start, got in thread_results:
-        assert got == list(range(start + 1, N_LINES + 1)), f"thread client from {start}"
+        assert got == list(range(start + 1, TOTAL + 1)), f"thread client from {start}"
     assert log.listener_count == 0
     log.close()
     reopened = EventLog(tmp_path / "ours" / "events.jsonl")
-    assert reopened.last_seq == N_LINES and reopened.corrupt_records == 0
+    assert reopened.last_seq == TOTAL and reopened.corrupt_records == 0
