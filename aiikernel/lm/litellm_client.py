@@ -274,6 +274,12 @@ class LiteLLMClient(LoggingConfigurable):
             raise
         except BaseException as exc:
             exchange.finish("error", f"{type(exc).__name__}: {exc}")
+            if credential.key and credential.key in str(exc):
+                # a provider may echo the key in its error text: never let it reach a cell
+                err = convert_exception(exc, self.timeout)
+                raise type(err)(
+                    str(err).replace(credential.key, "[REDACTED]"), status=err.status
+                ) from None
             raise
         if usage is not None:
             cost = None if target.custom else self._cost(litellm, request.model, usage)
