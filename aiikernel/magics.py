@@ -137,9 +137,31 @@ def _command_magic(name: str) -> Any:
     return magic
 
 
+_AI_LINE = re.compile(r"^(?P<indent>\s*)%ai(?P<rest>(?:\s.*)?)$")
+
+
+def protect_ai_lines(lines: list[str]) -> list[str]:
+    """Turn `%ai …` lines into magic calls before IPython's help syntax sees them.
+
+    Without this, `%ai what is x?` ends with `?` and IPython runs `%pinfo x` instead.
+    """
+    out = []
+    for line in lines:
+        m = _AI_LINE.match(line.rstrip("\n"))
+        if m and not line.lstrip().startswith("%%"):
+            newline = "\n" if line.endswith("\n") else ""
+            rest = m.group("rest").strip()
+            out.append(f"{m.group('indent')}get_ipython().run_line_magic('ai', {rest!r}){newline}")
+        else:
+            out.append(line)
+    return out
+
+
 def register(shell: Any) -> None:
     """Register `%%ai`/`%ai` and a line magic for every command that asks for one."""
     shell.register_magics(AiMagics)
+    if protect_ai_lines not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(protect_ai_lines)
     for cmd in all_commands():
         if cmd.magic:
             shell.register_magic_function(_command_magic(cmd.name), "line", cmd.name)

@@ -114,13 +114,9 @@ class ShellCodeRunner:
         if can_hook:
             pub.register_hook(hook)
         sys.stdout, sys.stderr = out, err
-        # The enclosing cell already holds history line N: give this block N+1, then hand
-        # N+1 back so the next user cell follows on without a gap or a duplicate line.
-        self.shell.execution_count += 1
         try:
             result = self.shell.run_cell(code, store_history=True, silent=False)
         finally:
-            self.shell.execution_count -= 1
             sys.stdout, sys.stderr = saved
             if can_hook:
                 pub.unregister_hook(hook)
