@@ -19,6 +19,8 @@ from jupyter_client.manager import KernelManager
 
 from tests.support.kernels import Execution, model_env
 
+from .endpoints import closed_port_url
+
 
 @dataclass
 class LmKernel:
@@ -108,6 +110,7 @@ def start_lm_kernel(
         HOME=str(home),
         IPYTHONDIR=str(ipython_dir),
         AIIPYTHON_HOME=str(home / ".aiipython"),
+        TABMINION_URL=closed_port_url(),  # never whatever listens on localhost:8080
     )
     env.update(env_extra)
     stamp = time.strftime("%H%M%S") + f"-{time.monotonic_ns() % 100000}"
