@@ -63,9 +63,12 @@ class MlflowSink:
 
         self.uri = tracking_uri()
         self.experiment = experiment_name()
-        if self.uri.startswith("sqlite:///"):
-            ensure_private_dir(aiipython_home())
+        ensure_private_dir(aiipython_home())
         mlflow.set_tracking_uri(self.uri)
+        if mlflow.get_experiment_by_name(self.experiment) is None:
+            # artifacts beside the database, not in ./mlruns of whatever directory the kernel is in
+            artifacts = ensure_private_dir(aiipython_home()) / "mlflow-artifacts"
+            mlflow.create_experiment(self.experiment, artifact_location=artifacts.as_uri())
         mlflow.set_experiment(self.experiment)
         self._mlflow = mlflow
         self.traced = 0
