@@ -45,20 +45,27 @@ def _write_all(fd: int, data: memoryview) -> None:
         view = view[written:]
 
 
-def atomic_write(path: Path, data: bytes | memoryview, tmp_dir: Path) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
+def atomic_write(
+    path: Path, data: bytes | memoryview, tmp_dir: Path, *, durable: bool = True
+) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one.
+
+    ``durable`` fsyncs the data before the rename (chunks, manifests).  Without it
+    the rename is still atomic, which is all a pointer file such as HEAD needs:
+    after a power loss it may point one checkpoint back, never at garbage.
+    """
     tmp = tmp_dir / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         _write_all(fd, memoryview(data).cast("B"))
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
     os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 class ChunkStore:
@@ -70,6 +77,13 @@ class ChunkStore:
         self.chunk_size = chunk_size
         self.inline_limit = inline_limit
         self.bytes_written = 0
+        self._unsynced_dirs: set[Path] = set()
+
+    def sync(self) -> None:
+        """Make the renames of new chunks durable; called before a manifest names them."""
+        for directory in sorted(self._unsynced_dirs):
+            fsync_dir(directory)
+        self._unsynced_dirs.clear()
 
     def path(self, key: str) -> Path:
         """Where the chunk called ``key`` lives."""
@@ -82,6 +96,7 @@ class ChunkStore:
         if not path.exists():
             path.parent.mkdir(mode=0o700, exist_ok=True)
             atomic_write(path, data, self.tmp_dir)
+            self._unsynced_dirs.add(path.parent)
             self.bytes_written += data.nbytes
         return key
 

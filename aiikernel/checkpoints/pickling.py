@@ -40,6 +40,52 @@ MIN_OUT_OF_BAND = 64 * 1024
 
 NS_MARK = "\x00ns"
 
+#: Objects of these modules belong to the running process (the shell, the kernel,
+#: sockets, threads …): never worth a pickling attempt, which for the shell would
+#: walk the whole kernel before failing.
+PROCESS_BOUND_MODULES = (
+    "ipykernel",
+    "zmq",
+    "jupyter_client",
+    "tornado",
+    "asyncio",
+    "_asyncio",
+    "aiikernel.session",
+    "aiikernel.kernel",
+    "aiikernel.checkpoints.store",
+    "aiikernel.checkpoints.tracker",
+    "aiikernel.turn",
+    "aiikernel.lm",
+    "aiikernel.aimax",
+    "aiikernel.server",
+    "IPython.core.interactiveshell",
+    "IPython.core.history",
+    "IPython.core.displayhook",
+    "IPython.core.displaypub",
+    "IPython.core.magic",
+    "IPython.core.events",
+    "IPython.terminal",
+    "sqlite3",
+    "threading",
+    "_thread",
+    "socket",
+    "_socket",
+    "selectors",
+    "concurrent.futures",
+    "subprocess",
+    "multiprocessing",
+)
+
+
+class ProcessBoundError(TypeError):
+    """An object tied to this process (shell, kernel, socket …) was reached."""
+
+
+def is_process_bound(kind: type) -> bool:
+    """Whether instances of ``kind`` belong to the running process."""
+    module = getattr(kind, "__module__", None) or ""
+    return any(module == m or module.startswith(m + ".") for m in PROCESS_BOUND_MODULES)
+
 
 def rebuild_array(buffer: Any, dtype: Any, shape: tuple[int, ...], order: str, writeable: bool):
     """Unpickle-time counterpart of :meth:`_NamespaceMixin._reduce_array`."""
@@ -59,6 +105,7 @@ class _NamespaceMixin:
         self._member_ids = member_ids
         self._module = module
         self.used_refs: set[str] = set()
+        self._bound: dict[type, bool] = {}
         numpy = sys.modules.get("numpy")
         self._ndarray = numpy.ndarray if numpy is not None else None
 
@@ -94,8 +141,17 @@ class _NamespaceMixin:
             return NotImplemented
         if kind in _DESCRIPTORS:
             return _DESCRIPTORS[kind](obj)
-        if isinstance(obj, type) and obj.__module__ == self._module and not _is_enum(obj):
-            return _reduce_class(obj)
+        if isinstance(obj, type):
+            if obj.__module__ == self._module and not _is_enum(obj):
+                return _reduce_class(obj)
+            return NotImplemented
+        bound = self._bound.get(kind)
+        if bound is None:
+            bound = self._bound[kind] = is_process_bound(kind)
+        if bound:
+            raise ProcessBoundError(
+                f"{kind.__module__}.{kind.__qualname__} belongs to this process"
+            )
         return NotImplemented
 
 
@@ -277,7 +333,7 @@ def dump_group(
             pickler.dump(tuple(values))
         except Exception as exc:  # anything a __reduce__ raises means "cannot store this"
             error = exc
-            if codec == "pickle" and not _worth_trying_dill(exc):
+            if isinstance(exc, ProcessBoundError) or not _worth_trying_dill(exc):
                 break
             continue
         stream = sink.close()

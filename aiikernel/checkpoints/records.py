@@ -107,10 +107,16 @@ class CheckpointInfo(BaseModel):
     examined: list[str] = Field(default_factory=list)
     unpicklable: dict[str, str] = Field(default_factory=dict)
     bytes_written: int = 0
+    seconds: float = 0.0
 
     @classmethod
     def from_manifest(
-        cls, manifest: Manifest, *, examined: list[str] | None = None, bytes_written: int = 0
+        cls,
+        manifest: Manifest,
+        *,
+        examined: list[str] | None = None,
+        bytes_written: int = 0,
+        seconds: float = 0.0,
     ) -> CheckpointInfo:
         return cls(
             id=manifest.id,
@@ -122,6 +128,7 @@ class CheckpointInfo(BaseModel):
             examined=sorted(examined or []),
             unpicklable=manifest.unpicklable(),
             bytes_written=bytes_written,
+            seconds=seconds,
         )
 
 

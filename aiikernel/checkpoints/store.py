@@ -28,6 +28,7 @@ import re
 import stat
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,8 @@ class CheckpointStore(LoggingConfigurable):
         self._head: str | None = None
         self._next_id = 0
         self._chunks: ChunkStore | None = None
+        #: The last checkpoints this object took, with their timings (newest last).
+        self.recent: deque[CheckpointInfo] = deque(maxlen=64)
 
     # -- paths -----------------------------------------------------------------
 
@@ -242,12 +245,14 @@ class CheckpointStore(LoggingConfigurable):
         return manifest
 
     def _write_manifest(self, manifest: Manifest) -> None:
+        self.chunks.sync()  # every chunk it names is durable before it exists
         data = manifest.model_dump_json().encode()
         atomic_write(self._manifest_path(manifest.id), data, self.root / "tmp")
         self._manifests[manifest.id] = manifest
 
     def _set_head(self, cid: str) -> None:
-        atomic_write(self._session_dir / "HEAD", (cid + "\n").encode(), self.root / "tmp")
+        path = self._session_dir / "HEAD"
+        atomic_write(path, (cid + "\n").encode(), self.root / "tmp", durable=False)
         self._head = cid
 
     def checkpoints(self) -> list[Manifest]:
@@ -315,10 +320,18 @@ class CheckpointStore(LoggingConfigurable):
 
         ``touched`` are the names code touched since the last checkpoint (None: all).
         """
+        started = time.perf_counter()
         manifest, examined, written = self._snapshot(
             namespace, touched, hidden, kind=kind, label=label, meta=meta, skip_if_same=False
         )
-        return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
+        info = CheckpointInfo.from_manifest(
+            manifest,
+            examined=examined,
+            bytes_written=written,
+            seconds=time.perf_counter() - started,
+        )
+        self.recent.append(info)
+        return info
 
     def _snapshot(
         self,
@@ -368,7 +381,7 @@ class CheckpointStore(LoggingConfigurable):
             return present
         examine = {n for n in touched if n in present}
         examine |= present - set(base)  # new names
-        examine |= {n for n, e in base.items() if e.kind in ("unpicklable", "module")} & present
+        examine |= {n for n, e in base.items() if e.kind == "module"} & present
         # whole stored groups, and everything that points at a re-examined name
         changed = True
         while changed:
@@ -656,7 +669,10 @@ class CheckpointStore(LoggingConfigurable):
             raise CheckpointNotFoundError("nothing to fork: there are no checkpoints yet")
         forks[label] = manifest.id
         atomic_write(
-            self._session_dir / "forks.json", json.dumps(forks).encode(), self.root / "tmp"
+            self._session_dir / "forks.json",
+            json.dumps(forks).encode(),
+            self.root / "tmp",
+            durable=False,
         )
         return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
 

@@ -1,0 +1,284 @@
+"""Checkpoint benchmark: a ~1.3 GB namespace, then real `%%ai` turns, figures next to targets.
+
+Runs a real aiipython kernel (jupyter_client) wired to the scripted model server on
+127.0.0.1.  The namespace holds a ~0.9 GB DataFrame, a ~0.2 GB DataFrame with string
+and datetime columns, arrays, small containers, aliases, a lambda, a generator, an
+open file and a lock.  Then ``--turns`` small turns (each a real `%%ai` turn whose
+code leaves the big data alone) are checkpointed automatically by the kernel.
+
+Every ratio compares with a baseline measured in the same run: a dill dump of the
+whole (picklable) namespace, which is what a naive "snapshot every turn" costs.
+
+    python benchmarks/checkpoints.py              # full size (needs ~5 GB RAM, ~3 GB disk)
+    python benchmarks/checkpoints.py --scale 0.02 # CI-sized smoke run
+
+Targets (issue 3): checkpoint of a turn that leaves the big data untouched ≤ 10 ms
+median and ≤ 50 ms p95; store after 10 turns ≤ 1.1× the unique data and ≥ 10×
+smaller than a dill dump per turn; undo of 5 turns ≤ 0.3 s; extra peak memory during
+a checkpoint ≤ 0.25× the largest variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.kernels import execute, model_env, running_kernel  # noqa: E402
+from tests.support.model_server import ScriptedModelServer  # noqa: E402
+from tests.support.model_steps import Reply  # noqa: E402
+
+SETUP = """
+import os, threading
+import numpy as np
+import pandas as pd
+_S = {scale}
+_rng = np.random.default_rng(0)
+df_big = pd.DataFrame(_rng.random((int(11_250_000 * _S), 10)), columns=[f"c{{i}}" for i in range(10)])
+_n = int(2_000_000 * _S)
+df_mixed = pd.DataFrame({{
+    "customer": [f"customer-{{i % 50_000:05d}}" for i in range(_n)],
+    "when": pd.date_range("2024-01-01", periods=_n, freq="s"),
+    "amount": _rng.random(_n),
+    "units": _rng.integers(0, 1000, _n),
+}})
+arr_a = _rng.random(int(12_500_000 * _S))
+arr_b = _rng.integers(0, 100, int(12_500_000 * _S), dtype=np.int32)
+config = {{"model": "scripted", "threshold": 0.5, "tags": ["a", "b"]}}
+log = []
+counter = 0
+names = [f"n{{i}}" for i in range(1000)]
+view = config
+registry = {{"arr": arr_a, "log": log}}
+square = lambda v: v * v
+gen = (i for i in range(10))
+fh = open(os.devnull)
+lock = threading.Lock()
+del _rng, _n
+"""
+
+#: Prefixed to every probe cell: a restore removes names the target did not have,
+#: so probe helpers are re-created each time.
+PROBE = """import json as _bm_json, time as _bm_time
+from aiikernel.commands import run_command as _bm_run
+from aiikernel.session import AiSession as _bm_AiSession
+_bm_session = _bm_AiSession.for_shell(get_ipython())
+_bm_store = _bm_session.checkpoints
+"""
+
+
+#: Times commands inside one function: a restore rebinds or removes the cell's
+#: globals, so the clock and the helpers must be locals.
+MEASURE = """
+def _bm_measure(command, times, json=_bm_json, time=_bm_time, run=_bm_run, session=_bm_session):
+    t = time.perf_counter()
+    results = [run(session, command) for _ in range(times)]
+    seconds = time.perf_counter() - t
+    print(json.dumps({"seconds": seconds, "ok": all(r.ok for r in results),
+                      "log": list(session.namespace.get("log", [])),
+                      "message": results[-1].markdown}))
+"""
+
+
+def kernel_json(kc, code: str) -> dict:
+    """Run ``code`` (which must print one JSON line last) and parse that line."""
+    result = execute(kc, PROBE + code, timeout=1800)
+    if result.status != "ok":
+        raise RuntimeError(result.all_text())
+    return json.loads(result.stream_text().strip().splitlines()[-1])
+
+
+def ai_turn(kc, server: ScriptedModelServer, i: int) -> None:
+    fence = f"log.append({i})\ncounter += 1\nconfig['turn'] = {i}\nnote_{i} = 'turn {i}'"
+    server.script(Reply(f"Turn {i}.\n```py\n{fence}\n```"), Reply("ok"))
+    result = execute(kc, f"%%ai\nsmall change number {i}", timeout=600)
+    if result.status != "ok" or result.errors():
+        raise RuntimeError(result.all_text())
+
+
+def size_of(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def unique_data(store_dir: Path) -> int:
+    """Bytes of distinct stored values across all checkpoints (what any store must keep)."""
+    seen: dict[str, int] = {}
+    for path in store_dir.glob("sessions/*/checkpoints/*.json"):
+        manifest = json.loads(path.read_text())
+        for entry in manifest["entries"].values():
+            if entry["kind"] != "value":
+                continue
+            blobs = [entry["stream"], *entry["buffers"]]
+            seen[entry["digest"]] = sum(b["size"] for b in blobs)
+    return sum(seen.values())
+
+
+def row(name: str, measured: str, target: str, ok: bool | None) -> str:
+    mark = "" if ok is None else ("ok" if ok else "MISS")
+    return f"| {name} | {measured} | {target} | {mark} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 ≈ 1.3 GB namespace")
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--undo", type=int, default=5, help="how many turns to go back")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="aiicp-bench-") as tmp, ScriptedModelServer() as srv:
+        work = Path(tmp)
+        store_dir = work / ".aiipython_checkpoints"
+        with running_kernel("aiipython", env=model_env(srv), cwd=work) as (_km, kc):
+            t0 = time.perf_counter()
+            execute(kc, SETUP.format(scale=args.scale), timeout=1800)
+            print(f"namespace built in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            sizes = kernel_json(
+                kc,
+                "_bm_sizes = {'df_big': int(df_big.memory_usage(deep=True).sum()),"
+                " 'df_mixed': int(df_mixed.memory_usage(deep=True).sum()),"
+                " 'arrays': int(arr_a.nbytes + arr_b.nbytes)}\nprint(_bm_json.dumps(_bm_sizes))",
+            )
+            largest = max(sizes.values())
+            total = sum(sizes.values())
+
+            # Baseline: a naive dill dump of the namespace (what every turn would write).
+            baseline = kernel_json(
+                kc,
+                "import dill as _bm_dill, time as _bm_time, types as _bm_types\n"
+                "_bm_skip = (_bm_types.GeneratorType, _bm_types.ModuleType, type(lock), type(fh))\n"
+                "_bm_ns = {k: v for k, v in globals().items() if not k.startswith('_')"
+                " and k not in ('In', 'Out', 'exit', 'quit', 'get_ipython')"
+                " and not isinstance(v, _bm_skip)}\n"
+                "_bm_t = _bm_time.perf_counter()\n"
+                "with open('dill_dump.pkl', 'wb') as _bm_f:\n"
+                "    _bm_dill.dump(_bm_ns, _bm_f)\n"
+                "_bm_dt = _bm_time.perf_counter() - _bm_t\n"
+                "import os as _bm_os\n"
+                "_bm_sz = _bm_os.path.getsize('dill_dump.pkl'); _bm_os.remove('dill_dump.pkl')\n"
+                "del _bm_ns\n"
+                "print(_bm_json.dumps({'seconds': _bm_dt, 'bytes': _bm_sz}))",
+            )
+
+            # The first checkpoint is a full pass; tracemalloc watches its extra memory.
+            first = kernel_json(
+                kc,
+                "import tracemalloc as _bm_tm\n_bm_tm.start()\n"
+                "_bm_before = _bm_tm.get_traced_memory()[0]\n"
+                "_bm_first = _bm_store.checkpoint(get_ipython().user_ns, label='full pass',"
+                " touched=None, hidden=_bm_session.hidden_names, kind='manual')\n"
+                "_bm_peak = _bm_tm.get_traced_memory()[1] - _bm_before\n_bm_tm.stop()\n"
+                "print(_bm_json.dumps({'peak': _bm_peak, 'seconds': _bm_first.seconds,"
+                " 'bytes': _bm_first.bytes_written}))",
+            )
+
+            for i in range(args.turns + 1):
+                ai_turn(kc, srv, i)
+            turns = kernel_json(
+                kc,
+                f"print(_bm_json.dumps([{{'seconds': i.seconds, 'bytes': i.bytes_written,"
+                f" 'examined': i.examined}} for i in list(_bm_store.recent)[-{args.turns}:]]))",
+            )
+            store_bytes = size_of(store_dir)
+            unique = unique_data(store_dir)
+
+            # Undo N turns: one /restore N turns back, then (after redoing) N single /undo.
+            # Checkpoint k+1 was taken before turn k (0000 is the full pass).
+            back_to = args.turns + 1 - args.undo
+            jump = kernel_json(kc, MEASURE + f"_bm_measure('/restore {back_to + 1:04d}', 1)")
+            kernel_json(kc, MEASURE + f"_bm_measure('/restore {args.turns + 1:04d}', 1)")
+            ai_turn(kc, srv, args.turns + 1)  # live state differs from HEAD again
+            steps = kernel_json(kc, MEASURE + f"_bm_measure('/undo', {args.undo})")
+            expected_log = list(range(back_to))
+            jump_ok = jump["ok"] and jump["log"] == expected_log
+            # the first /undo takes back the extra turn, the others turns 9, 8, 7, 6
+            steps_ok = steps["ok"] and steps["log"] == expected_log
+
+    times = sorted(t["seconds"] for t in turns)
+    median = statistics.median(times)
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    dill_per_turn = baseline["bytes"] * (args.turns + 1)
+    if not (jump_ok and steps_ok):
+        print(f"undo state check failed: {jump} {steps}", file=sys.stderr)
+
+    print(f"\n## Checkpoint benchmark (scale {args.scale}, {args.turns} turns)\n")
+    print(
+        f"Namespace: {total / 1e9:.2f} GB in the big objects (largest: {largest / 1e9:.2f} GB), "
+        "plus small containers, aliases, a lambda, a generator, an open file and a lock.\n"
+    )
+    print(
+        f"Baseline (same run): dill dump of the namespace {baseline['seconds']:.2f} s, "
+        f"{baseline['bytes'] / 1e6:.0f} MB per turn.\n"
+    )
+    print("| metric | measured | target | |")
+    print("|---|---|---|---|")
+    print(
+        row(
+            "first checkpoint (full pass)",
+            f"{first['seconds']:.2f} s, {first['bytes'] / 1e6:.0f} MB written",
+            "—",
+            None,
+        )
+    )
+    print(
+        row(
+            "checkpoint of a small turn, median",
+            f"{median * 1000:.1f} ms ({baseline['seconds'] / median:.0f}× faster than dill)",
+            "≤ 10 ms",
+            median <= 0.010,
+        )
+    )
+    print(row("checkpoint of a small turn, p95", f"{p95 * 1000:.1f} ms", "≤ 50 ms", p95 <= 0.050))
+    print(
+        row(
+            f"store after {args.turns + 2} checkpoints vs unique data",
+            f"{store_bytes / 1e6:.0f} MB / {unique / 1e6:.0f} MB = {store_bytes / unique:.2f}×",
+            "≤ 1.1×",
+            store_bytes <= 1.1 * unique,
+        )
+    )
+    print(
+        row(
+            "dill dump per turn vs store",
+            f"{dill_per_turn / 1e6:.0f} MB / {store_bytes / 1e6:.0f} MB = "
+            f"{dill_per_turn / store_bytes:.1f}× smaller",
+            "≥ 10×",
+            dill_per_turn >= 10 * store_bytes,
+        )
+    )
+    print(
+        row(
+            f"undo of {args.undo} turns (one /restore)",
+            f"{jump['seconds']:.3f} s{'' if jump_ok else ' (WRONG STATE)'}",
+            "≤ 0.3 s",
+            jump["seconds"] <= 0.3 and jump_ok,
+        )
+    )
+    print(
+        row(
+            f"undo of {args.undo} turns ({args.undo} × /undo)",
+            f"{steps['seconds']:.3f} s{'' if steps_ok else ' (WRONG STATE)'}",
+            "≤ 0.3 s",
+            steps["seconds"] <= 0.3 and steps_ok,
+        )
+    )
+    print(
+        row(
+            "extra peak memory, first checkpoint",
+            f"{first['peak'] / 1e6:.0f} MB = {first['peak'] / largest:.3f}× the largest variable",
+            "≤ 0.25×",
+            first["peak"] <= 0.25 * largest,
+        )
+    )
+    examined = sorted({n for t in turns for n in t["examined"]})
+    print(f"\nNames re-examined by the small turns: {', '.join(examined)}")
+
+
+if __name__ == "__main__":
+    main()
