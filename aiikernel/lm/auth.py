@@ -6,8 +6,10 @@ else None (``credentials.resolve_credential`` then tries the environment).  That
 order means a subscription is used before a billed key.
 
 On first use, compatible logins are imported — read-only — from Codex
-(``~/.codex/auth.json``) and Pi (``~/.pi/agent/auth.json``); each source is imported
-once and recorded, so a later ``/logout`` is not undone by a re-import.
+(``~/.codex/auth.json``) and Pi (``~/.pi/agent/auth.json``).  Each source's
+modification time is recorded: it is read again only after it changed (a new sign-in
+there), so a ``/logout`` here is not undone by the same old file.  An import never
+replaces what ``/login`` stored, only earlier imports from the same source.
 
 Secrets are :class:`pydantic.SecretStr`: their repr and str are masked, and
 validation errors are reported without the input values.
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .credentials import PROVIDER_ENV, Credential
 from .settings import aiipython_home, atomic_write_json, file_lock, user_home
@@ -59,8 +61,9 @@ class ProviderAuth(BaseModel):
 
     api_key: SecretStr | None = None
     oauth: OAuthToken | None = None
-    #: Where an imported entry came from (``codex``, ``pi``); None when stored by /login.
-    imported_from: str | None = None
+    #: Where each secret came from (``codex``, ``pi``); None when stored by /login.
+    api_key_from: str | None = None
+    oauth_from: str | None = None
 
 
 class AuthFile(BaseModel):
@@ -68,8 +71,13 @@ class AuthFile(BaseModel):
 
     version: int = 1
     providers: dict[str, ProviderAuth] = Field(default_factory=dict)
-    #: External sources already imported once.
-    imported: list[str] = Field(default_factory=list)
+    #: External sources imported, with the file's mtime (ns) at the time.
+    imported: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("imported", mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        return dict.fromkeys(value, 0) if isinstance(value, list) else value
 
 
 def mask(secret: str | None) -> str:
@@ -92,11 +100,13 @@ def _dump(data: AuthFile) -> dict[str, Any]:
                 "refresh": entry.oauth.refresh.get_secret_value() if entry.oauth.refresh else None,
                 "expires": entry.oauth.expires,
             }
-        if entry.imported_from:
-            item["imported_from"] = entry.imported_from
+        if entry.api_key is not None and entry.api_key_from:
+            item["api_key_from"] = entry.api_key_from
+        if entry.oauth is not None and entry.oauth_from:
+            item["oauth_from"] = entry.oauth_from
         if item:
             providers[name] = item
-    return {"version": data.version, "providers": providers, "imported": sorted(data.imported)}
+    return {"version": data.version, "providers": providers, "imported": dict(data.imported)}
 
 
 def _describe_validation(exc: ValidationError) -> str:
@@ -111,6 +121,13 @@ def _read_json(path: Path) -> Any:
         return json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         raise AuthFileError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _jwt_expiry_ms(token: str) -> int | None:
@@ -131,7 +148,7 @@ def read_codex_auth(path: Path) -> dict[str, ProviderAuth]:
     found: dict[str, ProviderAuth] = {}
     key = data.get("OPENAI_API_KEY")
     if isinstance(key, str) and key.strip():
-        found["openai"] = ProviderAuth(api_key=SecretStr(key.strip()), imported_from="codex")
+        found["openai"] = ProviderAuth(api_key=SecretStr(key.strip()), api_key_from="codex")
     tokens = data.get("tokens")
     if isinstance(tokens, dict) and isinstance(tokens.get("access_token"), str):
         access = tokens["access_token"]
@@ -143,7 +160,7 @@ def read_codex_auth(path: Path) -> dict[str, ProviderAuth]:
                 else None,
                 expires=_jwt_expiry_ms(access),
             ),
-            imported_from="codex",
+            oauth_from="codex",
         )
     return found
 
@@ -159,11 +176,11 @@ def read_pi_auth(path: Path) -> dict[str, ProviderAuth]:
         if not PROVIDER_NAME.match(name):
             continue
         if isinstance(entry, str) and entry.strip():  # older Pi: {"openai": "sk-…"}
-            found[name] = ProviderAuth(api_key=SecretStr(entry.strip()), imported_from="pi")
+            found[name] = ProviderAuth(api_key=SecretStr(entry.strip()), api_key_from="pi")
         elif isinstance(entry, dict):
             kind = entry.get("type")
             if kind == "api_key" and isinstance(entry.get("key"), str):
-                found[name] = ProviderAuth(api_key=SecretStr(entry["key"]), imported_from="pi")
+                found[name] = ProviderAuth(api_key=SecretStr(entry["key"]), api_key_from="pi")
             elif kind == "oauth" and name in USABLE_OAUTH and isinstance(entry.get("access"), str):
                 expires = entry.get("expires")
                 found[name] = ProviderAuth(
@@ -174,7 +191,7 @@ def read_pi_auth(path: Path) -> dict[str, ProviderAuth]:
                         else None,
                         expires=int(expires) if isinstance(expires, (int, float)) else None,
                     ),
-                    imported_from="pi",
+                    oauth_from="pi",
                 )
     return found
 
@@ -216,12 +233,12 @@ class AuthStore:
             raise AuthFileError(f"{self.path} cannot be read: {exc.strerror}") from None
 
     def load(self) -> AuthFile:
-        """The stored credentials, importing Codex/Pi logins the first time each is seen."""
+        """The stored credentials, importing Codex/Pi logins that are new or changed."""
         data = self._load_file()
         pending = [
             name
             for name, (path, _) in external_sources().items()
-            if name not in data.imported and path.is_file()
+            if path.is_file() and data.imported.get(name) != _mtime(path)
         ]
         if pending:
             data = self._import(pending)
@@ -231,24 +248,27 @@ class AuthStore:
         with file_lock(self.path):
             data = self._load_file()
             for name in names:
-                if name in data.imported:
-                    continue
                 path, reader = external_sources()[name]
+                if not path.is_file() or data.imported.get(name) == _mtime(path):
+                    continue
                 try:
                     entries = reader(path)
                 except (AuthFileError, OSError) as exc:
                     log.warning("could not import credentials from %s: %s", path, exc)
+                    data.imported[name] = _mtime(path)  # say it once, not at every request
                     continue
                 for provider, entry in entries.items():
                     current = data.providers.setdefault(provider, ProviderAuth())
-                    # never overwrite what the user stored here
-                    if entry.api_key is not None and current.api_key is None:
-                        current.api_key = entry.api_key
-                        current.imported_from = current.imported_from or entry.imported_from
-                    if entry.oauth is not None and current.oauth is None:
-                        current.oauth = entry.oauth
-                        current.imported_from = current.imported_from or entry.imported_from
-                data.imported.append(name)
+                    # never overwrite what /login stored; refresh what this source gave before
+                    if entry.api_key is not None and (
+                        current.api_key is None or current.api_key_from == name
+                    ):
+                        current.api_key, current.api_key_from = entry.api_key, name
+                    if entry.oauth is not None and (
+                        current.oauth is None or current.oauth_from == name
+                    ):
+                        current.oauth, current.oauth_from = entry.oauth, name
+                data.imported[name] = _mtime(path)
                 log.info("imported %d credential(s) from %s", len(entries), path)
             atomic_write_json(self.path, _dump(data))
             return data
@@ -279,8 +299,7 @@ class AuthStore:
 
         def change(data: AuthFile) -> None:
             entry = data.providers.setdefault(provider, ProviderAuth())
-            entry.api_key = SecretStr(key)
-            entry.imported_from = None if entry.oauth is None else entry.imported_from
+            entry.api_key, entry.api_key_from = SecretStr(key), None
 
         self.load()  # import first, so a later import cannot shadow this key
         self._change(change)
@@ -290,7 +309,8 @@ class AuthStore:
         check_provider_name(provider)
 
         def change(data: AuthFile) -> None:
-            data.providers.setdefault(provider, ProviderAuth()).oauth = token
+            entry = data.providers.setdefault(provider, ProviderAuth())
+            entry.oauth, entry.oauth_from = token, None
 
         self._change(change)
 

@@ -244,7 +244,9 @@ def auth_rows() -> list[dict[str, Any]]:
                     "source": "oauth",
                     "key": mask(token),
                     "usable": not entry.oauth.expired(),
-                    "note": "expired" if entry.oauth.expired() else entry.imported_from or "",
+                    "note": "expired"
+                    if entry.oauth.expired()
+                    else (f"imported from {entry.oauth_from}" if entry.oauth_from else ""),
                 }
             )
         if entry is not None and entry.api_key is not None:
@@ -253,7 +255,7 @@ def auth_rows() -> list[dict[str, Any]]:
                     "source": "auth.json",
                     "key": mask(entry.api_key.get_secret_value()),
                     "usable": True,
-                    "note": f"imported from {entry.imported_from}" if entry.imported_from else "",
+                    "note": f"imported from {entry.api_key_from}" if entry.api_key_from else "",
                 }
             )
         for var in env_vars_of(provider):

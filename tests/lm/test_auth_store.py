@@ -110,9 +110,30 @@ def test_codex_and_pi_logins_are_imported_once_and_never_modified(home):
     assert {p: _digest(p) for p in (codex, pi)} == before
     assert sorted(json.loads(path.read_text())["imported"]) == ["codex", "pi"]
 
-    # after /logout the import does not bring the credential back
+    assert json.loads(path.read_text())["providers"]["anthropic"]["oauth_from"] == "pi"
+
+    # after /logout the same file does not bring the credential back ...
     auth.AuthStore().remove("anthropic")
     assert "anthropic" not in auth.AuthStore().load().providers
+    # ... but a new sign-in there does, and never replaces what /login stored
+    data = json.loads(pi.read_text())
+    data["anthropic"]["access"] = "sk-ant-oat-pi-new-4444"
+    data["openai"] = {"type": "api_key", "key": "sk-from-pi-5555"}
+    pi.write_text(json.dumps(data))
+    os.utime(pi, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert resolve_credential("anthropic/claude-x").key == "sk-ant-oat-pi-new-4444"
+    assert resolve_credential("openai/gpt-4o").key == "sk-mine-0000"
+
+
+def test_an_unreadable_import_source_is_skipped(home, caplog):
+    codex = home / ".codex" / "auth.json"
+    codex.parent.mkdir()
+    codex.write_text("{not json")
+    assert auth.AuthStore().load().providers == {}
+    assert "could not import credentials" in caplog.text
+    caplog.clear()
+    auth.AuthStore().load()
+    assert "could not import credentials" not in caplog.text  # reported once per change
 
 
 def test_broken_auth_file_errors_never_contain_the_key(home):
