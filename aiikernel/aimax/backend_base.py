@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import datetime as dt
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from .screen import ScreenMarkers, ScreenReading, read_screen
 from .spawn import FLAG_DIR_ENV, SESSION_ENV, launch_argv, proxied, write_env_file
 from .state import SessionStatus, Signal, decide
 from .tmux import Pane, PaneGone
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .manager import AimaxManager, SessionRuntime
@@ -386,7 +389,7 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(o.session_id)
             pane = await self._live_pane(record)
-            await self._interrupt(rt, pane)
+            await self._interrupt(rt, record, pane)
             rt.last_delivery = await self._submit(rt, record, pane, o.prompt)
 
     async def interrupt(self, session_id: str) -> bool:
@@ -394,7 +397,7 @@ class TmuxAgentBackend(AgentBackend):
         rt = self.manager.runtime(session_id)
         async with rt.lock:
             record = self._record(session_id)
-            return await self._interrupt(rt, await self._live_pane(record))
+            return await self._interrupt(rt, record, await self._live_pane(record))
 
     async def _live_pane(self, record: SessionRecord) -> Pane:
         if record.status != "running" or not await self._pane_alive(record):
@@ -404,19 +407,57 @@ class TmuxAgentBackend(AgentBackend):
             )
         return self._pane(record)
 
-    async def _interrupt(self, rt: SessionRuntime, pane: Pane) -> bool:
-        reading = await self._screen(pane)
-        if not reading.busy:
-            return False  # an Escape while idle would open a menu (Claude: Rewind)
+    async def _interrupt(self, rt: SessionRuntime, record: SessionRecord, pane: Pane) -> bool:
+        """One Escape if a turn runs (two while idle would open a menu), then wait for idle."""
+        if not await self._is_busy(record, pane):
+            return False
         await pane.send_keys("Escape")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
             reading = await self._screen(pane)
-            if not reading.busy and reading.input_text is not None:
+            if reading.input_text is not None and not await self._is_busy(record, pane, reading):
                 rt.state_file.note("interrupt")
                 return True
-        raise DeliveryError("the agent did not stop after Escape; it may be stuck")
+        raise DeliveryError(f"the {self.agent_label} did not stop after Escape; it may be stuck")
+
+    screen_busy_reliable = True
+    """Whether the busy marker is always on screen while a turn runs (not for Codex, whose
+    status line hides while it streams text)."""
+
+    async def _is_busy(
+        self, record: SessionRecord, pane: Pane, reading: ScreenReading | None = None
+    ) -> bool:
+        reading = reading or await self._screen(pane)
+        if reading.busy or self.screen_busy_reliable:
+            return reading.busy
+        return (await self.status(record.session_id)).state == "working"
+
+    async def flavor_submit_key(self, record: SessionRecord, pane: Pane) -> str:
+        """The key that submits (or, while busy, queues) what is in the input box."""
+        return "Enter"
+
+    async def _clear_input(self, pane: Pane) -> None:
+        """Empty the input box before pasting, so our prompt arrives alone.
+
+        Text there is a draft nobody submitted: typically the prompt an agent puts back when
+        a turn is interrupted before any answer. Ctrl-C clears it in both TUIs (Claude then
+        shows "Press Ctrl-C again to exit" for a moment; we wait for its footer to return).
+        """
+        reading = await self._screen(pane)
+        if not reading.input_text:
+            return
+        logger.warning("clearing unsent text from the input box: %r", reading.input_text[:200])
+        await pane.send_keys("C-c")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            reading = await self._screen(pane)
+            if reading.input_text == "" and reading.ready:
+                return
+        raise DeliveryError(
+            f"could not empty the {self.agent_label} input box; it shows:\n{reading.excerpt}"
+        )
 
     async def _submit(
         self, rt: SessionRuntime, record: SessionRecord, pane: Pane, prompt: str
@@ -425,6 +466,7 @@ class TmuxAgentBackend(AgentBackend):
         text = normalize_prompt(prompt)
         if not text.strip():
             raise InvalidOptions("prompt is empty")
+        await self._clear_input(pane)
         JobFlags(Path(record.flag_root), record.session_id).arm(text)
         transcript = self.flavor_transcript_path(record)
         before = transcript.stat().st_size if transcript and transcript.exists() else 0
@@ -439,7 +481,8 @@ class TmuxAgentBackend(AgentBackend):
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(self.config.enter_delay)
-        await pane.send_keys("Enter")
+        entered_at = time.time()
+        await pane.send_keys(await self.flavor_submit_key(record, pane))
         enters, last_enter = 1, time.monotonic()
         confirmed_by = ""
         deadline = time.monotonic() + self.config.confirm_timeout
@@ -458,14 +501,15 @@ class TmuxAgentBackend(AgentBackend):
                 confirmed_by = "screen"
                 break
             if reading.input_text and time.monotonic() - last_enter > 1.0 and enters < 4:
-                await pane.send_keys("Enter")  # Enter was swallowed; never paste again
+                # The key was swallowed: press it again, never paste again.
+                await pane.send_keys(await self.flavor_submit_key(record, pane))
                 enters, last_enter = enters + 1, time.monotonic()
         if not confirmed_by:
             raise DeliveryError(
                 f"pasted the prompt but could not confirm it was submitted after {enters} Enter "
                 f"presses; the screen shows:\n{(await self._screen(pane)).excerpt}"
             )
-        rt.state_file.note("submit")
+        rt.state_file.note("submit", at=entered_at)
         update: dict[str, Any] = {}
         if record.first_submit_at is None:
             update["first_submit_at"] = submitted_at

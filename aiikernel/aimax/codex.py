@@ -38,9 +38,15 @@ class CodexBackend(TmuxAgentBackend):
     agent_label = "Codex"
     markers = CODEX_MARKERS
 
+    screen_busy_reliable = False
+
     @property
     def hub(self) -> str:
         return self.config.codex_hub
+
+    async def flavor_submit_key(self, record: SessionRecord, pane) -> str:
+        """Enter while a turn runs would steer it (inject the text); Tab queues instead."""
+        return "Tab" if await self._is_busy(record, pane) else "Enter"
 
     def flavor_prepare(self, record: SessionRecord, env: dict[str, str]) -> None:
         from .spawn import read_env_file

@@ -104,11 +104,16 @@ class StateFile:
         self.last: Signal | None = None
         self.has_hooks = False
 
-    def note(self, what: str) -> None:
-        """Append aimax's own signal (``submit``, ``interrupt``)."""
+    def note(self, what: str, at: float | None = None) -> None:
+        """Append aimax's own signal (``submit``, ``interrupt``), dated ``at`` (default now).
+
+        A submit is dated when Enter was pressed, not when we confirmed it: a fast agent
+        may finish the turn before the confirmation, and its "idle" must stay newer.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.time() if at is None else at
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(f"{time.time():.6f}\t{json.dumps({'aimax': what})}\n")
+            f.write(f"{stamp:.6f}\t{json.dumps({'aimax': what})}\n")
 
     def read(self, thread_id: str | None = None) -> Signal | None:
         """Consume new lines; return the newest signal seen so far.

@@ -66,7 +66,21 @@ async def test_lifecycle_reply_queue_interrupt_stop_resume(manager, agent_env, w
     )
     await wait_until(lambda: "FOUR" in replies(backend, "life"), 15, "reply FOUR")
     assert "NEVER" not in replies(backend, "life")
-    assert any(e["kind"] == "interrupted" for e in events(backend, "life"))
+    # Arrived alone, although Claude puts a prompt interrupted this early back in its box.
+    assert user_texts(backend, "life")[-1] == "instead [[reply:FOUR]]"
+    await wait_idle(backend, "life")
+
+    # Interrupted later, the turn is recorded as interrupted.
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "life", "prompt": "slow again [[think:30]] [[reply:NEVER]]"}
+    )
+    await asyncio.sleep(1.0)
+    assert await backend.interrupt("life") is True
+    await wait_until(
+        lambda: any(e["kind"] == "interrupted" for e in events(backend, "life")), 10, "interrupted"
+    )
+    await wait_idle(backend, "life")
+    assert "NEVER" not in replies(backend, "life")
 
     before = events(backend, "life")
     result = await backend.terminate_session("life")

@@ -18,6 +18,9 @@ Behaviour is scripted two ways:
   before finishing; Enter approves, Escape denies), ``[[tool:CMD]]`` (a tool call + result),
   ``[[fail]]`` (write ``failed.flag``), ``[[env:NAME]]`` (reply with ``NAME=<value>``), ``[[exit]]`` (exit after the turn).
 
+Like the real TUIs, a prompt submitted during a turn is queued by Claude (Enter) and by Codex
+only with Tab — Enter steers Codex's running turn (the fake replaces the turn).
+
 At turn end it removes ``$AIMAX_FLAG_DIR/running.flag`` (and writes ``failed.flag`` on
 ``[[fail]]``), honouring the seed's job contract the way a well-instructed agent would.
 """

@@ -277,6 +277,10 @@ class FakeAgent:
                 self.done.set()
         elif key == b"\r":
             self.on_enter()
+        elif key == b"\t":
+            if self.flavor == "codex" and self.mode == "busy" and self.input.strip():
+                text, self.input, self.paste_count = self.input, "", 0
+                self.enqueue(text)  # Codex: Tab queues a message while a turn runs
         elif key in (b"\x7f", b"\x08"):
             self.input = self.input[:-1]
         elif key >= b" ":
@@ -296,9 +300,22 @@ class FakeAgent:
             self.done.set()
             return
         if self.mode == "busy":
-            self.queue.append(text)
-            self.history.append(f"  (queued) {text.splitlines()[0][:60]}")
+            if self.flavor == "codex":
+                self.steer(text)  # Codex: Enter during a turn injects the text into it
+            else:
+                self.enqueue(text)
             return
+        self.start_turn(text)
+
+    def enqueue(self, text: str) -> None:
+        self.queue.append(text)
+        self.history.append(f"  (queued) {text.splitlines()[0][:60]}")
+
+    def steer(self, text: str) -> None:
+        """Replace the running turn by one answering ``text`` (what Codex's steering amounts to)."""
+        if self.turn_task is not None:
+            self.turn_task.cancel()
+            self.turn_task = None
         self.start_turn(text)
 
     def start_turn(self, text: str) -> None:
@@ -314,9 +331,14 @@ class FakeAgent:
             return
         self.turn_task.cancel()
         self.turn_task = None
+        self.mode = "ready"
+        turn = self.turn
+        if self.flavor == "claude" and turn is not None and time.time() - turn.started < 0.5:
+            # Claude, interrupted before answering, puts the prompt back in the input box.
+            self.input = turn.prompt
+            return
         self.writer.interrupted()
         self.history.append("  ⎿ Interrupted · What should Claude do instead?")
-        self.mode = "ready"
         self.fire_hook("Stop", stop_hook_active=False)
 
     async def run_turn(self, turn: Turn) -> None:
