@@ -29,5 +29,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "aiikernel"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "aiikernel.server"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.app import AimaxExtension
+
+    return [{"module": "aiikernel.server", "app": AimaxExtension}]

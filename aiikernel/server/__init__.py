@@ -1,8 +1,15 @@
-"""aiikernel's jupyter-server extension (placeholder).
+"""aiikernel's jupyter-server extension: aimax sessions over REST and websocket.
 
-It only proves that the server loads the extension; the REST and websocket API for
-agent sessions (design.md section 6) replaces this module later. Nothing heavy is
-imported here, so server startup stays fast.
+Routes (design.md section 6): ``/aimax/sessions`` (GET list, POST create),
+``/aimax/sessions/{id}`` (GET status, DELETE stop), ``…/messages`` (POST), ``…/history``
+(GET), ``…/stream`` (websocket) and ``/aimax/openapi.json``. Modules, one job each:
+
+- :mod:`.app`: the ``ExtensionApp`` (traitlets configuration, lifecycle)
+- :mod:`.service`: the policy around the one aimax manager (limits, paths, prompt cap)
+- :mod:`.handlers` / :mod:`.websocket` / :mod:`.stream`: HTTP, websocket, event pump
+- :mod:`.models` / :mod:`.openapi`: the wire models and the document generated from them
+
+Nothing heavy is imported here, so server startup stays fast.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
-    """Called by jupyter-server when `aiikernel` is an enabled server extension."""
-    serverapp.log.info("aiikernel server extension loaded")
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import AimaxExtension
+
+    return [{"module": "aiikernel.server", "app": AimaxExtension}]

@@ -1,0 +1,144 @@
+"""AimaxExtension: the jupyter-server extension that serves aimax sessions over REST + websocket.
+
+It builds one :class:`~aiikernel.aimax.manager.AimaxManager` (wrapped in the policy layer,
+:class:`~.service.AimaxService`) per server in :meth:`initialize_settings`, registers the routes
+of :mod:`.handlers`, reconciles with tmux once the event loop runs, and on shutdown leaves the
+agents running in tmux unless ``stop_agents_on_shutdown`` is set (the seed's promise: a server
+restart does not kill anyone's agent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Type, Unicode, validate
+
+from aiikernel.aimax.backends import SUPPORTED_BACKENDS
+
+from .handlers import SERVICE_SETTING, default_handlers
+
+
+class AimaxExtension(ExtensionApp):
+    """Agent sessions (Claude Code, Codex in tmux) for this Jupyter server."""
+
+    name = "aimax"
+    description = "aimax: Claude Code / Codex sessions in tmux, over REST and websocket"
+    load_other_extensions = True
+
+    enabled = Bool(
+        True,
+        config=True,
+        help="Serve the /aimax API. False registers no routes and starts nothing.",
+    )
+    allowed_backends = List(
+        Unicode(),
+        default_value=list(SUPPORTED_BACKENDS),
+        config=True,
+        help=f"Backends clients may start (subset of {', '.join(SUPPORTED_BACKENDS)}).",
+    )
+    max_sessions = Int(
+        20, config=True, help="Most sessions running at once; creating more answers 429."
+    )
+    max_prompt_bytes = Int(
+        256 * 1024,
+        config=True,
+        help="Largest prompt (UTF-8 bytes) accepted by create and send; larger answers 413.",
+    )
+    max_history_limit = Int(
+        1000, config=True, help="Most events one history request returns (its `limit` cap)."
+    )
+    status_ttl = Float(
+        0.5,
+        config=True,
+        help="Seconds a computed session state is reused by concurrent list/status calls.",
+    )
+    stream_queue_limit = Int(
+        10_000,
+        config=True,
+        help="Events buffered for one websocket client before it is told to reconnect.",
+    )
+    stop_agents_on_shutdown = Bool(
+        False,
+        config=True,
+        help="Stop every running agent when the server shuts down. By default agents keep "
+        "running in tmux and the next server start picks them up again.",
+    )
+    aimax_config = Dict(
+        config=True,
+        help="Overrides of aimax's settings (AimaxConfig fields, e.g. tmux_socket, data_dir, "
+        "claude_bin); the AIMAX_* environment variables still apply underneath.",
+    )
+    service_class = Type(
+        default_value="aiikernel.server.service.AimaxService",
+        klass=object,
+        config=True,
+        help="The policy layer around the aimax manager (subclass AimaxService to change it).",
+    )
+
+    @validate("allowed_backends")
+    def _known_backends(self, proposal: dict[str, Any]) -> list[str]:
+        unknown = [b for b in proposal["value"] if b not in SUPPORTED_BACKENDS]
+        if unknown:
+            raise TraitError(f"unknown backends {unknown}; choose from {SUPPORTED_BACKENDS}")
+        return proposal["value"]
+
+    @validate("aimax_config")
+    def _known_fields(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        from aiikernel.aimax.config import AimaxConfig
+
+        names = {f.name for f in dataclasses.fields(AimaxConfig)}
+        unknown = sorted(set(proposal["value"]) - names)
+        if unknown:
+            raise TraitError(f"unknown aimax_config keys {unknown}; see `aimax config show`")
+        return proposal["value"]
+
+    def _aimax_config(self) -> Any:
+        from aiikernel.aimax.config import AimaxConfig
+
+        paths = {f.name for f in dataclasses.fields(AimaxConfig) if f.type in ("Path", Path)}
+        overrides = {
+            k: Path(v).expanduser() if k in paths else v for k, v in self.aimax_config.items()
+        }
+        return AimaxConfig.from_env(**overrides)
+
+    def initialize_settings(self) -> None:
+        """Build the one manager (and its service) this server uses."""
+        if not self.enabled:
+            self.log.info("aimax: disabled (AimaxExtension.enabled = False)")
+            return
+        from aiikernel.aimax.manager import AimaxManager
+
+        from .service import ServerPolicy
+
+        policy = ServerPolicy(
+            root_dir=Path(self.serverapp.root_dir),
+            allowed_backends=tuple(self.allowed_backends),
+            max_sessions=self.max_sessions,
+            max_prompt_bytes=self.max_prompt_bytes,
+            max_history_limit=self.max_history_limit,
+            status_ttl=self.status_ttl,
+        )
+        self.service = self.service_class(AimaxManager(self._aimax_config()), policy)
+        self.settings[SERVICE_SETTING] = self.service
+        self.settings["aimax_stream_queue_limit"] = self.stream_queue_limit
+
+    def initialize_handlers(self) -> None:
+        if self.enabled:
+            self.handlers.extend(default_handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Once the loop runs: reconcile with tmux and resume tailing live sessions."""
+        service = getattr(self, "service", None)
+        if service is not None:
+            found = await service.ready()
+            if found:
+                self.log.info("aimax: %d sessions found in tmux", len(found))
+
+    async def stop_extension(self) -> None:
+        """Stop tails and the monitor; agents keep running unless configured otherwise."""
+        service = getattr(self, "service", None)
+        if service is not None:
+            await service.shutdown(stop_agents=self.stop_agents_on_shutdown)

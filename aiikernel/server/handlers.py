@@ -1,0 +1,210 @@
+"""REST handlers of ``/aimax``: each verb checks auth, calls the service, writes a model.
+
+Every route is ``@web.authenticated`` and ``@authorized`` on the ``aimax`` resource (``read`` to
+look, ``execute`` to create / send / stream, ``write`` to stop); being ``APIHandler``s they inherit
+jupyter_server's XSRF, origin and host checks. Errors are raised by the service as domain
+exceptions and turned into JSON here, in one place (:meth:`AimaxHandlerMixin.write_error`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
+from tornado import web
+
+from .errors import InvalidField, MalformedBody, status_for
+from .models import SESSION_ID_PATTERN, CreateSessionRequest, SendMessageRequest
+
+if TYPE_CHECKING:
+    from .service import AimaxService
+
+AUTH_RESOURCE = "aimax"
+SERVICE_SETTING = "aimax_service"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+
+
+class AimaxHandlerMixin:
+    """Reach the service, parse bodies, and write every error as JSON without leaking prompts."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def aimax(self) -> AimaxService:
+        service = self.settings.get(SERVICE_SETTING)  # type: ignore[attr-defined]
+        if service is None:
+            raise web.HTTPError(404, "aimax is disabled on this server")
+        return service
+
+    async def aimax_ready(self) -> AimaxService:
+        """The service, started (reconciled with tmux) before its first use."""
+        service = self.aimax
+        await service.ready()
+        return service
+
+    def session_id_arg(self, raw: str) -> str:
+        if not _SESSION_ID.match(raw):
+            raise InvalidField(
+                "sessionId", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter"
+            )
+        return raw
+
+    def int_arg(self, name: str, default: int | None) -> int | None:
+        raw = self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidField(name, f"expected an integer, got {raw[:40]!r}") from None
+
+    def parse_body(self, model: type[BaseModel]) -> Any:
+        try:
+            data = json.loads(self.request.body or b"{}")  # type: ignore[attr-defined]
+        except ValueError:
+            raise MalformedBody("the request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise MalformedBody("the request body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False, include_url=False)
+            fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
+            message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
+            raise InvalidField(fields[0], message) from None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(json.dumps(data))  # type: ignore[attr-defined]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON ``{message, reason, field}`` for every error; never a traceback."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        mapped = status_for(exc) if exc is not None else None
+        if mapped is not None:
+            self.set_status(mapped)  # type: ignore[attr-defined]
+            message = str(exc)
+        elif isinstance(exc, web.HTTPError):
+            message = exc.log_message or self._reason  # type: ignore[attr-defined]
+            if exc.args[1:]:
+                message = message % exc.args[1:] if "%" in message else message
+        else:
+            message = "Unhandled error (see the server log)"
+        reply = {
+            "message": message,
+            "reason": self._reason,  # type: ignore[attr-defined]
+            "field": getattr(exc, "field", None),
+        }
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(json.dumps(reply))  # type: ignore[attr-defined]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Client mistakes are logged by class only: messages may quote a prompt."""
+        if value is not None and status_for(value) is not None:
+            request = self.request  # type: ignore[attr-defined]
+            self.log.info(  # type: ignore[attr-defined]
+                "aimax: %s %s -> %s", request.method, request.path, typ.__name__
+            )
+            return
+        super().log_exception(typ, value, tb)  # type: ignore[misc]
+
+
+class SessionsHandler(AimaxHandlerMixin, APIHandler):
+    """``/aimax/sessions``: list (GET) and create (POST)."""
+
+    @web.authenticated
+    @authorized("read", resource=AUTH_RESOURCE)
+    async def get(self) -> None:
+        service = await self.aimax_ready()
+        sessions = await service.list_sessions()
+        self.write_json({"sessions": [s.wire() for s in sessions]})
+
+    @web.authenticated
+    @authorized("execute", resource=AUTH_RESOURCE)
+    async def post(self) -> None:
+        request = self.parse_body(CreateSessionRequest)
+        service = await self.aimax_ready()
+        session = await service.create_session(request)
+        self.set_header(
+            "Location", self.base_url.rstrip("/") + f"/aimax/sessions/{session.session_id}"
+        )
+        self.write_json(session.wire(), status=201)
+
+
+class SessionHandler(AimaxHandlerMixin, APIHandler):
+    """``/aimax/sessions/{id}``: status (GET) and stop (DELETE)."""
+
+    @web.authenticated
+    @authorized("read", resource=AUTH_RESOURCE)
+    async def get(self, session_id: str) -> None:
+        session_id = self.session_id_arg(session_id)
+        service = await self.aimax_ready()
+        self.write_json((await service.get_session(session_id)).wire())
+
+    @web.authenticated
+    @authorized("write", resource=AUTH_RESOURCE)
+    async def delete(self, session_id: str) -> None:
+        session_id = self.session_id_arg(session_id)
+        service = await self.aimax_ready()
+        await service.stop_session(session_id)
+        self.set_status(204)
+        self.finish()
+
+
+class MessagesHandler(AimaxHandlerMixin, APIHandler):
+    """``/aimax/sessions/{id}/messages``: submit a prompt (queued or interrupting)."""
+
+    @web.authenticated
+    @authorized("execute", resource=AUTH_RESOURCE)
+    async def post(self, session_id: str) -> None:
+        session_id = self.session_id_arg(session_id)
+        request = self.parse_body(SendMessageRequest)
+        service = await self.aimax_ready()
+        result = await service.send(session_id, request)
+        self.write_json(result.wire(), status=202)
+
+
+class HistoryHandler(AimaxHandlerMixin, APIHandler):
+    """``/aimax/sessions/{id}/history?after=&limit=``: one page of recorded events."""
+
+    @web.authenticated
+    @authorized("read", resource=AUTH_RESOURCE)
+    async def get(self, session_id: str) -> None:
+        session_id = self.session_id_arg(session_id)
+        after = self.int_arg("after", 0)
+        limit = self.int_arg("limit", None)
+        service = await self.aimax_ready()
+        self.write_json(service.history(session_id, after=after or 0, limit=limit).wire())
+
+
+class OpenAPIHandler(AimaxHandlerMixin, APIHandler):
+    """``/aimax/openapi.json``: the document generated from :mod:`.models`."""
+
+    @web.authenticated
+    @authorized("read", resource=AUTH_RESOURCE)
+    async def get(self) -> None:
+        from .openapi import openapi_document
+
+        self.write_json(openapi_document(server_base=self.base_url))
+
+
+_ID = r"(?P<session_id>[^/]+)"
+
+
+def default_handlers() -> list[tuple[str, type]]:
+    """The routes, relative to the server's base URL (the websocket included)."""
+    from .websocket import StreamHandler
+
+    return [
+        (r"/aimax/sessions/?", SessionsHandler),
+        (rf"/aimax/sessions/{_ID}/messages/?", MessagesHandler),
+        (rf"/aimax/sessions/{_ID}/history/?", HistoryHandler),
+        (rf"/aimax/sessions/{_ID}/stream/?", StreamHandler),
+        (rf"/aimax/sessions/{_ID}/?", SessionHandler),
+        (r"/aimax/openapi.json", OpenAPIHandler),
+    ]

@@ -1,0 +1,42 @@
+"""Resolve client paths inside the server's root directory (symlinks followed).
+
+A client names a directory relative to the root (Jupyter's API-path convention) or absolutely;
+either way the *resolved* path must be the root or below it, so a symlink pointing out of the
+root is refused like ``../..`` is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import InvalidField, PathOutsideRoot
+
+
+def resolve_inside(root: str | Path, value: str | None, field: str) -> Path:
+    """The real directory ``value`` names under ``root``; raise naming ``field`` otherwise."""
+    real_root = Path(os.path.realpath(root))
+    if value is None or value.strip() in ("", "."):
+        return real_root
+    candidate = Path(value.strip()).expanduser() if value.startswith("~") else Path(value)
+    if not candidate.is_absolute():
+        candidate = real_root / candidate
+    real = Path(os.path.realpath(candidate))
+    if real != real_root and not real.is_relative_to(real_root):
+        raise PathOutsideRoot(field, f"{value!r} resolves outside the server's root directory")
+    if not real.exists():
+        raise InvalidField(field, f"{value!r} does not exist; create the directory first")
+    if not real.is_dir():
+        raise InvalidField(field, f"{value!r} is not a directory")
+    return real
+
+
+def api_path(root: str | Path, path: str | Path) -> str:
+    """``path`` relative to the root when inside it (Jupyter style), else unchanged."""
+    real_root = Path(os.path.realpath(root))
+    p = Path(path)
+    if p == real_root:
+        return ""
+    if p.is_relative_to(real_root):
+        return p.relative_to(real_root).as_posix()
+    return str(p)

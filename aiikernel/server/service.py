@@ -1,0 +1,283 @@
+"""AimaxService: the server's policy around one :class:`AimaxManager`.
+
+Handlers speak to this object only. It turns validated request models into calls on the aimax
+backends and enforces what the server promises its users: allowed backends, a session limit,
+paths inside ``root_dir``, a prompt size cap, bounded history pages. It raises domain errors
+(:mod:`.errors`, :mod:`aiikernel.aimax.errors`); mapping them to HTTP is the handlers' job.
+Prompts are passed on, never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiikernel.aimax.errors import SessionNotFound
+
+from .errors import BackendDisabled, InvalidField, PromptTooLarge, SessionLimitReached
+from .models import (
+    CreateSessionRequest,
+    HistoryResponse,
+    SendMessageRequest,
+    SendResult,
+    SessionModel,
+    event_dict_payload,
+)
+from .paths import api_path, resolve_inside
+from .status_cache import StatusCache
+
+if TYPE_CHECKING:
+    from aiikernel.aimax.backend_base import TmuxAgentBackend
+    from aiikernel.aimax.manager import AimaxManager
+    from aiikernel.aimax.registry import SessionRecord
+    from aiikernel.aimax.state import SessionStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerPolicy:
+    """The limits a server applies (filled from ``AimaxExtension`` traits)."""
+
+    root_dir: Path
+    allowed_backends: tuple[str, ...]
+    max_sessions: int = 20
+    max_prompt_bytes: int = 256 * 1024
+    max_history_limit: int = 1000
+    status_ttl: float = 0.5
+
+
+class AimaxService:
+    """Sessions as the REST API sees them."""
+
+    def __init__(self, manager: AimaxManager, policy: ServerPolicy) -> None:
+        self.manager = manager
+        self.policy = policy
+        self._status: StatusCache[SessionStatus] = StatusCache(policy.status_ttl)
+        self._creating = 0
+        self._started: asyncio.Future[dict[str, str]] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def ready(self) -> dict[str, str]:
+        """Run :meth:`start` once; every caller (server start hook, first request) awaits it."""
+        if self._started is None:
+            self._started = asyncio.ensure_future(self.start())
+        return await asyncio.shield(self._started)
+
+    async def start(self) -> dict[str, str]:
+        """Reconcile with tmux, start the monitor, resume tailing every live session.
+
+        Sessions created before a server restart are listed again and stream from where
+        their event log stopped. If tmux cannot be used, the server still starts: listing
+        works from the registry and the calls that need tmux answer 503.
+        """
+        from aiikernel.aimax.errors import AimaxError
+
+        try:
+            found = await self.manager.reconcile()
+        except AimaxError as exc:
+            log.warning("aimax: could not reconcile with tmux: %s", exc)
+            return {}
+        self.manager.start_monitor()
+        for session_id, how in found.items():
+            if how == "live":
+                with contextlib.suppress(Exception):
+                    self._tail(session_id)
+        return found
+
+    async def shutdown(self, stop_agents: bool) -> None:
+        """Stop tails and the monitor; stop the agents too only when asked to."""
+        if stop_agents:
+            for record in list(self.manager.registry.live().values()):
+                if record.status == "running":
+                    with contextlib.suppress(Exception):
+                        await self.manager.backend(record.backend).terminate_session(
+                            record.session_id
+                        )
+        await self.manager.close()
+
+    # -- lookups ------------------------------------------------------------------------
+    def _record(self, session_id: str) -> SessionRecord:
+        return self.manager.registry.get(session_id)
+
+    def backend_for(self, session_id: str) -> TmuxAgentBackend:
+        """The backend owning ``session_id``; :class:`SessionNotFound` when unknown."""
+        return self.manager.backend(self._record(session_id).backend)
+
+    def _tail(self, session_id: str) -> None:
+        record = self._record(session_id)
+        self.manager.ensure_tail(self.manager.backend(record.backend), record)
+
+    async def _fresh_status(self, session_id: str) -> SessionStatus:
+        return await self._status.get(
+            session_id, lambda: self.backend_for(session_id).status(session_id)
+        )
+
+    def _model(self, record: SessionRecord, status: SessionStatus | None) -> SessionModel:
+        from aiikernel.aimax.flags import JobFlags
+
+        if status is None:  # archived: no pane to ask, the record says it all
+            flags = JobFlags(Path(record.flag_root), record.session_id)
+            state, detail, alive = "exited", None, False
+            accomplished, failed, sentinel = flags.is_accomplished(), flags.is_failed(), None
+        else:
+            state, detail, alive = status.state, status.detail, status.alive
+            accomplished, failed, sentinel = status.job_accomplished, status.failed, status.sentinel
+            record = self.manager.registry.find(record.session_id) or record
+        return SessionModel(
+            session_id=record.session_id,
+            backend=record.backend,
+            state=state,
+            status=record.status,
+            detail=detail,
+            alive=alive,
+            working=state == "working",
+            job_accomplished=accomplished,
+            failed=failed,
+            cwd=api_path(self.policy.root_dir, record.cwd),
+            display_name=record.display_name,
+            model=record.model,
+            agent_session_id=record.agent_session_id,
+            pane_id=record.pane_id,
+            jsonl_path=record.transcript_path,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            exited_at=record.exited_at,
+            worktree_branch=record.worktree_branch,
+            sentinel=sentinel,
+        )
+
+    # -- the API ------------------------------------------------------------------------
+    async def list_sessions(self) -> list[SessionModel]:
+        """Every known session (live and archived), oldest first, with its state."""
+        live = self.manager.registry.live()
+        archived = {k: v for k, v in self.manager.registry.archived().items() if k not in live}
+        statuses = await asyncio.gather(
+            *(self._fresh_status(sid) for sid in live), return_exceptions=True
+        )
+        models = []
+        for record, status in zip(live.values(), statuses, strict=True):
+            if isinstance(status, SessionNotFound):
+                continue  # stopped meanwhile
+            if isinstance(status, BaseException):
+                log.warning("aimax: status of %s failed: %s", record.session_id, type(status))
+                status = None
+            models.append(self._model(record, status))
+        models += [self._model(record, None) for record in archived.values()]
+        return sorted(models, key=lambda m: m.created_at)
+
+    async def get_session(self, session_id: str) -> SessionModel:
+        record = self._record(session_id)
+        if session_id not in self.manager.registry.live():
+            return self._model(record, None)
+        return self._model(record, await self._fresh_status(session_id))
+
+    async def create_session(self, req: CreateSessionRequest) -> SessionModel:
+        """Start an agent (and submit ``initialPrompt``) within the server's limits."""
+        if req.backend not in self.policy.allowed_backends:
+            raise BackendDisabled(
+                f"backend {req.backend!r} is disabled on this server; allowed: "
+                f"{', '.join(self.policy.allowed_backends) or 'none'}"
+            )
+        self._check_prompt("initialPrompt", req.initial_prompt)
+        cwd = resolve_inside(self.policy.root_dir, req.cwd, "cwd")
+        flag_root = (
+            resolve_inside(self.policy.root_dir, req.flag_root, "flagRoot")
+            if req.flag_root
+            else None
+        )
+        running = sum(1 for r in self.manager.registry.live().values() if r.status == "running")
+        if running + self._creating >= self.policy.max_sessions:
+            raise SessionLimitReached(
+                f"{self.policy.max_sessions} sessions are running (the server's limit); "
+                "stop one first"
+            )
+        session_id = req.session_id or f"s-{uuid.uuid4().hex[:12]}"
+        backend = self.manager.backend(req.backend)
+        self._creating += 1
+        try:
+            await backend.create_new_session(
+                {
+                    "sessionId": session_id,
+                    "cwd": str(cwd),
+                    "initialPrompt": req.initial_prompt,
+                    "model": req.model,
+                    "displayName": req.display_name,
+                    "worktree": req.worktree,
+                    "agentSessionId": req.agent_session_id,
+                    "flagRoot": str(flag_root) if flag_root else None,
+                }
+            )
+        finally:
+            self._creating -= 1
+            self._status.forget(session_id)
+        self._tail(session_id)
+        return await self.get_session(session_id)
+
+    async def stop_session(self, session_id: str) -> None:
+        """Stop the agent and archive the session (idempotent for stopped sessions)."""
+        backend = self.backend_for(session_id)
+        try:
+            await backend.terminate_session(session_id)
+        finally:
+            self._status.forget(session_id)
+
+    async def send(self, session_id: str, req: SendMessageRequest) -> SendResult:
+        """Submit a prompt, queued or interrupting the running turn; returns once confirmed."""
+        self._check_prompt("prompt", req.prompt)
+        backend = self.backend_for(session_id)
+        sentinel = self.last_sentinel(session_id)
+        opts = {"sessionId": session_id, "prompt": req.prompt}
+        try:
+            if req.mode == "interrupt":
+                await backend.pause_current_and_resume_from_session(opts)
+            else:
+                await backend.no_pause_current_and_queue_query_at_session(opts)
+        finally:
+            self._status.forget(session_id)
+        return SendResult(session_id=session_id, mode=req.mode, sentinel=sentinel)
+
+    def history(self, session_id: str, after: int = 0, limit: int | None = None) -> HistoryResponse:
+        """One page of events after ``after`` (at most ``max_history_limit``)."""
+        cap = self.policy.max_history_limit
+        if after < 0:
+            raise InvalidField("after", "must be a sentinel >= 0")
+        if limit is not None and not 1 <= limit <= cap:
+            raise InvalidField("limit", f"must be between 1 and {cap}")
+        page = self.backend_for(session_id).get_history(session_id, after=after, limit=limit or cap)
+        page["entries"] = [event_dict_payload(e) for e in page["entries"]]
+        return HistoryResponse.model_validate(page)
+
+    def last_sentinel(self, session_id: str) -> int:
+        """The newest event's ``seq`` (0 for an empty log)."""
+        record = self._record(session_id)
+        return self.manager.catch_up(self.manager.backend(record.backend), record).last_seq
+
+    def history_page(self, session_id: str, after: int, limit: int) -> dict[str, Any]:
+        """Raw history page (snake_case dicts) for the websocket's replay."""
+        return self.backend_for(session_id).get_history(session_id, after=after, limit=limit)
+
+    def subscribe(
+        self, session_id: str, listener: Callable[[Any], None], from_sentinel: int | None
+    ) -> Callable[[], None]:
+        """Events after ``from_sentinel`` then live ones, delivered to ``listener``."""
+        return self.backend_for(session_id).get_agent_raw_thought_stream(
+            session_id, listener, {"fromSentinel": from_sentinel}
+        )
+
+    def _check_prompt(self, field: str, prompt: str | None) -> None:
+        if prompt is None:
+            return
+        size = len(prompt.encode("utf-8", "surrogatepass"))
+        if size > self.policy.max_prompt_bytes:
+            raise PromptTooLarge(
+                field,
+                f"{size} bytes is over this server's limit of {self.policy.max_prompt_bytes} "
+                "(AimaxExtension.max_prompt_bytes)",
+            )
