@@ -358,3 +358,35 @@ def _first_difference(a: str, b: str) -> str:
         if x != y:
             return f"at {i}: {a[i - 20 : i + 20]!r} vs {b[i - 20 : i + 20]!r}"
     return f"lengths {len(a)} vs {len(b)}"
+
+
+@pytest.mark.asyncio
+async def test_worktree_per_session_removed_on_stop_branch_kept(manager, agent_env, tmp_path):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@e", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "sub" / "f.txt").write_text("x")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    backend = manager.backend("tmux-claude-code")
+    handle = await backend.create_new_session(
+        {"sessionId": "wt", "cwd": str(repo / "sub"), "env": agent_env, "worktree": True}
+    )
+    cwd = handle["cwd"]
+    assert cwd != str(repo / "sub") and cwd.endswith("/sub")
+    assert (await backend.status("wt")).cwd == cwd
+    record = manager.registry.get("wt")
+    assert record.worktree_branch == "aimax/wt"
+    await backend.terminate_session("wt")
+    assert not os.path.exists(record.worktree_path)
+    branches = subprocess.run(
+        [*git, "branch", "--list", "aimax/wt"], capture_output=True, text=True
+    )
+    assert "aimax/wt" in branches.stdout
+    with pytest.raises(InvalidOptions, match="git repository"):
+        await backend.create_new_session(
+            {"sessionId": "nowt", "cwd": str(tmp_path), "env": agent_env, "worktree": True}
+        )

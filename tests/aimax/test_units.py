@@ -1,0 +1,308 @@
+"""Unit tests of aimax's pure parts: config, options, screen reading, state, registry, hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from aiikernel.aimax.claude_code import accept_folder_trust, hook_command, hook_settings
+from aiikernel.aimax.codex import notify_argv
+from aiikernel.aimax.config import AimaxConfig, env_name, field_help
+from aiikernel.aimax.errors import ConfigError, InvalidOptions, SessionNotFound
+from aiikernel.aimax.flags import JobFlags
+from aiikernel.aimax.options import CreateOptions, SendOptions, parse_options
+from aiikernel.aimax.registry import Registry, SessionRecord
+from aiikernel.aimax.screen import CLAUDE_MARKERS, CODEX_MARKERS, read_screen
+from aiikernel.aimax.spawn import launch_argv, read_env_file, write_env_file
+from aiikernel.aimax.state import Signal, StateFile, decide
+
+# -- config -------------------------------------------------------------------------------------
+
+
+def test_config_defaults_follow_home_and_env_overrides_win(tmp_path):
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(tmp_path / "cx")}
+    cfg = AimaxConfig.from_env(env)
+    assert cfg.data_dir == tmp_path / ".local" / "share" / "aimax"
+    assert cfg.claude_projects_dir == tmp_path / ".claude" / "projects"
+    assert cfg.codex_state_db == tmp_path / "cx" / "state_5.sqlite"
+    assert cfg.run_preflight is True and cfg.tmux_socket == "aimax"
+    env.update(
+        AIMAX_DATA_DIR=str(tmp_path / "d"),
+        AIMAX_RUN_PREFLIGHT="0",
+        AIMAX_CLAUDE_BIN="/opt/claude",
+        AIMAX_TMUX_SOCKET="mine",
+        AIMAX_CONFIRM_TIMEOUT="3.5",
+    )
+    cfg = AimaxConfig.from_env(env)
+    assert cfg.data_dir == tmp_path / "d"
+    assert (cfg.run_preflight, cfg.claude_bin, cfg.tmux_socket) == (False, "/opt/claude", "mine")
+    assert cfg.confirm_timeout == 3.5
+
+
+def test_config_rejects_bad_values_naming_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="AIMAX_RUN_PREFLIGHT"):
+        AimaxConfig.from_env({"HOME": str(tmp_path), "AIMAX_RUN_PREFLIGHT": "maybe"})
+
+
+def test_every_config_field_is_documented():
+    helps = field_help()
+    assert all(helps.values()), [k for k, v in helps.items() if not v]
+    assert env_name("claude_bin") == "AIMAX_CLAUDE_BIN"
+    doc = (Path(__file__).parents[2] / "docs" / "aimax.md").read_text(encoding="utf-8")
+    missing = [env_name(k) for k in helps if env_name(k) not in doc]
+    assert not missing, f"docs/aimax.md does not mention {missing}"
+
+
+# -- options ------------------------------------------------------------------------------------
+
+
+def test_options_accept_camel_and_snake_case():
+    camel = parse_options(
+        CreateOptions,
+        {
+            "sessionId": "a-1",
+            "cwd": "/tmp",
+            "initialPrompt": "hi",
+            "flagRoot": "/f",
+            "useProxy": True,
+            "displayName": "A",
+            "agentSessionId": "u",
+            "model": "m",
+        },
+    )
+    snake = CreateOptions(
+        session_id="a-1",
+        cwd="/tmp",
+        initial_prompt="hi",
+        flag_root="/f",
+        use_proxy=True,
+        display_name="A",
+        agent_session_id="u",
+        model="m",
+    )
+    assert camel == snake
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", "-lead", "x" * 65, "sp ace", "semi;colon"])
+def test_session_ids_are_restricted(bad):
+    with pytest.raises(InvalidOptions, match="session"):
+        parse_options(SendOptions, {"sessionId": bad, "prompt": "hi"})
+
+
+def test_unknown_option_keys_are_errors_not_silently_dropped():
+    with pytest.raises(InvalidOptions, match="promt"):
+        parse_options(SendOptions, {"sessionId": "a", "promt": "typo"})
+
+
+# -- screen -------------------------------------------------------------------------------------
+
+
+def test_claude_screen_ready_busy_and_input_box():
+    ready = "❯\u00a0\x1b[7m \x1b[0m\n  ? for shortcuts · ← for agents"
+    reading = read_screen(ready, CLAUDE_MARKERS)
+    assert (reading.ready, reading.busy, reading.input_text) == (True, False, "")
+    typed = read_screen("❯\u00a0[Pasted text #1 +41 lines]\n  ? for shortcuts", CLAUDE_MARKERS)
+    assert typed.input_text == "[Pasted text #1 +41 lines]"
+    busy = read_screen("❯\u00a0\n  esc to interrupt · ← for agents", CLAUDE_MARKERS)
+    assert busy.busy and not busy.ready
+
+
+def test_codex_dim_placeholder_is_an_empty_box_but_typed_text_is_not():
+    placeholder = (
+        "\x1b[1m›\x1b[0m \x1b[2mAsk Codex to do anything\n  ← for agents · ? for shortcuts"
+    )
+    assert read_screen(placeholder, CODEX_MARKERS).input_text == ""
+    typed = "\x1b[1m›\x1b[0m hello\n  ← for agents · ? for shortcuts"
+    assert read_screen(typed, CODEX_MARKERS).input_text == "hello"
+
+
+def test_permission_prompt_and_dialogs_are_recognised():
+    perm = read_screen("Bash command\n\nDo you want to proceed?\n❯ 1. Yes\n  2. No", CLAUDE_MARKERS)
+    assert perm.permission.startswith("Do you want to proceed?") and "1. Yes" in perm.permission
+    dialog = read_screen("Meet the new model\n› 1. Try it\n  2. Keep mine", CLAUDE_MARKERS)
+    assert dialog.blocked and "Meet the new model" in dialog.excerpt
+
+
+# -- state --------------------------------------------------------------------------------------
+
+
+def _screen(text="❯\u00a0\n  ? for shortcuts"):
+    return read_screen(text, CLAUDE_MARKERS)
+
+
+def test_state_decision_prefers_newest_timed_signal_and_screen_only_for_dialogs():
+    now = time.time()
+    working = Signal("working", now - 1)
+    idle = Signal("idle", now, source="transcript")
+    assert (
+        decide(dead=False, screen=_screen(), hook=working, transcript=idle, seen_ready=True)[0]
+        == "idle"
+    )
+    assert (
+        decide(
+            dead=False,
+            screen=_screen(),
+            hook=Signal("working", now + 1),
+            transcript=idle,
+            seen_ready=True,
+        )[0]
+        == "working"
+    )
+    assert (
+        decide(dead=True, screen=_screen(), hook=working, transcript=None, seen_ready=True)[0]
+        == "exited"
+    )
+    perm = _screen("Do you want to proceed?\n❯ 1. Yes")
+    state, detail, source = decide(
+        dead=False, screen=perm, hook=idle, transcript=None, seen_ready=True
+    )
+    assert (state, source) == ("waiting_permission", "screen") and "proceed" in detail
+    dialog = _screen("Choose a theme\n 1. Dark")
+    assert (
+        decide(dead=False, screen=dialog, hook=None, transcript=None, seen_ready=True)[0]
+        == "waiting_input"
+    )
+    assert (
+        decide(dead=False, screen=dialog, hook=None, transcript=None, seen_ready=False)[0]
+        == "starting"
+    )
+    assert (
+        decide(dead=False, screen=_screen(), hook=None, transcript=None, seen_ready=True)[0]
+        == "idle"
+    )
+
+
+def test_claude_hook_command_appends_timed_lines_the_state_file_understands(tmp_path):
+    state = StateFile(tmp_path / "s p a c e" / "state.jsonl")
+    state.path.parent.mkdir()
+    payload = {
+        "hook_event_name": "Notification",
+        "notification_type": "permission_prompt",
+        "message": "Claude needs your permission to use Bash",
+        "session_id": "x",
+    }
+    subprocess.run(
+        ["/bin/sh", "-c", hook_command(state.path)],
+        input=json.dumps(payload, indent=2),
+        text=True,
+        check=True,
+    )
+    signal = state.read()
+    assert signal.state == "waiting_permission" and "permission" in signal.detail
+    assert abs(signal.at - time.time()) < 5
+    subprocess.run(
+        ["/bin/sh", "-c", hook_command(state.path)],
+        input=json.dumps({"hook_event_name": "Stop"}),
+        text=True,
+        check=True,
+    )
+    assert state.read().state == "idle"
+    settings = hook_settings(
+        state.path,
+        {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "mine"}]}]}, "model": "x"},
+    )
+    assert settings["model"] == "x" and len(settings["hooks"]["Stop"]) == 2
+
+
+def test_codex_notify_is_valid_toml_and_ignores_other_threads(tmp_path):
+    state = StateFile(tmp_path / "state.jsonl")
+    argv = notify_argv(state.path)
+    toml = "notify = [" + ", ".join(json.dumps(a) for a in argv) + "]"
+    assert tomllib.loads(toml)["notify"] == argv
+    for thread in ("other-thread", "my-thread"):
+        payload = {"type": "agent-turn-complete", "thread-id": thread}
+        subprocess.run([*argv, json.dumps(payload)], check=True)
+    state.note("submit", at=time.time() - 10)
+    assert state.read("my-thread").state == "idle"
+    assert state.offset == state.path.stat().st_size
+
+
+# -- registry, flags, trust, launcher -------------------------------------------------------------
+
+
+def _record(sid="s1", **kw):
+    base = dict(
+        session_id=sid,
+        backend="tmux-claude-code",
+        cwd="/tmp",
+        flag_root="/tmp",
+        created_at=time.time(),
+    )
+    base.update(kw)
+    return SessionRecord(**base)
+
+
+def test_registry_roundtrip_archive_and_no_temp_files_left(tmp_path):
+    reg = Registry(tmp_path)
+    reg.put(_record("a"))
+    reg.put(_record("b"))
+    reg.update("a", lambda r: r.model_copy(update={"pane_id": "%3"}))
+    assert reg.get("a").pane_id == "%3"
+    reg.archive("b", status="stopped")
+    assert set(reg.live()) == {"a"} and reg.archived()["b"].status == "stopped"
+    assert reg.get("b").status == "stopped"
+    reg.put(_record("b"))  # re-created: leaves the archive
+    assert "b" not in reg.archived()
+    with pytest.raises(SessionNotFound):
+        reg.get("zzz")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert oct(reg.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_registry_survives_a_damaged_file_without_losing_it(tmp_path):
+    reg = Registry(tmp_path)
+    reg.path.write_text("{not json")
+    assert reg.live() == {}
+    assert list(tmp_path.glob("registry.json.corrupt-*"))
+
+
+def test_job_flags_contract(tmp_path):
+    flags = JobFlags(tmp_path, "s1")
+    assert not flags.is_accomplished()
+    flags.arm("do it")
+    assert flags.is_running() and not flags.is_accomplished()
+    (flags.dir / "running.flag").unlink()
+    assert flags.is_accomplished() and not flags.is_failed()
+    (flags.dir / "failed.flag").write_text("x")
+    assert flags.is_failed()
+    flags.arm("retry")
+    assert not flags.is_failed()
+    assert flags.dir == tmp_path / ".imac" / "flags" / "s1"
+
+
+def test_folder_trust_keeps_the_users_other_keys(tmp_path):
+    config = tmp_path / ".claude.json"
+    config.write_text(json.dumps({"theme": "dark", "projects": {"/other": {"x": 1}}}))
+    os.chmod(config, 0o640)
+    accept_folder_trust(config, str(tmp_path), tmp_path / "locks")
+    data = json.loads(config.read_text())
+    assert data["theme"] == "dark" and data["projects"]["/other"] == {"x": 1}
+    entry = data["projects"][os.path.realpath(tmp_path)]
+    assert entry["hasTrustDialogAccepted"] is True and entry["projectOnboardingSeenCount"] == 1
+    assert config.stat().st_mode & 0o777 == 0o640
+    config.write_text("{broken")
+    accept_folder_trust(config, str(tmp_path), tmp_path / "locks")
+    assert config.read_text() == "{broken"  # never clobber what we cannot read
+
+
+def test_launcher_gives_the_exact_environment_and_deletes_its_file(tmp_path):
+    env = {"PATH": os.environ["PATH"], "ONLY_THIS": "yes", "SECRET": "k"}
+    env_file = write_env_file(tmp_path, env)
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    out = subprocess.run(launch_argv(env_file, ["env"]), capture_output=True, text=True, check=True)
+    lines = dict(line.split("=", 1) for line in out.stdout.splitlines())
+    assert lines == env
+    assert not env_file.exists()
+
+
+def test_env_files_are_parsed_like_shell_assignments(tmp_path):
+    path = tmp_path / "x.env"
+    path.write_text("# comment\nexport A=1\nB='two words'\nC=\"3\"\n\nbad line\n")
+    assert read_env_file(path) == {"A": "1", "B": "two words", "C": "3"}
+    assert read_env_file(tmp_path / "missing") == {}
