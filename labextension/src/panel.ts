@@ -39,6 +39,19 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
     super.dispose();
   }
 
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // A panel restored open at startup is attached visible and never gets after-show.
+    if (this.isVisible) {
+      this.model.setActive(true);
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.setActive(false);
+    super.onBeforeDetach(msg);
+  }
+
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.setActive(true);
