@@ -24,10 +24,12 @@ class AiiKernel(IPythonKernel):
     banner = f"aiipython {__version__} — IPython with an AI turn loop. Try: %%ai describe my data"
 
     warm_up_models = Bool(
-        True, help="Import the model library in the background shortly after start-up."
+        True,
+        help="Import the model library in the background once a frontend has connected "
+        "(after the first kernel_info reply), so the first AI turn does not wait for it.",
     ).tag(config=True)
     warm_up_delay = Float(
-        2.0, help="Seconds after start-up before the background warm-up begins."
+        0.2, help="Seconds after the first kernel_info reply before the background warm-up begins."
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -36,7 +38,17 @@ class AiiKernel(IPythonKernel):
 
         self.shell.extension_manager.loaded.add("aiikernel")
         load_ipython_extension(self.shell)
-        if self.warm_up_models:
+        self._warm_up_started = False
+
+    async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        """Answer as usual; the first answer also schedules the model-library warm-up.
+
+        Waiting for it keeps the import (seconds of CPU, the GIL) out of the kernel's own
+        start-up, while a person is still typing the first prompt.
+        """
+        await super().kernel_info_request(stream, ident, parent)
+        if self.warm_up_models and not self._warm_up_started:
+            self._warm_up_started = True
             timer = threading.Timer(self.warm_up_delay, self._warm_up)
             timer.daemon = True
             timer.start()

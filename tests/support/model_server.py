@@ -140,6 +140,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, ModelRequestHandler)
 
+    def get_request(self) -> tuple[socket.socket, object]:
+        # Streamed SSE events are small writes: without TCP_NODELAY, Nagle + the client's
+        # delayed ACK add ~40 ms stalls that no real provider has, skewing every timing.
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
 
 class ScriptedModelServer:
     """Serve scripted model answers on 127.0.0.1 (see the module docstring for the contract)."""
