@@ -580,7 +580,9 @@ class TmuxAgentBackend(AgentBackend):
         rt = self.manager.runtime(session_id)
         dead, screen = True, None
         if record.status == "running" and record.pane_id:
-            info = await Pane(self.manager.tmux, record.pane_id).info()
+            info = await self.manager.pane_info(
+                record.pane_id, max_age=self.config.poll_interval / 2
+            )
             dead = info is None or info.dead
             if info is not None:
                 screen = await rt.screen_if_changed(

@@ -107,6 +107,10 @@ class ClaudeCodeBackend(TmuxAgentBackend):
         state_file = self.manager.runtime(record.session_id).state_file.path
         atomic_write_json(self.settings_path(record), hook_settings(state_file, extra))
         accept_folder_trust(self.config.claude_config, record.cwd, self.manager.data_dir)
+        transcript = self.flavor_transcript_path(record)
+        if transcript is not None:
+            # Claude creates it at the first prompt; existing now, it can be watched at once.
+            transcript.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def flavor_argv(self, record: SessionRecord, *, resume: bool) -> list[str]:
         assert record.agent_session_id
@@ -133,4 +137,5 @@ class ClaudeCodeBackend(TmuxAgentBackend):
             self.config.claude_bin,
             "AIMAX_CLAUDE_BIN",
             "Install Claude Code (`npm install -g @anthropic-ai/claude-code`)",
+            self.config.data_dir,
         )

@@ -115,4 +115,5 @@ class CodexBackend(TmuxAgentBackend):
             self.config.codex_bin,
             "AIMAX_CODEX_BIN",
             "Install Codex (`npm install -g @openai/codex`)",
+            self.config.data_dir,
         )

@@ -86,7 +86,7 @@ class AimaxConfig:
         default=10.0, metadata={"help": "Seconds to wait for a submitted prompt to be confirmed."}
     )
     poll_interval: float = field(
-        default=0.5, metadata={"help": "Seconds between state polls of all sessions."}
+        default=1.0, metadata={"help": "Seconds between monitor ticks (one tmux call each)."}
     )
     window_size: str = field(default="200x50", metadata={"help": "Size of agent windows."})
 

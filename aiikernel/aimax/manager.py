@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TAIL_POLL_WAITING = 0.2
+"""Seconds between transcript checks while the transcript does not exist yet."""
+TAIL_POLL_IDLE = 5.0
+"""Safety-net poll once inotify watches the transcript's directory."""
+
 
 @dataclass
 class SessionRuntime:
@@ -106,6 +111,24 @@ class AimaxManager:
         self._runtimes: dict[str, SessionRuntime] = {}
         self._watch_hub: Any = None
         self._monitor: asyncio.Task | None = None
+        self._panes: dict[str, PaneInfo] = {}
+        self._panes_at = 0.0
+
+    async def panes(self, max_age: float = 0.0) -> dict[str, PaneInfo]:
+        """Every pane of the server by id: one ``list-panes -a``, reused for ``max_age`` s.
+
+        Status calls pass a small ``max_age`` so that many clients polling many sessions
+        share the monitor's one tmux call per tick instead of each spawning tmux.
+        """
+        if max_age <= 0 or time.monotonic() - self._panes_at > max_age:
+            self._panes = {p.pane_id: p for p in await self.tmux.list_panes()}
+            self._panes_at = time.monotonic()
+        return self._panes
+
+    async def pane_info(self, pane_id: str | None, max_age: float = 0.0) -> PaneInfo | None:
+        if not pane_id:
+            return None
+        return (await self.panes(max_age)).get(pane_id)
 
     @property
     def data_dir(self) -> Path:
@@ -164,7 +187,9 @@ class AimaxManager:
         from .transcripts.tail import TailState, TranscriptTailer
 
         state = TailState.model_validate(record.tail_state) if record.tail_state else None
-        return TranscriptTailer(log, backend.parser, state=state, hub=self._watch_hub)
+        return TranscriptTailer(
+            log, backend.parser, state=state, hub=self._watch_hub, poll_interval=TAIL_POLL_WAITING
+        )
 
     def _persist_tail(self, rt: SessionRuntime, session_id: str) -> None:
         if rt.tailer is None:
@@ -240,7 +265,13 @@ class AimaxManager:
     ) -> None:
         def provider() -> Path | None:
             current = self.registry.find(session_id)
-            return backend.flavor_transcript_path(current) if current else None
+            path = backend.flavor_transcript_path(current) if current else None
+            if rt.tailer is not None:
+                # inotify wakes us once the file exists; until then (the agent creates it at
+                # the first prompt, Codex in a directory we cannot know) poll briskly.
+                exists = path is not None and path.exists()
+                rt.tailer.poll_interval = TAIL_POLL_IDLE if exists else TAIL_POLL_WAITING
+            return path
 
         while True:
             lock_file = self._try_feeder_lock(rt)
@@ -284,7 +315,7 @@ class AimaxManager:
 
         Returns ``{session_id: "live" | "exited"}`` for the registry's running sessions.
         """
-        panes = {p.pane_id: p for p in await self.tmux.list_panes()}
+        panes = await self.panes()
         result = {}
         for record in self.registry.live().values():
             if record.status != "running":
@@ -299,7 +330,7 @@ class AimaxManager:
 
     async def poll_once(self) -> None:
         """One monitor tick: one ``list-panes -a`` for every session, tail positions saved."""
-        panes = {p.pane_id: p for p in await self.tmux.list_panes()}
+        panes = await self.panes()
         for record in self.registry.live().values():
             if record.status == "running":
                 info = panes.get(record.pane_id or "")

@@ -6,6 +6,7 @@ Each failure is a :class:`PreflightError` whose message says what to do. ``AIMAX
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,14 +28,53 @@ def check_tmux(tmux_bin: str) -> str:
     return out.stdout.strip() or out.stderr.strip()
 
 
-def check_binary(binary: str, env_var: str, install_hint: str) -> str:
-    """The agent's ``--version`` output; raise if the binary is missing or broken."""
+def check_binary(
+    binary: str, env_var: str, install_hint: str, cache_dir: Path | None = None
+) -> str:
+    """The agent's ``--version`` output; raise if the binary is missing or broken.
+
+    A node CLI takes about a second to print its version, so a success is remembered in
+    ``cache_dir`` for that exact file (path, size, mtime): ``aimax create`` stays quick.
+    """
     exe = shutil.which(binary)
     if exe is None:
         raise PreflightError(
             f"agent binary {binary!r} not found on PATH. {install_hint} "
             f"or set {env_var} to its full path."
         )
+    real = os.path.realpath(exe)
+    st = os.stat(real)
+    key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
+    cache = _load_cache(cache_dir)
+    if key in cache:
+        return cache[key]
+    version = _run_version(exe)
+    if cache_dir is not None:
+        cache[key] = version
+        _save_cache(cache_dir, cache)
+    return version
+
+
+def _load_cache(cache_dir: Path | None) -> dict[str, str]:
+    if cache_dir is None:
+        return {}
+    try:
+        data = json.loads((cache_dir / "preflight.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(cache_dir: Path, cache: dict[str, str]) -> None:
+    from .registry import atomic_write_json
+
+    try:
+        atomic_write_json(cache_dir / "preflight.json", dict(list(cache.items())[-20:]))
+    except OSError:
+        pass
+
+
+def _run_version(exe: str) -> str:
     try:
         out = subprocess.run(
             [exe, "--version"], capture_output=True, text=True, timeout=30, check=False
