@@ -97,6 +97,9 @@ def rebuild_array(buffer: Any, dtype: Any, shape: tuple[int, ...], order: str, w
     return array
 
 
+_TRACKED = frozenset({list, dict, set, bytearray})
+
+
 class _NamespaceMixin:
     """The hooks shared by the C pickler and the dill pickler."""
 
@@ -106,17 +109,33 @@ class _NamespaceMixin:
         self._module = module
         self.used_refs: set[str] = set()
         self._bound: dict[type, bool] = {}
+        #: Mutable containers met while pickling, by id: two groups that met the same
+        #: one share it, and are pickled together so the sharing survives a restore.
+        self.mutables: dict[int, Any] = {}
+        self.class_shared: set[int] = set()
         numpy = sys.modules.get("numpy")
         self._ndarray = numpy.ndarray if numpy is not None else None
+        self._tracked = _TRACKED if numpy is None else _TRACKED | {numpy.ndarray}
 
     def persistent_id(self, obj: Any) -> Any:
         name = self._refs.get(id(obj))
         if name is None or id(obj) in self._member_ids:
+            if type(obj) in self._tracked and len(obj):
+                # Kept alive until grouping is done, so an id is never recycled.  Empty
+                # containers are skipped: classes share those (pandas' ``_metadata``).
+                self.mutables[id(obj)] = obj
             return None
         if name == NS_MARK:
             return ("ns",)
         self.used_refs.add(name)
         return ("name", name)
+
+    def _note_class_containers(self, kind: type) -> None:
+        """Containers held by a class (pandas' ``Series._metadata``) are not sharing."""
+        for klass in getattr(kind, "__mro__", ()):
+            for value in vars(klass).values():
+                if type(value) in self._tracked:
+                    self.class_shared.add(id(value))
 
     def _reduce_array(self, obj: Any) -> Any:
         if obj.dtype.hasobject or obj.nbytes < MIN_OUT_OF_BAND:
@@ -148,6 +167,7 @@ class _NamespaceMixin:
         bound = self._bound.get(kind)
         if bound is None:
             bound = self._bound[kind] = is_process_bound(kind)
+            self._note_class_containers(kind)
         if bound:
             raise ProcessBoundError(
                 f"{kind.__module__}.{kind.__qualname__} belongs to this process"
@@ -318,8 +338,11 @@ def dump_group(
     refs: Mapping[int, str],
     module: str,
     chunks: ChunkStore,
-) -> Entry:
-    """Store ``values`` (the values of ``members``) as one entry, or record why it cannot be."""
+) -> tuple[Entry, dict[int, Any]]:
+    """Store ``values`` (the values of ``members``) as one entry, or record why it cannot be.
+
+    Also returns the mutable containers the pickler met (id → object), for grouping.
+    """
     codecs = ["pickle", "dill"]
     member_ids = {id(v) for v in values}
     error: BaseException | None = None
@@ -351,13 +374,15 @@ def dump_group(
             refs=sorted(pickler.used_refs),
         )
         entry.digest = _digest(entry)
-        return entry
+        for shared in pickler.class_shared:
+            pickler.mutables.pop(shared, None)
+        return entry, pickler.mutables
     return Entry(
         kind="unpicklable",
         members=list(members),
         type_name=type(values[0]).__name__ if len(values) == 1 else "group",
         error=f"{type(error).__name__}: {error}" if error else "cannot be pickled",
-    )
+    ), {}
 
 
 def _worth_trying_dill(exc: BaseException) -> bool:

@@ -415,24 +415,29 @@ class CheckpointStore(LoggingConfigurable):
                 refs.setdefault(id(value), name)
         refs[id(namespace)] = NS_MARK
         forced: list[set[str]] = []
-        cache: dict[frozenset[str], Entry] = {}
+        cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
         entries: dict[str, Entry] = {}
         for _ in range(len(names) + 2):
             groups = self._identity_groups(namespace, examine, refs, forced)
             entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
+            owner: dict[int, frozenset[str]] = {}
+            merges: list[set[str]] = []
             for members in groups:
                 key = frozenset(members)
-                entry = cache.get(key)
-                if entry is None:
-                    entry = self._store_group(namespace, members, refs, module)
-                    cache[key] = entry
+                if key not in cache:
+                    cache[key] = self._store_group(namespace, members, refs, module)
+                entry, mutables = cache[key]
                 entries.update(_split_group(entry, members))
-            cycles = _cycles(entries)
-            if not cycles:
+                for obj_id in mutables:
+                    other = owner.setdefault(obj_id, key)
+                    if other != key:
+                        merges.append(set(other | key))
+            merges.extend(_cycles(entries))
+            if not merges:
                 return entries
-            for cycle in cycles:
-                examine |= cycle
-                forced.append(cycle)
+            for merge in merges:
+                examine |= merge
+                forced.append(merge)
         raise CheckpointError("could not separate the namespace into storable groups")
 
     def _identity_groups(
@@ -479,9 +484,10 @@ class CheckpointStore(LoggingConfigurable):
 
     def _store_group(
         self, namespace: dict, members: list[str], refs: Mapping[int, str], module: str
-    ) -> Entry:
+    ) -> tuple[Entry, dict[int, Any]]:
         if len(members) == 1 and is_module(namespace[members[0]]):
-            return Entry(kind="module", module=namespace[members[0]].__name__, members=members)
+            entry = Entry(kind="module", module=namespace[members[0]].__name__, members=members)
+            return entry, {}
         return dump_group(
             members,
             [namespace[m] for m in members],

@@ -437,3 +437,28 @@ def test_store_opens_lazily(store_dir):
     assert store.head is None
     assert store.status()["exists"] is False
     assert not store_dir.exists()
+
+
+def test_sharing_through_an_unnamed_object_survives(nb, store):
+    run(nb, "x = [[9]]\ny = {'k': x[0]}\nz = [x[0], 'other']")
+    store.checkpoint(nb, label="shared")
+    entries = store._manifest(store.head).entries
+    assert sorted(entries["x"].members) == ["x", "y", "z"]  # pickled together
+    run(nb, "x = y = z = None")
+    store.undo(nb, touched={"x", "y", "z"})
+    assert nb["y"]["k"] is nb["x"][0] is nb["z"][0]
+
+
+def test_independent_objects_are_not_grouped(nb, store):
+    run(
+        nb,
+        "import numpy as np, pandas as pd\n"
+        "df1 = pd.DataFrame({'a': np.arange(10), 's': ['x'] * 10})\n"
+        "df2 = pd.DataFrame({'a': np.arange(10.0)})\n"
+        "s1 = df1['a'] + 1\nser = pd.Series([1, 2], dtype='category')\n"
+        "class O:\n    default = [1]\n    def __init__(self):\n        self.items = [1]\n"
+        "o1 = O()\no2 = O()\nl1 = []\nl2 = []",
+    )
+    store.checkpoint(nb, label="independent")
+    entries = store._manifest(store.head).entries
+    assert all(len(e.members) == 1 for e in entries.values() if e.kind == "value")
