@@ -2,7 +2,7 @@
 
 Served at ``GET /aimax/openapi.json``; committed beside the handlers as ``rest-api.yml``
 (``python -m aiikernel.server.openapi --yaml``; a test checks it is current), and rendered for
-``docs/rest-api.md`` with ``--markdown``.
+``docs/rest-api.md`` with ``--update-docs docs/rest-api.md`` (``--markdown`` prints it).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     out = dict(ok)
     for code in (403, *codes):
         out[str(code)] = _json(_ref(m.ErrorModel), _ERRORS[code])
-    return out
+    return dict(sorted(out.items()))
 
 
 _SESSION_ID_PARAM = {
@@ -259,9 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--yaml", action="store_true", help="YAML (the committed rest-api.yml)")
     how.add_argument("--markdown", action="store_true", help="the docs/rest-api.md reference")
+    how.add_argument(
+        "--update-docs",
+        metavar="FILE",
+        help="replace the generated reference at the end of FILE (keeps the guide above it)",
+    )
     args = parser.parse_args(argv)
     doc = openapi_document()
-    if args.yaml:
+    if args.update_docs:
+        from pathlib import Path
+
+        from .openapi_markdown import MARKER, render_markdown
+
+        path = Path(args.update_docs)
+        guide = path.read_text(encoding="utf-8").split(MARKER)[0] if path.exists() else ""
+        path.write_text(guide + render_markdown(doc), encoding="utf-8")
+    elif args.yaml:
         import yaml
 
         sys.stdout.write(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
