@@ -12,14 +12,15 @@ SCREENSHOT = "/tmp/aiikernel-lab.png"
 LOAD_TIMEOUT_MS = 90_000
 
 
-def _open_lab(page, lab_server) -> None:
-    page.goto(lab_server.url("lab"), timeout=LOAD_TIMEOUT_MS)
+def _open_lab(page, lab_server, workspace: str) -> None:
+    """Open lab in a workspace of its own, so layouts saved by other tests do not leak in."""
+    page.goto(lab_server.url(f"lab/workspaces/{workspace}"), timeout=LOAD_TIMEOUT_MS)
     page.locator("#jp-main-dock-panel").wait_for(timeout=LOAD_TIMEOUT_MS)
     page.locator(".jp-LauncherCard").first.wait_for(timeout=LOAD_TIMEOUT_MS)
 
 
 def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
-    _open_lab(lab_page, lab_server)
+    _open_lab(lab_page, lab_server, "panel")
 
     tab = lab_page.locator('.jp-SideBar .lm-TabBar-tab[data-id="aiikernel-panel"]')
     tab.wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -50,8 +51,32 @@ def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
     panel.wait_for(state="visible", timeout=30_000)
 
 
+def _saves_panel_open(response) -> bool:
+    """A workspace save whose layout has the aiikernel panel as the current left widget."""
+    request = response.request
+    return (
+        request.method == "PUT"
+        and "/lab/api/workspaces" in response.url
+        and '"current":"aiikernel-panel"' in (request.post_data or "")
+    )
+
+
+def test_layout_restorer_reopens_the_panel(lab_page, lab_server):
+    _open_lab(lab_page, lab_server, "restore")
+    panel = lab_page.locator("#aiikernel-panel")
+    with lab_page.expect_response(_saves_panel_open, timeout=30_000):
+        lab_page.locator('.jp-SideBar .lm-TabBar-tab[data-id="aiikernel-panel"]').click()
+        panel.wait_for(state="visible", timeout=30_000)
+    lab_page.reload()
+    panel.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    # Restored open, the panel is active: the Agents section finishes loading.
+    panel.locator(".jp-AiiPanel-agents").get_by_text(
+        re.compile("not installed|No agent sessions")
+    ).wait_for(timeout=30_000)
+
+
 def test_launcher_offers_the_aiipython_kernel(lab_page, lab_server):
-    _open_lab(lab_page, lab_server)
+    _open_lab(lab_page, lab_server, "launcher")
     notebook_cards = lab_page.locator('.jp-LauncherCard[data-category="Notebook"]')
     labels = [t.strip() for t in notebook_cards.all_inner_texts()]
     assert "aiipython" in labels, labels
