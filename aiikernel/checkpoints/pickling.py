@@ -344,7 +344,8 @@ def dump_group(
     Also returns the mutable containers the pickler met (id → object), for grouping.
     """
     codecs = ["pickle", "dill"]
-    member_ids = {id(v) for v in values}
+    # The namespace itself (``g = globals()``) stays a reference to the namespace.
+    member_ids = {id(v) for v in values if refs.get(id(v)) != NS_MARK}
     error: BaseException | None = None
     for codec in codecs:
         sink = BlobSink(chunks)

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib
 import json
 import os
 import re
 import stat
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -52,6 +54,17 @@ from .records import CheckpointInfo, CheckpointKind, Entry, Manifest, RestoreRep
 MiB = 1024 * 1024
 _ID = re.compile(r"^\[?(\d{1,9})\]?$")
 _SAFE_SESSION = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _serialized(method: Any) -> Any:
+    """One store operation at a time per store (a subshell may run commands during a turn)."""
+
+    @functools.wraps(method)
+    def wrapper(self: CheckpointStore, *args: Any, **kwargs: Any) -> Any:
+        with self._busy:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class CheckpointStore(LoggingConfigurable):
@@ -115,6 +128,7 @@ class CheckpointStore(LoggingConfigurable):
         self._head: str | None = None
         self._next_id = 0
         self._chunks: ChunkStore | None = None
+        self._busy = threading.RLock()
         #: The last checkpoints this object took, with their timings (newest last).
         self.recent: deque[CheckpointInfo] = deque(maxlen=64)
 
@@ -306,6 +320,7 @@ class CheckpointStore(LoggingConfigurable):
 
     # -- taking checkpoints ----------------------------------------------------
 
+    @_serialized
     def checkpoint(
         self,
         namespace: dict,
@@ -498,6 +513,7 @@ class CheckpointStore(LoggingConfigurable):
 
     # -- restoring -------------------------------------------------------------
 
+    @_serialized
     def restore(
         self,
         namespace: dict,
@@ -523,6 +539,7 @@ class CheckpointStore(LoggingConfigurable):
         )
         return self._apply(namespace, target, current, hidden)
 
+    @_serialized
     def undo(
         self,
         namespace: dict,
@@ -648,6 +665,7 @@ class CheckpointStore(LoggingConfigurable):
 
     # -- forks, tree, status ----------------------------------------------------
 
+    @_serialized
     def fork(
         self,
         label: str,
@@ -715,6 +733,7 @@ class CheckpointStore(LoggingConfigurable):
                 found.append((path, None))
         return found
 
+    @_serialized
     def gc(self, *, max_bytes: int | None = None) -> dict[str, int]:
         """Delete chunks and temp files no checkpoint needs; prune the oldest over the cap."""
         if not self._open(create=False):

@@ -462,3 +462,12 @@ def test_independent_objects_are_not_grouped(nb, store):
     store.checkpoint(nb, label="independent")
     entries = store._manifest(store.head).entries
     assert all(len(e.members) == 1 for e in entries.values() if e.kind == "value")
+
+
+def test_a_name_bound_to_the_namespace_stays_the_namespace(nb, store):
+    run(nb, "g = globals()\nx = 1")
+    store.checkpoint(nb, label="globals")
+    run(nb, "g = None\nx = 2")
+    store.undo(nb, touched={"g", "x"})
+    assert nb["g"] is nb
+    assert nb["x"] == 1
