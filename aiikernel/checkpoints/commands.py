@@ -148,7 +148,8 @@ def checkpoints_command(session: AiSession, args: str) -> CommandResult:
         result = _guard(store.gc)
         return CommandResult(
             f"Removed {result['removed_chunks']} unused chunks ({_size(result['removed_bytes'])}); "
-            f"pruned {result['pruned']} old checkpoints; {_size(result['kept_bytes'])} kept.",
+            f"pruned {result['pruned']} old checkpoints; dropped {result['dropped_sessions']} "
+            f"idle kernel sessions; {_size(result['kept_bytes'])} kept.",
             data=result,
         )
     raise CommandError(f"unknown action {action!r}; use status or gc")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from traitlets import Bool, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from . import tree
@@ -94,6 +94,12 @@ class CheckpointStore(LoggingConfigurable):
     ).tag(config=True)
     session_name = Unicode(
         help="Name of this process's checkpoint tree (default: start time and pid)."
+    ).tag(config=True)
+    keep_sessions_days = Float(
+        14.0,
+        help="gc deletes the checkpoint trees of other kernel sessions untouched for longer "
+        "than this many days (their data goes too, unless another tree shares it). "
+        "0 keeps them forever.",
     ).tag(config=True)
 
     @default("session_name")
@@ -737,11 +743,18 @@ class CheckpointStore(LoggingConfigurable):
     def gc(self, *, max_bytes: int | None = None) -> dict[str, int]:
         """Delete chunks and temp files no checkpoint needs; prune the oldest over the cap."""
         if not self._open(create=False):
-            return {"removed_chunks": 0, "removed_bytes": 0, "pruned": 0, "kept_bytes": 0}
+            return {
+                "removed_chunks": 0,
+                "removed_bytes": 0,
+                "pruned": 0,
+                "dropped_sessions": 0,
+                "kept_bytes": 0,
+            }
         cap = self.max_store_bytes if max_bytes is None else max_bytes
         with self._lock(exclusive=True):
             for tmp in (self.root / "tmp").iterdir():
                 tmp.unlink(missing_ok=True)
+            dropped = self._drop_stale_sessions()
             manifests = self._all_manifests()
             sizes = {key: path.stat().st_size for key, path in self.chunks.keys()}
             pruned = 0
@@ -772,8 +785,32 @@ class CheckpointStore(LoggingConfigurable):
             "removed_chunks": removed,
             "removed_bytes": removed_bytes,
             "pruned": pruned,
+            "dropped_sessions": dropped,
             "kept_bytes": sum(s for k, s in sizes.items() if k in live),
         }
+
+    def _drop_stale_sessions(self) -> int:
+        """Delete other sessions' trees idle for longer than ``keep_sessions_days``."""
+        if self.keep_sessions_days <= 0:
+            return 0
+        cutoff = time.time() - self.keep_sessions_days * 86400
+        dropped = 0
+        for session in (self.root / "sessions").iterdir():
+            if session.name == self.session_name or not session.is_dir():
+                continue
+            files = [p for p in session.rglob("*") if p.is_file()]
+            if max((p.stat().st_mtime for p in files), default=0) > cutoff:
+                continue
+            manifests = [p for p in files if p.suffix == ".json" and p.parent.name == "checkpoints"]
+            for path in manifests:  # manifests first: a half-deleted tree has no dangling data
+                path.unlink(missing_ok=True)
+            for path in files:
+                path.unlink(missing_ok=True)
+            for directory in sorted((p for p in session.rglob("*") if p.is_dir()), reverse=True):
+                directory.rmdir()
+            session.rmdir()
+            dropped += 1
+        return dropped
 
     def _prune(
         self, manifests: list[tuple[Path, Manifest | None]], sizes: dict[str, int], cap: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -471,3 +472,22 @@ def test_a_name_bound_to_the_namespace_stays_the_namespace(nb, store):
     store.undo(nb, touched={"g", "x"})
     assert nb["g"] is nb
     assert nb["x"] == 1
+
+
+def test_gc_drops_idle_sessions_of_other_kernels(nb, store_dir):
+    old = CheckpointStore(directory=str(store_dir), session_name="old-kernel")
+    nb["a"] = np.random.default_rng(5).random(100_000)
+    old.checkpoint(nb, label="long ago")
+    stale = time.time() - 30 * 86400
+    for path in (store_dir / "sessions" / "old-kernel").rglob("*"):
+        os.utime(path, (stale, stale))
+    current = CheckpointStore(directory=str(store_dir), session_name="now")
+    nb["b"] = 1
+    current.checkpoint(nb, label="today", touched=None)
+    result = current.gc()
+    assert result["dropped_sessions"] == 1
+    assert not (store_dir / "sessions" / "old-kernel").exists()
+    assert result["removed_chunks"] == 0  # `a` is still needed by the current tree
+    nb["a"] = None
+    current.undo(nb, touched={"a"})
+    assert nb["a"][0] == np.random.default_rng(5).random(100_000)[0]
