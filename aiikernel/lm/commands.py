@@ -137,6 +137,12 @@ imported automatically the first time. Browser OAuth sign-in is not available in
 sign in with Codex or Pi and their tokens are picked up."""
 
 
+def _looks_like_a_key(word: str) -> bool:
+    from .errors import redact
+
+    return len(word) > 40 or redact(word) != word
+
+
 def _looks_masked(key: str) -> bool:
     return "…" in key or key.startswith("<hidden") or "[REDACTED]" in key
 
@@ -172,6 +178,9 @@ def login_command(session: AiSession, args: str) -> CommandResult:
     if len(words) > 2:
         raise CommandError("expected a provider and at most one key")
     provider = words[0].lower()
+    if _looks_like_a_key(words[0]):
+        scrub_secret_from_history(session.shell, words[0])
+        raise CommandError("that looks like a key, not a provider: `/login PROVIDER KEY`")
     try:
         check_provider_name(provider)
     except ValueError as exc:

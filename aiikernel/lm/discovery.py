@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..session import AiSession
 
 Status = Literal["ok", "unavailable", "no_credentials"]
+REFUSED = "connection refused or host unreachable"
 
 
 class ProviderListing(BaseModel):
@@ -194,7 +195,7 @@ async def _query(client: Any, target: Target, timeout: float) -> ProviderListing
     except (httpx.TimeoutException, asyncio.TimeoutError):
         return done("unavailable", reason=f"no answer within {timeout:g} s")
     except httpx.ConnectError:
-        return done("unavailable", reason="connection refused or host unreachable")
+        return done("unavailable", reason=REFUSED)
     except httpx.HTTPError as exc:
         return done("unavailable", reason=f"{type(exc).__name__}: {exc}")
     if response.status_code in (401, 403):
@@ -211,6 +212,19 @@ async def _query(client: Any, target: Target, timeout: float) -> ProviderListing
         return done("unavailable", reason=str(exc))
 
 
+def _quietly_absent(listing: ProviderListing) -> bool:
+    """TabMinion not running and not configured: an optional extra, not a failure to report."""
+    from .providers import TABMINION
+    from .settings import load_settings
+
+    return (
+        listing.provider == TABMINION
+        and listing.status == "unavailable"
+        and listing.reason == REFUSED
+        and TABMINION not in load_settings().providers
+    )
+
+
 async def discover_async(timeout: float = 3.0) -> Discovery:
     """Ask every configured provider for its models, concurrently."""
     import httpx
@@ -220,7 +234,10 @@ async def discover_async(timeout: float = 3.0) -> Discovery:
     async with httpx.AsyncClient(timeout=limits, follow_redirects=True) as client:
         answers = await asyncio.gather(*(_query(client, t, timeout) for t in targets))
     order = {"ok": 0, "unavailable": 1, "no_credentials": 2}
-    listings = sorted([*answers, *skipped], key=lambda x: (order[x.status], x.provider))
+    listings = sorted(
+        [a for a in answers if not _quietly_absent(a)] + skipped,
+        key=lambda x: (order[x.status], x.provider),
+    )
     return Discovery(listings=listings, fetched_at=time.time())
 
 
