@@ -85,3 +85,48 @@ def test_launcher_offers_the_aiipython_kernel(lab_page, lab_server):
 def test_server_extension_is_loaded(lab_server):
     log = lab_server.log()
     assert re.search(r"aiikernel \| extension was successfully loaded", log), log[-3000:]
+
+
+def _open_agents(lab_page, lab_server, workspace: str):
+    _open_lab(lab_page, lab_server, workspace)
+    lab_page.locator('.jp-SideBar .lm-TabBar-tab[data-id="aiikernel-panel"]').click()
+    agents = lab_page.locator("#aiikernel-panel .jp-AiiPanel-agents")
+    agents.wait_for(state="visible", timeout=30_000)
+    return agents
+
+
+def test_agents_section_lists_sessions_and_reports_bad_replies(lab_page, lab_server):
+    """The browser-side client of GET /aimax/sessions: list, refresh, garbled reply, 500.
+
+    The server's session API belongs to a later release, so its replies are scripted
+    here at the network layer; the panel code under test runs unmodified.
+    """
+    replies = {"status": 200, "body": '{"sessions": []}'}
+
+    def scripted(route):
+        route.fulfill(
+            status=replies["status"], content_type="application/json", body=replies["body"]
+        )
+
+    lab_page.route(re.compile(r".*/aimax/sessions(\?.*)?$"), scripted)
+    agents = _open_agents(lab_page, lab_server, "agents")
+    refresh = agents.get_by_role("button", name="Refresh")
+
+    agents.get_by_text("No agent sessions.").wait_for(timeout=30_000)
+
+    replies["body"] = (
+        '{"sessions": [{"id": "s1", "backend": "claude_code", "state": "idle"},'
+        ' {"id": "s2", "backend": "codex", "state": "working"}]}'
+    )
+    refresh.click()
+    agents.locator('li[data-session-id="s2"]').wait_for(timeout=30_000)
+    assert agents.locator("li").all_text_contents() == ["claude_code idle", "codex working"]
+
+    replies["body"] = '{"sessions": [{"id": 7}]}'
+    refresh.click()
+    agents.get_by_text("unexpected reply from the server").wait_for(timeout=30_000)
+    assert agents.locator("li").count() == 0
+
+    replies.update(status=500, body='{"message": "tmux is not installed"}')
+    refresh.click()
+    agents.get_by_text(re.compile(r"500 tmux is not installed")).wait_for(timeout=30_000)
