@@ -221,7 +221,7 @@ class TmuxAgentBackend(AgentBackend):
                     text = (await self._screen(pane)).excerpt
                 status = info.dead_status if info else None
                 hint = ""
-                if status == 127:
+                if status == 127 or "aimax: cannot start" in text:
                     argv0 = self.flavor_argv(record, resume=False)[0]
                     hint = f"; {argv0!r} could not be executed (check the path or PATH)"
                 raise SessionNotRunning(
@@ -516,7 +516,10 @@ class TmuxAgentBackend(AgentBackend):
         record = self.manager.registry.update(
             record.session_id, lambda r: r.model_copy(update=update)
         )
+        known = record.transcript_path
         record = self.flavor_after_submit(record)
+        if record.transcript_path != known:
+            await self.manager.transcript_changed(self, record)
         return DeliveryReport(enters=enters, confirmed_by=confirmed_by, chars=len(text))
 
     def _transcript_has(self, path: Path, offset: int, text: str) -> bool:

@@ -267,10 +267,13 @@ class AimaxManager:
             current = self.registry.find(session_id)
             path = backend.flavor_transcript_path(current) if current else None
             if rt.tailer is not None:
-                # inotify wakes us once the file exists; until then (the agent creates it at
-                # the first prompt, Codex in a directory we cannot know) poll briskly.
-                exists = path is not None and path.exists()
-                rt.tailer.poll_interval = TAIL_POLL_IDLE if exists else TAIL_POLL_WAITING
+                # inotify wakes us for a file in a directory that exists (Claude's is made up
+                # front). Poll briskly only while a submitted prompt's transcript is unknown
+                # (Codex names it after its thread, learned by whoever submitted).
+                waiting = (path is None or not path.parent.is_dir()) and bool(
+                    current and current.first_submit_at
+                )
+                rt.tailer.poll_interval = TAIL_POLL_WAITING if waiting else TAIL_POLL_IDLE
             return path
 
         while True:
@@ -295,6 +298,14 @@ class AimaxManager:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
+
+    async def transcript_changed(self, backend: TmuxAgentBackend, record: SessionRecord) -> None:
+        """We learned where the transcript is (Codex's first submit): follow it at once."""
+        rt = self._runtimes.get(record.session_id)
+        if rt is None or rt.tail_task is None or rt.tail_task.done():
+            return
+        await self.stop_tail(record.session_id)
+        self.ensure_tail(backend, self.registry.get(record.session_id))
 
     async def stop_tail(self, session_id: str) -> None:
         rt = self._runtimes.get(session_id)

@@ -25,7 +25,7 @@ from .errors import SessionNotFound
 class SessionRecord(BaseModel):
     """Everything needed to find, drive and resume one session (persisted)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     session_id: str
     backend: str
@@ -94,6 +94,7 @@ class Registry:
         self.path = self.data_dir / "registry.json"
         self.archive_path = self.data_dir / "archive.json"
         self._lock_path = self.data_dir / "registry.lock"
+        self._cache: dict[Path, tuple[tuple[int, int, int], dict[str, SessionRecord]]] = {}
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -106,6 +107,16 @@ class Registry:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _load(self, path: Path) -> dict[str, SessionRecord]:
+        """Parse ``path``; reuse the last parse while the file is unchanged (pollers read it
+        often; records are immutable pydantic models, the dict is copied)."""
+        try:
+            st = path.stat()
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            return {}
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return dict(cached[1])
         sessions = _read_json(path).get("sessions", {})
         out = {}
         for sid, data in sessions.items():
@@ -113,7 +124,8 @@ class Registry:
                 out[sid] = SessionRecord.model_validate(data)
             except ValueError:
                 continue
-        return out
+        self._cache[path] = (stamp, out)
+        return dict(out)
 
     def _save(self, path: Path, sessions: dict[str, SessionRecord]) -> None:
         atomic_write_json(
