@@ -81,8 +81,9 @@ def model_command(session: AiSession, args: str) -> CommandResult:
         f"**Available** ({'cached, ' if cached else ''}checked {age:.0f} s ago; `/model refresh` to re-check):"
     )
     lines += [_format_listing(listing) for listing in discovery.listings]
-    if settings.recent_models:
-        lines += ["", "**Recent:** " + ", ".join(f"`{m}`" for m in settings.recent_models)]
+    recent = recent_models(session, settings.recent_models)
+    if recent:
+        lines += ["", "**Recent:** " + ", ".join(f"`{m}`" for m in recent)]
     problem = settings_problem()
     if problem:
         lines += ["", f"⚠ {problem}"]
@@ -94,9 +95,17 @@ def model_command(session: AiSession, args: str) -> CommandResult:
             "current_source": why,
             "cached": cached,
             "listings": [listing.model_dump() for listing in discovery.listings],
-            "recent": settings.recent_models,
+            "recent": recent,
         },
     )
+
+
+def recent_models(session: AiSession, remembered: list[str]) -> list[str]:
+    """Models used in this kernel (latest first), then those chosen with /model before."""
+    from .usage import usage_tracker
+
+    used = [turn.model for turn in reversed(usage_tracker(session).turns)]
+    return list(dict.fromkeys([*used, *remembered]))
 
 
 def _switch_model(session: AiSession, model: str, remember: Any) -> CommandResult:

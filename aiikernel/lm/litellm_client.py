@@ -149,15 +149,6 @@ def _looks_like_stream_damage(message: str) -> bool:
     )
 
 
-def _note_recent(model: str) -> None:
-    try:
-        from .settings import note_recent_model
-
-        note_recent_model(model)
-    except Exception as exc:  # remembering is a convenience; never fail a reply for it
-        log.debug("could not record %s as recently used: %s", model, exc)
-
-
 class LiteLLMClient(LoggingConfigurable):
     """Streams chat completions through litellm on a background event loop."""
 
@@ -294,7 +285,6 @@ class LiteLLMClient(LoggingConfigurable):
                 cost=cost,
             )
         exchange.finish("ok")
-        _note_recent(request.model)
         log.debug("model stream finished in %.3fs", time.perf_counter() - started)
 
     @staticmethod

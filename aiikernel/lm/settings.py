@@ -219,20 +219,6 @@ def remember_model(model: str) -> Settings:
     return update_settings(change)
 
 
-def note_recent_model(model: str) -> None:
-    """Record ``model`` as recently used without changing the remembered choice."""
-
-    def change(settings: Settings) -> None:
-        if settings.recent_models[:1] == [model]:
-            return
-        settings.recent_models = [model, *[m for m in settings.recent_models if m != model]][
-            :RECENT_LIMIT
-        ]
-
-    if load_settings().recent_models[:1] != [model]:
-        update_settings(change)
-
-
 class AiModels(LoggingConfigurable):
     """Model-access behaviour that is a deployment choice (one instance per AI session)."""
 

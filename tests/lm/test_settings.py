@@ -34,7 +34,7 @@ def test_resolution_order_explicit_remembered_env_default(home, monkeypatch):
 
 def test_recent_models_are_ordered_unique_and_bounded(home):
     for i in range(20):
-        settings.note_recent_model(f"openai/m{i}")
+        settings.remember_model(f"openai/m{i}")
     settings.remember_model("openai/m3")
     recent = settings.load_settings().recent_models
     assert recent[0] == "openai/m3" and recent[1] == "openai/m19"
