@@ -21,13 +21,17 @@ def resolve_inside(root: str | Path, value: str | None, field: str) -> Path:
     candidate = Path(value.strip()).expanduser() if value.startswith("~") else Path(value)
     if not candidate.is_absolute():
         candidate = real_root / candidate
-    real = Path(os.path.realpath(candidate))
-    if real != real_root and not real.is_relative_to(real_root):
-        raise PathOutsideRoot(field, f"{value!r} resolves outside the server's root directory")
-    if not real.exists():
-        raise InvalidField(field, f"{value!r} does not exist; create the directory first")
-    if not real.is_dir():
-        raise InvalidField(field, f"{value!r} is not a directory")
+    shown = value if len(value) <= 200 else value[:200] + "…"
+    try:
+        real = Path(os.path.realpath(candidate))
+        if real != real_root and not real.is_relative_to(real_root):
+            raise PathOutsideRoot(field, f"{shown!r} resolves outside the server's root directory")
+        if not real.exists():
+            raise InvalidField(field, f"{shown!r} does not exist; create the directory first")
+        if not real.is_dir():
+            raise InvalidField(field, f"{shown!r} is not a directory")
+    except OSError as exc:  # name too long, permission denied, loops …
+        raise InvalidField(field, f"{shown!r} cannot be used ({exc.strerror})") from None
     return real
 
 

@@ -401,9 +401,8 @@ async def test_openapi_document_is_served_and_committed(jp_fetch, jp_serverapp):
 def test_docs_reference_is_current():
     from pathlib import Path
 
-    from aiikernel.server.openapi_markdown import render_markdown
-
     from aiikernel.server.openapi import openapi_document
+    from aiikernel.server.openapi_markdown import render_markdown
 
     docs = (Path(__file__).parents[2] / "docs" / "rest-api.md").read_text()
     assert render_markdown(openapi_document()) in docs, (

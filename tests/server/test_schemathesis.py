@@ -1,0 +1,80 @@
+"""Schemathesis against the served OpenAPI document of a real ``jupyter server`` subprocess:
+at least ``AIIK_SCHEMATHESIS_MIN_REQUESTS`` (default 1000) generated requests, zero 5xx.
+
+The server runs the fake agents, so generated creates really start sessions (up to
+``max_sessions``) and generated prompts really reach them. Size and time are configurable:
+``AIIK_SCHEMATHESIS_EXAMPLES`` (per operation and phase, default 25) and
+``AIIK_SCHEMATHESIS_SECONDS`` (default 150).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+
+import pytest
+
+from .conftest import requires_tmux
+from .server_process import ServerProcess
+
+pytestmark = [
+    requires_tmux,
+    pytest.mark.skipif(shutil.which("schemathesis") is None, reason="schemathesis not installed"),
+    pytest.mark.timeout(600),
+]
+
+EXAMPLES = int(os.environ.get("AIIK_SCHEMATHESIS_EXAMPLES", "25"))
+SECONDS = int(os.environ.get("AIIK_SCHEMATHESIS_SECONDS", "150"))
+MIN_REQUESTS = int(os.environ.get("AIIK_SCHEMATHESIS_MIN_REQUESTS", "1000"))
+
+
+def test_generated_requests_never_get_a_server_error(tmp_path):
+    har = tmp_path / "run.har"
+    with ServerProcess(tmp_path / "srv", traits={"max_sessions": 3}) as server:
+        run = subprocess.run(
+            [
+                "schemathesis",
+                "run",
+                f"{server.url}/aimax/openapi.json",
+                "--header",
+                f"Authorization: token {server.token}",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                str(EXAMPLES),
+                "--workers",
+                "2",
+                "--seed",
+                "6",
+                "--request-timeout",
+                "40",
+                "--max-time",
+                str(SECONDS),
+                "--suppress-health-check",
+                "all",
+                "--report",
+                "har",
+                "--report-har-path",
+                str(har),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=SECONDS + 240,
+            check=False,
+        )
+        log = server.log_tail(20000)
+    entries = json.loads(har.read_text())["log"]["entries"]
+    statuses = Counter(e["response"]["status"] for e in entries)
+    server_errors = [
+        (e["request"]["method"], e["request"]["url"], e["response"]["status"])
+        for e in entries
+        if e["response"]["status"] >= 500
+    ]
+    assert not server_errors, (server_errors[:5], run.stdout[-3000:], log[-4000:])
+    assert len(entries) >= MIN_REQUESTS, (len(entries), statuses, run.stdout[-2000:])
+    assert statuses[201] >= 1 and statuses[202] >= 1, statuses  # sessions really started
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Traceback" not in log, log[-4000:]
