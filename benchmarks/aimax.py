@@ -217,24 +217,27 @@ async def real_cli_times(root: Path) -> dict[str, dict[str, float]] | None:
                 markers = CODEX_MARKERS
             env = dict(prepared.env)
 
-            # Baseline: the CLI started in tmux by hand, screen polled every 20 ms.
-            raw = TmuxServer(f"aimax-bench-raw-{uuid.uuid4().hex[:6]}")
-            t0 = time.perf_counter()
-            pane = await raw.new_window(
-                "raw",
-                ["env", "-i", *[f"{k}={v}" for k, v in env.items()], str(binary)],
-                cwd=str(work),
-                tag="raw",
-            )
-            while True:
-                reading = read_screen(await pane.capture(escapes=True), markers)
-                if reading.ready and reading.input_text is not None:
-                    break
-                if time.perf_counter() - t0 > 60:
-                    raise RuntimeError(f"{name} never became ready:\n{reading.excerpt}")
-                await asyncio.sleep(0.02)
-            raw_ready = time.perf_counter() - t0
-            await raw.kill()
+            # Baseline: the CLI started in tmux by hand, screen polled every 20 ms. Run twice
+            # (the first start is cold: node loads its modules from disk) and keep the best.
+            raw_ready = float("inf")
+            for _ in range(2):
+                raw = TmuxServer(f"aimax-bench-raw-{uuid.uuid4().hex[:6]}")
+                t0 = time.perf_counter()
+                pane = await raw.new_window(
+                    "raw",
+                    ["env", "-i", *[f"{k}={v}" for k, v in env.items()], str(binary)],
+                    cwd=str(work),
+                    tag="raw",
+                )
+                while True:
+                    reading = read_screen(await pane.capture(escapes=True), markers)
+                    if reading.ready and reading.input_text is not None:
+                        break
+                    if time.perf_counter() - t0 > 60:
+                        raise RuntimeError(f"{name} never became ready:\n{reading.excerpt}")
+                    await asyncio.sleep(0.02)
+                raw_ready = min(raw_ready, time.perf_counter() - t0)
+                await raw.kill()
 
             config_overrides = {
                 "claude_bin": str(bins.claude or "claude"),
@@ -271,12 +274,18 @@ async def real_cli_times(root: Path) -> dict[str, dict[str, float]] | None:
                 first_event = await asyncio.wait_for(first, 30) - t0
                 unsubscribe()
                 await backend.terminate_session("rb")
+                # A second session: the binary's version check is cached by now.
+                t0 = time.perf_counter()
+                await backend.create_new_session({"sessionId": "rb2", "cwd": str(work), "env": env})
+                create_again = time.perf_counter() - t0
+                await backend.terminate_session("rb2")
             finally:
                 await manager.close()
                 await manager.kill_server()
             results[name] = {
                 "raw_ready": raw_ready,
                 "create_ready": create_ready,
+                "create_again": create_again,
                 "send_returned": send_returned,
                 "send_first_event": first_event,
             }
@@ -322,7 +331,11 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"baseline  start in tmux -> ready (manual poll) : {r['raw_ready']:6.2f} s")
                 print(
                     f"aimax     create -> ready                      : {r['create_ready']:6.2f} s"
-                    f"  ({r['create_ready'] / r['raw_ready']:4.2f}x)"
+                    f"  ({r['create_ready'] / r['raw_ready']:4.2f}x; first use, checks --version)"
+                )
+                print(
+                    f"aimax     create -> ready, next session        : {r['create_again']:6.2f} s"
+                    f"  ({r['create_again'] / r['raw_ready']:4.2f}x)"
                 )
                 print(
                     f"aimax     send returned (delivery confirmed)   : {r['send_returned']:6.2f} s"

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from .config import AimaxConfig
     from .manager import AimaxManager
 
-__all__ = ["SUPPORTED_BACKENDS", "AimaxManager", "AimaxConfig", "get", "manager_for"]
+__all__ = [
+    "SUPPORTED_BACKENDS",
+    "AimaxConfig",
+    "AimaxManager",
+    "get",
+    "manager_for",
+    "set_recorder",
+]
 
 _managers: dict[Any, AimaxManager] = {}  # per-config cache behind get(); see manager_for
 
@@ -35,6 +42,11 @@ def manager_for(config: AimaxConfig | None = None) -> AimaxManager:
 def get(name: str, config: AimaxConfig | None = None) -> AgentBackend:
     """The seed's factory: the backend called ``name`` (see ``SUPPORTED_BACKENDS``)."""
     return manager_for(config).backend(name)
+
+
+def set_recorder(recorder, config: AimaxConfig | None = None) -> None:
+    """The seed's prompt-paste analytics hook, on the manager behind :func:`get`."""
+    manager_for(config).set_recorder(recorder)
 
 
 def __getattr__(name: str) -> Any:
