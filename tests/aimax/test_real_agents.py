@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,37 @@ async def _dump(manager, backend, sid):
     for event in events(backend, sid):
         if event["kind"] != "system":
             print(event["seq"], event["kind"], (event["text"] or "")[:80].replace("\n", " "))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("real", ["tmux-claude-code", "tmux-codex"], indirect=True)
+async def test_real_agent_folder_trust_is_pre_accepted(real, tmp_path):
+    """A git repository nobody trusted yet: both CLIs would ask; sessions aimax starts do not."""
+    import subprocess
+
+    name, env, _cwd, config = real
+    repo = tmp_path / "untrusted-repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    codex_config = Path(env.get("CODEX_HOME", "/nonexistent")) / "config.toml"
+    before = codex_config.read_text() if codex_config.exists() else None
+    manager = AimaxManager(config)
+    try:
+        backend = manager.backend(name)
+        await backend.create_new_session(
+            {
+                "sessionId": "trust",
+                "cwd": str(repo),
+                "env": env,
+                "initialPrompt": "hi [[reply:TRUSTED]]",
+            }
+        )
+        await wait_until(lambda: "TRUSTED" in replies(backend, "trust"), 30, "reply")
+        if before is not None:  # trust came from -c: no trust entry in the user's config
+            assert str(repo) not in codex_config.read_text()
+    except BaseException:
+        await _dump(manager, backend, "trust")
+        raise
+    finally:
+        await manager.close()
+        await manager.kill_server()
