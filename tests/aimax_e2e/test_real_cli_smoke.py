@@ -139,8 +139,15 @@ def exit_cleanly(tmux: PrivateTmux, pane: str, input_prefix: str, goodbye: str) 
             screen = tmux.screen(pane)
             raise AssertionError("the CLI did not exit after /exit:\n" + screen) from timeout
         tmux.wait_for_screen(pane, lambda s: goodbye in s, 5, goodbye)
-        status = tmux.pane_info(pane, "#{pane_dead}:#{pane_dead_status}")
-        return status.split(":", 1)[1] if status.startswith("1:") else None
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            dead, _, status = tmux.pane_info(pane, "#{pane_dead}:#{pane_dead_status}").partition(
+                ":"
+            )
+            if dead == "1" and status:
+                return status
+            time.sleep(0.05)
+        return None
     raise AssertionError("/exit was never accepted:\n" + tmux.screen(pane))
 
 
@@ -179,9 +186,14 @@ class RunningClaude:
 
 
 def launch_claude(
-    tmux: PrivateTmux, server: ScriptedModelServer, claude_bin: str, tmp_path: Path
+    tmux: PrivateTmux,
+    server: ScriptedModelServer,
+    claude_bin: str,
+    tmp_path: Path,
+    cwd: Path | None = None,
 ) -> RunningClaude:
-    agent = claude_code_env(server, tmp_path / "home", (tmp_path / "proj").resolve())
+    cwd = cwd if cwd is not None else tmp_path / "proj"
+    agent = claude_code_env(server, tmp_path / "home", cwd.resolve())
     session_id = str(uuid.uuid4())
     started = time.monotonic()
     pane = tmux.start([claude_bin, "--session-id", session_id], agent.env, agent.cwd)
@@ -320,6 +332,23 @@ def test_claude_code_runs_a_tool_and_returns_its_result(
         last_text = [e for e in entries if e.get("type") == "assistant"][-1]["message"]["content"]
         assert last_text == [{"type": "text", "text": AFTER_TOOL}]
         assert exit_cleanly(private_tmux, claude.pane, CLAUDE_INPUT, CLAUDE_GOODBYE) in ("0", None)
+
+
+def test_claude_code_transcript_path_for_a_long_non_ascii_cwd(
+    claude_bin: str, private_tmux: PrivateTmux, tmp_path: Path
+) -> None:
+    """Over 200 characters Claude cuts the encoded cwd and appends a hash of it: check our
+    `encode_claude_project_dir` against the real CLI."""
+    cwd = tmp_path / ("déjà vu.dir " * 12) / ("x" * 60)
+    assert len(str(cwd)) > 200
+    with ScriptedModelServer() as server:
+        server.script(Reply(ANSWER))
+        claude = launch_claude(private_tmux, server, claude_bin, tmp_path, cwd=cwd)
+        claude_submit(private_tmux, claude, PROMPT)
+        wait_until(lambda: claude.turns_done() == 1, 30, "the turn in the predicted transcript")
+        projects = claude.agent.config_dir / "projects"
+        assert [p.name for p in projects.iterdir()] == [claude.transcript.parent.name]
+        exit_cleanly(private_tmux, claude.pane, CLAUDE_INPUT, CLAUDE_GOODBYE)
 
 
 # -- Codex -----------------------------------------------------------------------------------
