@@ -322,6 +322,19 @@ def test_wait_for_requests_from_another_thread(srv: ScriptedModelServer) -> None
         srv.wait_for_requests(2, timeout=0.2)
 
 
+@pytest.mark.asyncio
+async def test_wait_for_requests_async_lets_a_same_loop_client_run(
+    srv: ScriptedModelServer,
+) -> None:
+    import asyncio
+
+    async with httpx.AsyncClient() as client:
+        request = asyncio.create_task(client.post(ENDPOINTS["openai"](srv), json={}))
+        (got,) = await srv.wait_for_requests_async(1, timeout=5)
+        assert got.api == "openai"
+        assert (await request).status_code == 200
+
+
 def test_require_key_rejects_wrong_keys_in_each_shape() -> None:
     with ScriptedModelServer(require_key="sk-test") as srv:
         assert post(srv, "openai", {}).status_code == 401

@@ -32,7 +32,7 @@ from a background thread, so it suits sync tests, async tests and benchmarks ali
   body_json, api ``"openai"|"anthropic"|"responses"``, kind ``"model"|"title"|"models"|...``,
   the step played, ``client_disconnected``), ``srv.model_requests()``, ``srv.last_request()``,
   ``srv.wait_for_requests(n, timeout=5.0)`` (n *model* requests; ``model_only=False`` counts
-  every request). ``srv.pending_steps()``, ``srv.reset()``.
+  every request; ``await srv.wait_for_requests_async(...)`` in async tests). ``srv.pending_steps()``, ``srv.reset()``.
 * ``require_key="sk-test"``: any other ``Authorization: Bearer`` / ``x-api-key`` gets a 401
   in the API's own error shape.
 * Subprocess: ``python -m tests.support.model_server --port 0 [--script FILE.json]`` prints
@@ -310,6 +310,15 @@ class ScriptedModelServer:
         return self._log.wait_for(
             (lambda r: r.kind == "model") if model_only else (lambda r: True), n, timeout
         )
+
+    async def wait_for_requests_async(
+        self, n: int, timeout: float = 5.0, *, model_only: bool = True
+    ) -> list[RecordedRequest]:
+        """`wait_for_requests` for async tests: waits in a thread so a client running on the
+        same event loop keeps making progress."""
+        import asyncio
+
+        return await asyncio.to_thread(self.wait_for_requests, n, timeout, model_only=model_only)
 
 
 def main(argv: list[str] | None = None) -> int:
