@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from tests.support.agents_env import (
     _java_string_hash,
@@ -53,6 +52,7 @@ def test_claude_bypass_mode_settings(server: ScriptedModelServer, tmp_path: Path
 def test_codex_config_is_valid_toml_pointing_at_the_server(
     server: ScriptedModelServer, tmp_path: Path
 ):
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     cwd = tmp_path / 'odd "dir" name'
     agent = codex_env(server, tmp_path / "codex-home", cwd, model="m1")
     config = tomllib.loads(agent.config_path.read_text())
