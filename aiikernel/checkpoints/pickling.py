@@ -28,12 +28,12 @@ import marshal
 import pickle
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .errors import CheckpointError, CorruptCheckpointError
 from .objects import BlobSink, ChunkStore
-from .records import Entry
+from .records import BlobRef, Entry
 
 #: Arrays smaller than this stay in band: a buffer per tiny array costs more than it saves.
 MIN_OUT_OF_BAND = 64 * 1024
@@ -99,6 +99,79 @@ def rebuild_array(buffer: Any, dtype: Any, shape: tuple[int, ...], order: str, w
 
 _TRACKED = frozenset({list, dict, set, bytearray})
 
+# -- object arrays of strings (pandas object / python-storage string columns) ----
+
+#: Strings per out-of-band batch; an object array smaller than MIN_STRING_ARRAY is
+#: pickled the ordinary way.
+STRING_BATCH = 65536
+MIN_STRING_ARRAY = 4096
+
+
+class StringBatches:
+    """The strings of an object array as (UTF-8 text, lengths) buffer pairs, made lazily.
+
+    Pickled one string at a time, 4 M strings cost a pickler memo of ~200 MB; as
+    batches streamed through the out-of-band buffer callback they cost one batch.
+    """
+
+    def __init__(self, items: list, missing: dict[int, Any]) -> None:
+        self.items = items
+        self.missing = missing
+
+    def buffers(self) -> Iterator[pickle.PickleBuffer]:
+        import numpy as np
+
+        for start in range(0, len(self.items), STRING_BATCH):
+            batch = self.items[start : start + STRING_BATCH]
+            if self.missing:
+                batch = [x if type(x) is str else "" for x in batch]
+            text = "".join(batch).encode("utf-8", "surrogatepass")
+            lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+            yield pickle.PickleBuffer(text)
+            yield pickle.PickleBuffer(lengths)
+
+
+def _reduce_string_array(obj: Any) -> Any:
+    if obj.ndim == 0 or obj.size < MIN_STRING_ARRAY:
+        return NotImplemented
+    order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
+    items = obj.ravel(order=order).tolist()
+    kinds = set(map(type, items))
+    if str not in kinds:
+        return NotImplemented
+    missing: dict[int, Any] = {}
+    if len(kinds) > 1:
+        if any(k not in _MISSING_TYPES and k.__name__ not in ("NAType", "NaTType") for k in kinds):
+            return NotImplemented  # real objects: keep identity and sharing semantics
+        missing = {i: x for i, x in enumerate(items) if type(x) is not str}
+    return rebuild_string_array, (obj.shape, order, StringBatches(items, missing), missing)
+
+
+_MISSING_TYPES = frozenset({str, float, type(None)})
+
+
+def rebuild_string_array(
+    shape: tuple[int, ...], order: str, parts: list, missing: dict[int, Any]
+) -> Any:
+    """Unpickle-time counterpart of :class:`StringBatches`."""
+    import numpy as np
+
+    out = np.empty(int(np.prod(shape)), dtype=object)
+    position = 0
+    for text_buffer, length_buffer in zip(parts[0::2], parts[1::2], strict=True):
+        text = str(text_buffer, "utf-8", "surrogatepass")
+        ends = np.cumsum(np.frombuffer(length_buffer, dtype=np.int64)).tolist()
+        strings = []
+        start = 0
+        for end in ends:
+            strings.append(text[start:end])
+            start = end
+        out[position : position + len(strings)] = strings
+        position += len(strings)
+    for index, value in missing.items():
+        out[index] = value
+    return out.reshape(shape, order=order)
+
 
 class _NamespaceMixin:
     """The hooks shared by the C pickler and the dill pickler."""
@@ -153,7 +226,11 @@ class _NamespaceMixin:
     def _reduce(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is self._ndarray:
+            if obj.dtype.hasobject:
+                return _reduce_string_array(obj)
             return self._reduce_array(obj)
+        if kind is StringBatches:
+            return list, (), None, obj.buffers()
         if kind is types.FunctionType:
             if obj.__module__ == self._module:
                 return _reduce_function(obj)
@@ -349,9 +426,17 @@ def dump_group(
     error: BaseException | None = None
     for codec in codecs:
         sink = BlobSink(chunks)
-        buffers: list[pickle.PickleBuffer] = []
+        buffer_refs: list[BlobRef] = []
+
+        def store_buffer(buffer: pickle.PickleBuffer, refs_out: list = buffer_refs) -> bool:
+            # Stored as soon as the pickler hands it over: a streamed column never
+            # sits in memory whole.  False means "out of band".
+            with buffer.raw() as raw:
+                refs_out.append(chunks.put_buffer(raw))
+            return False
+
         cls = _FastPickler if codec == "pickle" else _dill_pickler_class()
-        pickler = cls(sink, protocol=5, buffer_callback=buffers.append)
+        pickler = cls(sink, protocol=5, buffer_callback=store_buffer)
         pickler._setup(refs, member_ids, module)
         try:
             pickler.dump(tuple(values))
@@ -361,11 +446,6 @@ def dump_group(
                 break
             continue
         stream = sink.close()
-        buffer_refs = []
-        for buffer in buffers:
-            with buffer.raw() as raw:
-                buffer_refs.append(chunks.put_buffer(raw))
-            buffer.release()
         entry = Entry(
             kind="value",
             codec=codec,

@@ -491,3 +491,19 @@ def test_gc_drops_idle_sessions_of_other_kernels(nb, store_dir):
     nb["a"] = None
     current.undo(nb, touched={"a"})
     assert nb["a"][0] == np.random.default_rng(5).random(100_000)[0]
+
+
+def test_string_columns_and_object_arrays_round_trip(nb, store):
+    with pd.option_context("mode.string_storage", "python"):
+        names = pd.array([f"name-{i}" if i % 11 else None for i in range(20_000)], dtype="string")
+    nb["df"] = pd.DataFrame({"name": names, "n": np.arange(20_000)})
+    nb["texts"] = np.array(["é\ud800x"] * 5000 + [None, float("nan"), "last"], dtype=object)
+    nb["objs"] = np.array(["a"] * 5000 + [[1, 2]], dtype=object)  # not only strings
+    expected = (nb["df"].copy(), nb["texts"].copy(), nb["objs"].copy())
+    store.checkpoint(nb, label="strings")
+    nb["df"] = nb["texts"] = nb["objs"] = None
+    store.undo(nb, touched={"df", "texts", "objs"})
+    pd.testing.assert_frame_equal(nb["df"], expected[0])
+    assert nb["texts"][:5000].tolist() == expected[1][:5000].tolist()
+    assert nb["texts"][5000] is None and np.isnan(nb["texts"][5001]) and nb["texts"][-1] == "last"
+    assert nb["objs"][-1] == [1, 2]
