@@ -47,8 +47,8 @@ function AgentsView(props: { status: AgentsStatus; onRefresh: () => void }): JSX
         ) : (
           <ul className="jp-AiiPanel-sessions">
             {status.sessions.map(s => (
-              <li key={s.id} data-session-id={s.id}>
-                <span className="jp-AiiPanel-backend">{s.backend}</span>{' '}
+              <li key={s.sessionId} data-session-id={s.sessionId}>
+                <span className="jp-AiiPanel-backend">{s.displayName || s.backend}</span>{' '}
                 <span className="jp-AiiPanel-state">{s.state}</span>
               </li>
             ))}

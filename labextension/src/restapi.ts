@@ -52,18 +52,18 @@ function isSessionSummary(value: any): value is IAgentSessionSummary {
   return (
     value !== null &&
     typeof value === 'object' &&
-    typeof value.id === 'string' &&
+    typeof value.sessionId === 'string' &&
     typeof value.backend === 'string' &&
     typeof value.state === 'string'
   );
 }
 
-/** `GET /aimax/sessions`: the agent sessions known to the server. */
+/** `GET /aimax/sessions` (body `{"sessions": [...]}`): the agent sessions on the server. */
 export async function listAgentSessions(
   settings?: ServerConnection.ISettings
 ): Promise<IAgentSessionSummary[]> {
   const body = await requestJSON('aimax/sessions', { method: 'GET' }, settings);
-  const items = Array.isArray(body) ? body : (body as any)?.sessions;
+  const items = (body as any)?.sessions;
   if (!Array.isArray(items) || !items.every(isSessionSummary)) {
     throw new AiiApiError('aimax/sessions: unexpected reply from the server', 200);
   }

@@ -15,14 +15,19 @@ export namespace CommandIDs {
   export const openPanel = 'aiikernel:open-panel';
 }
 
-/** Short summary of one agent session, as listed by `GET /aimax/sessions`. */
+/**
+ * One agent session as `GET /aimax/sessions` describes it (the server's `SessionModel`,
+ * camelCase). Only the fields the panel uses are listed; others are passed through.
+ */
 export interface IAgentSessionSummary {
   /** Immutable session id. */
-  id: string;
+  sessionId: string;
   /** Backend name, such as `claude_code` or `codex`. */
   backend: string;
   /** starting | working | waiting_permission | waiting_input | idle | exited */
   state: string;
+  /** Optional human name given at creation. */
+  displayName?: string | null;
 }
 
 /** What the Agents section knows about agent sessions right now. */

@@ -115,14 +115,14 @@ def test_agents_section_lists_sessions_and_reports_bad_replies(lab_page, lab_ser
     agents.get_by_text("No agent sessions.").wait_for(timeout=30_000)
 
     replies["body"] = (
-        '{"sessions": [{"id": "s1", "backend": "claude_code", "state": "idle"},'
-        ' {"id": "s2", "backend": "codex", "state": "working"}]}'
+        '{"sessions": [{"sessionId": "s1", "backend": "claude_code", "state": "idle"},'
+        ' {"sessionId": "s2", "backend": "codex", "state": "working", "displayName": "fixer"}]}'
     )
     refresh.click()
     agents.locator('li[data-session-id="s2"]').wait_for(timeout=30_000)
-    assert agents.locator("li").all_text_contents() == ["claude_code idle", "codex working"]
+    assert agents.locator("li").all_text_contents() == ["claude_code idle", "fixer working"]
 
-    replies["body"] = '{"sessions": [{"id": 7}]}'
+    replies["body"] = '{"sessions": [{"sessionId": 7}]}'
     refresh.click()
     agents.get_by_text("unexpected reply from the server").wait_for(timeout=30_000)
     assert agents.locator("li").count() == 0
