@@ -33,7 +33,7 @@ def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
     titles = panel.locator(".jp-AccordionPanel-title").all_text_contents()
     assert [t.strip() for t in titles] == ["Chat", "Agents"]
 
-    # With no agent-session API on the server yet, the Agents section says so plainly.
+    # The Agents section settles on the server's (empty) list, or says the API is missing.
     agents = panel.locator(".jp-AiiPanel-agents")
     agents.get_by_text(re.compile("not installed|No agent sessions")).wait_for(timeout=30_000)
 
@@ -98,8 +98,9 @@ def _open_agents(lab_page, lab_server, workspace: str):
 def test_agents_section_lists_sessions_and_reports_bad_replies(lab_page, lab_server):
     """The browser-side client of GET /aimax/sessions: list, refresh, garbled reply, 500.
 
-    The server's session API belongs to a later release, so its replies are scripted
-    here at the network layer; the panel code under test runs unmodified.
+    Replies are scripted at the network layer so the test chooses them (real sessions
+    need tmux and an agent CLI; tests/server covers the server side); the panel code
+    under test runs unmodified.
     """
     replies = {"status": 200, "body": '{"sessions": []}'}
 
