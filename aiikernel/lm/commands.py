@@ -525,7 +525,10 @@ def mlflow_command(session: AiSession, args: str) -> CommandResult:
         lines.append(f"MLflow tracing is **on**: `{sink.uri}`, experiment `{sink.experiment}`.")
     if action in ("start", "ui"):
         url = ui.start()
-        lines.append(f"MLflow UI (pid {ui.process.pid if ui.process else '?'}): {url}")
+        lines.append(
+            f"MLflow UI (pid {ui.process.pid if ui.process else '?'}): {url} — it may take "
+            f"a minute to answer; its log is `{ui.log_path}`. `/mlflow stop` stops it."
+        )
     if action == "off":
         lines.append(
             "MLflow tracing is **off**." if mt.disable_tracing(wire) else "Tracing was not on."

@@ -10,11 +10,15 @@ experiment ``aiipython``; ``AIIPYTHON_MLFLOW_TRACKING_URI`` and
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import os
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .settings import aiipython_home, ensure_private_dir
@@ -117,24 +121,38 @@ def disable_tracing(wire: WireLog) -> bool:
     return True
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class MlflowUi:
     """An ``mlflow ui`` server started from the kernel, stopped by its pid."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
         self.url: str | None = None
+        self.log_path: Path | None = None
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, port: int = 5000) -> str:
+    def start(self, port: int = 0) -> str:
+        """Start ``mlflow ui`` on 127.0.0.1 (a free port unless one is given); returns its URL."""
         if self.running:
             assert self.url is not None
             return self.url
         if not mlflow_installed():
             raise MlflowUnavailable(f"MLflow is not installed. Install it with `{INSTALL_HINT}`.")
+        port = port or _free_port()
         self.url = f"http://127.0.0.1:{port}"
+        self.log_path = ensure_private_dir(aiipython_home()) / "mlflow-ui.log"
+        # mlflow's server imports litellm, which without this tries (and, offline, hangs) to
+        # download a price map at import
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -149,23 +167,48 @@ class MlflowUi:
                 str(port),
             ],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
             start_new_session=True,
         )
+        log_file.close()
+        atexit.register(self.stop)  # never leave a UI server behind the kernel
         return self.url
 
     def stop(self) -> bool:
-        if not self.running:
+        """Stop the UI and every process it started (its own process group)."""
+        if self.process is None:
             return False
-        assert self.process is not None
         import signal
 
-        os.killpg(self.process.pid, signal.SIGTERM)
+        group = self.process.pid
+        was_running = self.running
+        _signal_group(group, signal.SIGTERM)
         try:
-            self.process.wait(5)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            _signal_group(group, signal.SIGKILL)
             self.process.wait(5)
+        deadline = time.monotonic() + 10
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(group):
+            _signal_group(group, signal.SIGKILL)
         self.process = None
-        return True
+        return was_running
+
+
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

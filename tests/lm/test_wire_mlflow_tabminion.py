@@ -141,3 +141,30 @@ def test_mlflow_on_in_a_kernel_traces_each_model_call(model_server, tmp_path):
         (count,) = conn.execute("SELECT count(*) FROM trace_info").fetchone()
     assert count == 1
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_mlflow_ui_starts_on_a_free_loopback_port_and_stops_by_pid(tmp_path, monkeypatch, home):
+    pytest.importorskip("mlflow")
+    import time
+
+    import httpx
+
+    monkeypatch.setenv("AIIPYTHON_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'ui.db'}")
+    ui = mlflow_tracing.MlflowUi()
+    url = ui.start()
+    try:
+        assert url.startswith("http://127.0.0.1:") and ui.running
+        deadline = time.monotonic() + 240  # its server is slow to start on a busy machine
+        status = None
+        while time.monotonic() < deadline and ui.running:
+            try:
+                status = httpx.get(url + "/health", timeout=2).status_code
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert status == 200, ui.log_path.read_text()[-2000:]
+        pid = ui.process.pid
+    finally:
+        stopped = ui.stop()
+    assert stopped and not ui.running
+    assert not mlflow_tracing._group_alive(pid)  # the server's workers are gone too
