@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..commands import CommandError, CommandResult, command, split_args
@@ -76,7 +77,7 @@ def model_command(session: AiSession, args: str) -> CommandResult:
     current, why = current_model_source(session)
     settings = load_settings()
     lines = [f"**Current model:** `{current}` ({why})", ""]
-    age = max(0.0, __import__("time").time() - discovery.fetched_at)
+    age = max(0.0, time.time() - discovery.fetched_at)
     lines.append(
         f"**Available** ({'cached, ' if cached else ''}checked {age:.0f} s ago; `/model refresh` to re-check):"
     )
@@ -229,6 +230,9 @@ def logout_command(session: AiSession, args: str) -> CommandResult:
     words = args.split()
     if len(words) != 1:
         raise CommandError("name one provider, e.g. `/logout openai`")
+    if _looks_like_a_key(words[0]):
+        scrub_secret_from_history(session.shell, words[0])
+        raise CommandError("that looks like a key; name the provider, e.g. `/logout openai`")
     provider = words[0].lower()
     store = AuthStore()
     removed = store.remove(provider)
@@ -250,7 +254,8 @@ def auth_rows() -> list[dict[str, Any]]:
     from .providers import custom_providers
 
     data = AuthStore().load()
-    names = list(dict.fromkeys([*known_providers(), *data.providers, *custom_providers()]))
+    custom = custom_providers()
+    names = list(dict.fromkeys([*known_providers(), *data.providers, *custom]))
     rows = []
     for provider in names:
         entry = data.providers.get(provider)
@@ -283,10 +288,10 @@ def auth_rows() -> list[dict[str, Any]]:
                     {"source": f"env:{var}", "key": mask(value), "usable": True, "note": ""}
                 )
         active = next((s for s in sources if s["usable"]), None)
-        if active is None and not sources and provider not in custom_providers():
-            if provider not in ("anthropic", "openai", "gemini"):
-                continue
-        keyless = provider in KEYLESS_PROVIDERS or provider in custom_providers()
+        always_listed = provider in ("anthropic", "openai", "gemini") or provider in custom
+        if not sources and not always_listed:
+            continue  # one of litellm's many providers, with nothing configured
+        keyless = provider in KEYLESS_PROVIDERS or provider in custom
         rows.append(
             {
                 "provider": provider,
