@@ -64,7 +64,7 @@ def _format_listing(listing: Any, limit: int = 40) -> str:
     help="List models (live discovery + recent), refresh the list, or switch and remember a model.",
 )
 def model_command(session: AiSession, args: str) -> CommandResult:
-    from .discovery import model_catalog
+    from .discovery import DiscoveryFailed, model_catalog
     from .settings import load_settings, remember_model, settings_problem
 
     words = split_args(args)
@@ -73,7 +73,10 @@ def model_command(session: AiSession, args: str) -> CommandResult:
     if words and words[0] != "refresh":
         return _switch_model(session, _validate_model_name(words[0]), remember_model)
     catalog = model_catalog(session)
-    discovery, cached = catalog.get(refresh=bool(words))
+    try:
+        discovery, cached = catalog.get(refresh=bool(words))
+    except DiscoveryFailed as exc:
+        raise CommandError(str(exc)) from None
     current, why = current_model_source(session)
     settings = load_settings()
     lines = [f"**Current model:** `{current}` ({why})", ""]

@@ -10,8 +10,8 @@ per session; ``/model refresh`` asks again.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -242,9 +242,30 @@ async def discover_async(timeout: float = 3.0) -> Discovery:
 
 
 def discover(timeout: float = 3.0) -> Discovery:
-    """:func:`discover_async` from synchronous code, even inside a running event loop (the kernel)."""
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aiikernel-discovery") as pool:
-        return pool.submit(asyncio.run, discover_async(timeout)).result(timeout * 3 + 5)
+    """:func:`discover_async` from synchronous code, even inside a running event loop (the kernel).
+
+    It runs on a daemon thread with its own loop, closed without waiting for stray resolver
+    threads, so a provider whose DNS lookup never ends cannot hold ``/model`` either.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            outcome["value"] = loop.run_until_complete(discover_async(timeout))
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            loop.close()  # shuts its executor down without waiting
+
+    thread = threading.Thread(target=run, name="aiikernel-discovery", daemon=True)
+    thread.start()
+    thread.join(timeout * 2 + 5)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "value" not in outcome:
+        raise DiscoveryFailed(f"model discovery did not finish within {timeout * 2 + 5:g} s")
+    return outcome["value"]
 
 
 class ModelCatalog:
