@@ -8,13 +8,14 @@ Layout of the store directory (created 0700, refused when not private)::
     tmp/                       temp files before their rename
     sessions/<session>/
         checkpoints/0003.json  one manifest per checkpoint (immutable; gc may prune)
-        HEAD                   id of the checkpoint the live namespace came from
+        HEAD                   log of ids; the last complete line is the checkpoint the
+                               live namespace came from
         forks.json             fork label → id
 
 Each kernel process is one *session* with its own tree and HEAD; chunks are shared
 between sessions, so identical data is stored once.  Write order is chunks →
-manifest → HEAD, each temp → fsync → rename, so a crash leaves the store at the
-last complete checkpoint.
+manifest (temp → fsync → rename) → HEAD (one appended line), so a crash leaves
+the store at the last complete checkpoint.
 """
 
 from __future__ import annotations
@@ -207,8 +208,7 @@ class CheckpointStore(LoggingConfigurable):
             if path.stem.isdigit():
                 ids.append(int(path.stem))
         self._next_id = max(ids) + 1 if ids else 0
-        head_file = self._session_dir / "HEAD"
-        head = head_file.read_text().strip() if head_file.exists() else None
+        head = _read_head(self._session_dir / "HEAD")
         if head is not None:
             try:
                 self._manifest(head)
@@ -271,8 +271,21 @@ class CheckpointStore(LoggingConfigurable):
         self._manifests[manifest.id] = manifest
 
     def _set_head(self, cid: str) -> None:
+        """Move HEAD: one small O_APPEND write, all or nothing even under SIGKILL.
+
+        A line counts only with its newline, so a write torn by a power loss is
+        ignored and HEAD stays one step back.  The log is compacted (atomic rename)
+        once it grows past a few KB.
+        """
         path = self._session_dir / "HEAD"
-        atomic_write(path, (cid + "\n").encode(), self.root / "tmp", durable=False)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (cid + "\n").encode())
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size > 4096:
+            atomic_write(path, (cid + "\n").encode(), self.root / "tmp", durable=False)
         self._head = cid
 
     def checkpoints(self) -> list[Manifest]:
@@ -849,6 +862,20 @@ class CheckpointStore(LoggingConfigurable):
         total = sum(path.stat().st_size for _, path in self.chunks.keys())
         if total > self.max_store_bytes:
             self.gc()
+
+
+def _read_head(path: Path) -> str | None:
+    """The last complete line of the HEAD log, or None."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    lines = data.split(b"\n")[:-1]  # the part after the last newline is incomplete
+    for line in reversed(lines):
+        text = line.decode("ascii", "replace").strip()
+        if text.isdigit():
+            return text
+    return None
 
 
 def _split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:
