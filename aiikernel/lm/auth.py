@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -223,6 +224,7 @@ class AuthStore:
     def _load_file(self) -> AuthFile:
         if not self.path.exists():
             return AuthFile()
+        self._tighten()
         try:
             return AuthFile.model_validate(_read_json(self.path))
         except ValidationError as exc:
@@ -231,6 +233,16 @@ class AuthStore:
             ) from None
         except OSError as exc:
             raise AuthFileError(f"{self.path} cannot be read: {exc.strerror}") from None
+
+    def _tighten(self) -> None:
+        """auth.json readable by others (copied, restored from a backup) is made 0600 again."""
+        try:
+            mode = self.path.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(self.path, 0o600)
+                log.warning("%s was readable by others (mode %o); it is now 0600", self.path, mode)
+        except OSError:
+            pass
 
     def load(self) -> AuthFile:
         """The stored credentials, importing Codex/Pi logins that are new or changed."""

@@ -181,7 +181,7 @@ def _prompt_for_key(session: AiSession, provider: str) -> str | None:
     help="Store an API key for a provider (prompted when KEY is left out).",
 )
 def login_command(session: AiSession, args: str) -> CommandResult:
-    from .auth import AuthStore, check_provider_name, mask
+    from .auth import AuthFileError, AuthStore, check_provider_name, mask
     from .discovery import model_catalog
 
     words = args.split()
@@ -215,7 +215,10 @@ def login_command(session: AiSession, args: str) -> CommandResult:
         raise CommandError("the key is empty or contains spaces")
     if _looks_masked(key):
         raise CommandError("that is a masked key from history, not a key; give the real key")
-    store.set_api_key(provider, key)
+    try:
+        store.set_api_key(provider, key)
+    except AuthFileError as exc:
+        raise CommandError(f"{exc}; fix or move it, then run /login again") from None
     model_catalog(session).invalidate()
     active = store.lookup(provider)
     text = f"Stored the API key {mask(key)} for **{provider}** in `{store.path}` (mode 0600)."
@@ -226,7 +229,7 @@ def login_command(session: AiSession, args: str) -> CommandResult:
 
 @command("logout", usage="/logout PROVIDER", help="Forget the stored credentials of a provider.")
 def logout_command(session: AiSession, args: str) -> CommandResult:
-    from .auth import AuthStore
+    from .auth import AuthFileError, AuthStore
     from .credentials import env_vars_of
     from .discovery import model_catalog
 
@@ -238,7 +241,10 @@ def logout_command(session: AiSession, args: str) -> CommandResult:
         raise CommandError("that looks like a key; name the provider, e.g. `/logout openai`")
     provider = words[0].lower()
     store = AuthStore()
-    removed = store.remove(provider)
+    try:
+        removed = store.remove(provider)
+    except AuthFileError as exc:
+        raise CommandError(f"{exc}; fix or move it, then run /logout again") from None
     model_catalog(session).invalidate()
     if not removed:
         text = f"Nothing was stored for **{provider}** in `{store.path}`."

@@ -55,6 +55,10 @@ def test_file_and_directory_permissions(home):
     os.chmod(path.parent, 0o755)
     auth.AuthStore().set_api_key("openai", "sk-perm-test-5678")
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    # and a file made readable by others is tightened when it is next read
+    os.chmod(path, 0o644)
+    assert auth.lookup_credential("openai").key == "sk-perm-test-5678"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def _digest(path):

@@ -138,3 +138,12 @@ def test_login_mistakes_are_explained(lm_kernel):
     assert "expected a provider and at most one key" in masked
     nothing = k.ok("%ai /logout anthropic").all_text()
     assert "Nothing was stored" in nothing
+
+    # a damaged auth.json is reported, never quoted, and left as it was
+    broken = '{"providers": {"openai": {"api_key": "sk-half-written-4321"'
+    k.aiipython_home.mkdir(mode=0o700, exist_ok=True)
+    (k.aiipython_home / "auth.json").write_text(broken)
+    refused = k.ok("%ai /login openai sk-new-key-0123456789").all_text()
+    assert "is not valid JSON" in refused and "fix or move it" in refused
+    assert "sk-half-written" not in refused and "sk-new-key" not in refused
+    assert (k.aiipython_home / "auth.json").read_text() == broken
