@@ -521,3 +521,18 @@ def test_head_log_ignores_a_torn_last_line_and_stays_small(nb, store, store_dir)
         store.restore(nb, f"{i % 2:04d}", touched=set())
     assert head.stat().st_size <= 4096 + 8
     assert CheckpointStore(directory=str(store_dir), session_name="test").head == store.head
+
+
+def test_dill_fallback_keeps_arrays_out_of_band(nb, store):
+    run(nb, "def f(v):\n    return v + 1\n")
+    big = np.arange(200_000, dtype=float)
+    nb["mixed"] = {"code": nb["f"].__code__, "arr": big}  # stdlib pickle refuses code objects
+    store.checkpoint(nb, label="dill")
+    entry = store._manifest(store.head).entries["mixed"]
+    assert entry.codec == "dill"
+    assert sum(b.size for b in entry.buffers) >= big.nbytes
+    assert entry.stream.size < 10_000  # the array is not in the pickle stream
+    nb["mixed"] = None
+    store.undo(nb, touched={"mixed"})
+    assert (nb["mixed"]["arr"] == big).all()
+    assert nb["mixed"]["code"].co_name == "f"
