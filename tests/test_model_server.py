@@ -22,6 +22,7 @@ from tests.support.model_server import (
     Hang,
     Reply,
     ScriptedModelServer,
+    StreamError,
     ToolCall,
     Truncated,
 )
@@ -273,6 +274,28 @@ def test_truncated_clean_ends_without_the_stop_event(
     assert final not in response.text
 
 
+@pytest.mark.parametrize(
+    ("api", "error_marker"),
+    [
+        ("openai", '"type": "server_error"'),
+        ("anthropic", "event: error"),
+        ("responses", "event: response.failed"),
+    ],
+)
+def test_stream_error_sends_the_api_error_event_mid_stream(
+    srv: ScriptedModelServer, api: str, error_marker: str
+) -> None:
+    srv.script(StreamError("one two three four", status=500), StreamError(status=429))
+    response = post(srv, api, {"stream": True})
+    assert response.status_code == 200
+    before, _, after = response.text.partition(error_marker)
+    assert '"one "' in before and '"two "' in before and after
+    assert "three" not in response.text
+    names = [name for name, _ in sse_events(response.text)]
+    assert names[-1] in (None, "error", "response.failed")
+    assert post(srv, api, {}).status_code == 429, "non-streaming requests get a plain fault"
+
+
 def test_slow_stream_and_client_disconnect_is_recorded(srv: ScriptedModelServer) -> None:
     srv.script(Reply(chunks=["x"] * 50, delay=0.05))
     started = time.monotonic()
@@ -375,6 +398,7 @@ def test_step_json_round_trip() -> None:
         Hang(1.5),
         Garbled("g"),
         Truncated("t", after_chunks=1, abrupt=False),
+        StreamError("s", status=529, after_chunks=2),
     ]
     assert [step_from_dict(json.loads(json.dumps(step_to_dict(s)))) for s in steps] == steps
     with pytest.raises(ValueError, match="unknown step kind 'nope'"):
@@ -497,6 +521,7 @@ STEPS_BY_LABEL = {
     "Garbled": lambda: Garbled("one two three four"),
     "Truncated(abrupt)": lambda: Truncated("one two three four"),
     "Truncated(clean)": lambda: Truncated("one two three four", abrupt=False),
+    "StreamError": lambda: StreamError("one two three four"),
 }
 
 
@@ -564,9 +589,14 @@ async def test_litellm_surfaces_each_step_as_documented(
     assert (type(raised).__name__ if raised else None) == expected, repr(raised)
     if expected is not None:
         assert isinstance(raised, getattr(litellm_module.exceptions, expected))
-    if label.startswith(("Garbled", "Truncated")):
+    if label.startswith(("Garbled", "Truncated", "StreamError")):
         assert "".join(received).startswith("one "), "the first half reached the client"
         assert "four" not in "".join(received), "the stream must not look complete"
+    if expected == "MidStreamFallbackError":
+        assert raised.generated_content == "one two "  # type: ignore[union-attr]
+        original = type(raised.original_exception).__name__  # type: ignore[union-attr]
+        anthropic_event = provider == "anthropic" and label == "StreamError"
+        assert original == ("InternalServerError" if anthropic_event else "APIConnectionError")
     assert len(srv.model_requests()) == 1
 
 

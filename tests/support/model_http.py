@@ -22,6 +22,7 @@ from tests.support.model_steps import (
     Reply,
     RequestKind,
     Step,
+    StreamError,
     Truncated,
     step_from_dict,
 )
@@ -233,6 +234,8 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             self._play_garbled(wire, step, model, body, stream)
         elif isinstance(step, Truncated):
             self._play_truncated(wire, step, model, body, stream)
+        elif isinstance(step, StreamError):
+            self._play_stream_error(wire, step, model, body, stream)
         else:
             raise TypeError(f"not a step: {step!r}")
 
@@ -261,10 +264,21 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             self._write(full[: len(full) // 2])
             return
         events = wire.stream_events(reply, model, body)
-        content = [i for i, event in enumerate(events) if event.phase == "content"]
-        keep = step.after_chunks if step.after_chunks is not None else max(1, len(content) // 2)
-        cut = content[keep - 1] + 1 if 0 < keep <= len(content) else (content[0] if content else 1)
+        cut = _cut_after_content(events, step.after_chunks)
         self._stream(events[:cut], finish=not step.abrupt)
+
+    def _play_stream_error(
+        self, wire: WireFormat, step: StreamError, model: str, body: dict[str, Any], stream: bool
+    ) -> None:
+        if not stream:
+            self._send_json(step.status, wire.error_body(step.status, step.message))
+            return
+        events = wire.stream_events(Reply(step.text, step.chunks or _words(step.text)), model, body)
+        cut = _cut_after_content(events, step.after_chunks)
+        error = wire.stream_error_event(step.status, step.message, model)
+        if isinstance(error.data, dict) and "sequence_number" in error.data:
+            error.data["sequence_number"] = cut  # Responses events are numbered in order
+        self._stream(events[:cut] + [error])
 
     def _stream(self, events: list[SSEEvent], finish: bool = True) -> None:
         self.send_response(200)
@@ -288,3 +302,13 @@ def _words(text: str) -> list[str]:
     """Split text into word chunks (spaces kept) so "half the stream" means something."""
     pieces = text.split(" ")
     return [piece + " " for piece in pieces[:-1]] + [pieces[-1]] if text else []
+
+
+def _cut_after_content(events: list[SSEEvent], keep: int | None) -> int:
+    """Index just after the ``keep``-th content event (default: half of them, at least one),
+    so a cut stream has its opening events and some text but none of its closing events."""
+    content = [i for i, event in enumerate(events) if event.phase == "content"]
+    if not content:
+        return 1
+    keep = keep if keep is not None else max(1, len(content) // 2)
+    return content[min(max(keep, 1), len(content)) - 1] + 1 if keep > 0 else content[0]

@@ -19,7 +19,8 @@ from a background thread, so it suits sync tests, async tests and benchmarks ali
   reply)")`` — a test never hangs on a forgotten step.
 * Steps: ``Reply(text, chunks=None, delay=0.0, usage=(10, 5), tool_calls=[ToolCall(name,
   arguments, id)])``, ``Fault(status, message, headers={"retry-after": "0"})``,
-  ``Hang(seconds)``, ``Garbled(text)``, ``Truncated(text, after_chunks=None, abrupt=True)``.
+  ``Hang(seconds)``, ``Garbled(text)``, ``Truncated(text, after_chunks=None, abrupt=True)``,
+  ``StreamError(text, status=529, message, after_chunks=None)`` (API error event mid-stream).
 * Routes (``/v1`` prefix optional): ``POST /v1/chat/completions`` (OpenAI; honours
   ``stream_options.include_usage``), ``POST /v1/messages`` (Anthropic, ``?beta=true`` too),
   ``POST /v1/messages/count_tokens``, ``POST /v1/responses`` (OpenAI Responses, used by Codex),
@@ -58,13 +59,17 @@ Garbled             MidStreamFallbackError      *no error*: the stream just ends
                     the first half of the text)
 Truncated(abrupt)   MidStreamFallbackError      MidStreamFallbackError
 Truncated(clean)    *no error*, no finish       *no error*, no finish
+StreamError         MidStreamFallbackError      MidStreamFallbackError
 ==================  ==========================  ==========================================
 
 All exception classes live in ``litellm.exceptions`` (``MidStreamFallbackError``, which is not
 re-exported as ``litellm.MidStreamFallbackError``, subclasses
 ``ServiceUnavailableError`` and wraps an ``APIConnectionError``; ``litellm.Timeout`` is
 ``APITimeoutError``). Faults are raised by ``acompletion`` itself, mid-stream errors by the
-iteration. Retries: without ``max_retries=0`` the openai/ route retries 429 and 5xx twice
+iteration. A ``MidStreamFallbackError`` carries ``.generated_content`` (the text received
+before the failure) and ``.original_exception``: ``APIConnectionError`` for a broken or garbled
+stream, ``InternalServerError`` for Anthropic's own ``event: error`` (the openai/ route reports
+its error chunk as ``APIConnectionError`` too). Retries: without ``max_retries=0`` the openai/ route retries 429 and 5xx twice
 (each retry consumes the next scripted step, honouring ``retry-after: 0``); the anthropic/
 route does not retry.
 """
@@ -93,6 +98,7 @@ from tests.support.model_steps import (
     RequestLog,
     Responder,
     Step,
+    StreamError,
     ToolCall,
     Truncated,
     step_from_dict,
@@ -107,6 +113,7 @@ __all__ = [
     "Reply",
     "ScriptedModelServer",
     "Step",
+    "StreamError",
     "ToolCall",
     "Truncated",
 ]
@@ -124,6 +131,7 @@ LITELLM_SURFACES: dict[tuple[str, str], str | None] = {
             ("Hang", "Timeout"),
             ("Truncated(abrupt)", "MidStreamFallbackError"),
             ("Truncated(clean)", None),
+            ("StreamError", "MidStreamFallbackError"),
         )
     },
     ("openai", "Garbled"): "MidStreamFallbackError",
@@ -253,7 +261,7 @@ class ScriptedModelServer:
     def script(self, *steps: Step) -> ScriptedModelServer:
         """Queue steps, consumed one per model request in order."""
         for step in steps:
-            if not isinstance(step, (Reply, Fault, Hang, Garbled, Truncated)):
+            if not isinstance(step, (Reply, Fault, Hang, Garbled, Truncated, StreamError)):
                 raise TypeError(f"not a scripted step: {step!r}")
         with self._steps_lock:
             self._steps.extend(steps)

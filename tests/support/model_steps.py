@@ -115,7 +115,21 @@ class Truncated:
     abrupt: bool = True
 
 
-Step = Reply | Fault | Hang | Garbled | Truncated
+@dataclass
+class StreamError:
+    """HTTP 200, ``after_chunks`` text chunks (default: half), then the API's own mid-stream
+    error event (Anthropic ``event: error``, OpenAI ``{"error": ...}`` chunk, Responses
+    ``response.failed``), like a real overloaded server. ``status`` picks the error type as
+    for `Fault` (529 → Anthropic ``overloaded_error``). Non-streaming requests get a `Fault`."""
+
+    text: str = "this reply fails in the middle"
+    status: int = 529
+    message: str = "scripted stream error"
+    chunks: list[str] | None = None
+    after_chunks: int | None = None
+
+
+Step = Reply | Fault | Hang | Garbled | Truncated | StreamError
 
 _STEP_KINDS: dict[str, type] = {
     "reply": Reply,
@@ -123,6 +137,7 @@ _STEP_KINDS: dict[str, type] = {
     "hang": Hang,
     "garbled": Garbled,
     "truncated": Truncated,
+    "stream_error": StreamError,
 }
 
 

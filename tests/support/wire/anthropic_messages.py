@@ -104,5 +104,8 @@ class AnthropicMessagesWire:
     def garbled_event(self) -> SSEEvent:
         return SSEEvent(GARBLED_DATA, "content_block_delta")
 
+    def stream_error_event(self, status: int, message: str, model: str) -> SSEEvent:
+        return SSEEvent(self.error_body(status, message), "error", "tail")
+
 
 ANTHROPIC_MESSAGES = AnthropicMessagesWire()

@@ -54,6 +54,10 @@ class WireFormat(Protocol):
         """An event whose data line is not valid JSON."""
         ...
 
+    def stream_error_event(self, status: int, message: str, model: str) -> SSEEvent:
+        """The API's own error event sent inside an HTTP 200 stream."""
+        ...
+
 
 def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]

@@ -92,5 +92,8 @@ class OpenAIChatWire:
     def garbled_event(self) -> SSEEvent:
         return SSEEvent(GARBLED_DATA)
 
+    def stream_error_event(self, status: int, message: str, model: str) -> SSEEvent:
+        return SSEEvent(self.error_body(status, message), phase="tail")
+
 
 OPENAI_CHAT = OpenAIChatWire()

@@ -163,5 +163,12 @@ class OpenAIResponsesWire:
     def garbled_event(self) -> SSEEvent:
         return SSEEvent(GARBLED_DATA, "response.output_text.delta")
 
+    def stream_error_event(self, status: int, message: str, model: str) -> SSEEvent:
+        failed = self._response(new_id("resp_"), model, "failed", [])
+        code = OPENAI_CHAT.error_body(status, message)["error"]["type"]
+        failed["error"] = {"code": code, "message": message}
+        data = {"type": "response.failed", "sequence_number": 0, "response": failed}
+        return SSEEvent(data, "response.failed", "tail")
+
 
 OPENAI_RESPONSES = OpenAIResponsesWire()
