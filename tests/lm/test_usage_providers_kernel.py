@@ -92,3 +92,30 @@ def test_named_endpoints_and_tabminion_route_through_litellm(model_server, tmp_p
     assert entries[0]["request"]["extra_body"] == {"conversation_mode": "new"}
     assert entries[1]["text"] == "from the local server"
     assert "local-key-abcdef123456" not in wire_file.read_text()
+
+
+def test_anthropic_oauth_token_goes_as_a_bearer_with_the_oauth_beta(model_server, tmp_path):
+    home = tmp_path / "home"
+    (home / ".aiipython").mkdir(parents=True, mode=0o700)
+    token = "sk-ant-oat01-" + "t" * 24 + "9876"
+    (home / ".aiipython" / "auth.json").write_text(
+        json.dumps({"providers": {"anthropic": {"oauth": {"access": token}}}})
+    )
+    k = start_lm_kernel(
+        tmp_path,
+        model_server,
+        home=home,
+        ANTHROPIC_BASE_URL=model_server.anthropic_base,
+        ANTHROPIC_API_KEY="sk-ant-api-env-should-not-be-used",
+    )
+    try:
+        model_server.script(Reply("hello from claude"))
+        assert "hello from claude" in k.ok("%ai -m anthropic/claude-sonnet-4-5 hi").all_text()
+        sent = model_server.model_requests()[-1]
+        assert sent.api == "anthropic"
+        assert sent.headers["authorization"] == f"Bearer {token}"
+        assert "oauth-2025-04-20" in sent.headers.get("anthropic-beta", "")
+        assert "x-api-key" not in sent.headers
+        assert "| anthropic | oauth | …9876 |" in k.ok("%ai /auth").all_text()
+    finally:
+        k.stop()
