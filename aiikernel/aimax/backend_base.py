@@ -599,7 +599,12 @@ class TmuxAgentBackend(AgentBackend):
             time.time() - record.created_at > self.config.ready_timeout
         )
         state, detail, source = decide(
-            dead=dead, screen=screen, hook=hook, transcript=transcript, seen_ready=seen_ready
+            dead=dead,
+            screen=screen,
+            hook=hook,
+            transcript=transcript,
+            seen_ready=seen_ready,
+            screen_reliable=self.screen_busy_reliable,
         )
         flags = JobFlags(Path(record.flag_root), session_id)
         log = rt.event_log(self, record)

@@ -101,8 +101,16 @@ class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
-        self.last: Signal | None = None
+        self.last_hook: Signal | None = None
+        self.last_note: Signal | None = None
         self.has_hooks = False
+
+    @property
+    def last(self) -> Signal | None:
+        """The newest signal: hooks in the order the agent wrote them, aimax notes by date."""
+        if self.last_hook is None or self.last_note is None:
+            return self.last_hook or self.last_note
+        return self.last_note if self.last_note.at > self.last_hook.at else self.last_hook
 
     def note(self, what: str, at: float | None = None) -> None:
         """Append aimax's own signal (``submit``, ``interrupt``), dated ``at`` (default now).
@@ -149,9 +157,22 @@ class StateFile:
             if "aimax" not in entry:
                 self.has_hooks = True
             signal = signal_from_entry(entry, at)
-            if signal is not None and (self.last is None or signal.at >= self.last.at):
-                self.last = signal
+            if signal is None:
+                continue
+            if signal.source == "aimax":
+                if self.last_note is None or signal.at >= self.last_note.at:
+                    self.last_note = signal
+            else:
+                # Hook shells may stamp out of order when two run at once; the order the
+                # agent finished them in (file order) is the truth among hooks.
+                if self.last_hook is not None and signal.at < self.last_hook.at:
+                    signal = Signal(signal.state, self.last_hook.at, signal.detail, signal.source)
+                self.last_hook = signal
         return self.last
+
+
+SCREEN_OVERRULES_AFTER = 2.0
+"""Seconds after the last "working" signal from which a reliably idle screen wins."""
 
 
 def decide(
@@ -161,8 +182,15 @@ def decide(
     hook: Signal | None,
     transcript: Signal | None,
     seen_ready: bool,
+    screen_reliable: bool = False,
+    now: float | None = None,
 ) -> tuple[str, str | None, str]:
-    """Combine the sources into ``(state, detail, source)``."""
+    """Combine the sources into ``(state, detail, source)``.
+
+    ``screen_reliable``: the agent shows its busy marker during every turn (Claude Code), so a
+    ready screen with an empty box, lasting past :data:`SCREEN_OVERRULES_AFTER`, means idle even
+    if the timed signals were stamped out of order (hooks run in their own shells).
+    """
     if dead:
         return "exited", screen.excerpt if screen else None, "tmux"
     if screen is not None and screen.permission:
@@ -177,6 +205,15 @@ def decide(
             newest = Signal("working", newest.at, source=newest.source)
         if newest.state == "idle" and screen is not None and screen.busy:
             return "working", None, "screen"
+        if (
+            newest.state == "working"
+            and screen_reliable
+            and screen is not None
+            and screen.ready
+            and screen.input_text == ""
+            and (now if now is not None else time.time()) - newest.at > SCREEN_OVERRULES_AFTER
+        ):
+            return "idle", None, "screen"
         return newest.state, newest.detail, newest.source
     if screen is None:
         return "starting", None, "screen"

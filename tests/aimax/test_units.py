@@ -306,3 +306,22 @@ def test_env_files_are_parsed_like_shell_assignments(tmp_path):
     path.write_text("# comment\nexport A=1\nB='two words'\nC=\"3\"\n\nbad line\n")
     assert read_env_file(path) == {"A": "1", "B": "two words", "C": "3"}
     assert read_env_file(tmp_path / "missing") == {}
+
+
+def test_hooks_count_in_file_order_and_a_reliable_idle_screen_overrules_stale_working(tmp_path):
+    state = StateFile(tmp_path / "state.jsonl")
+    now = time.time()
+    with open(state.path, "w") as f:  # two hook shells finished in this order, stamped reversed
+        f.write(f"{now:.6f}\t{json.dumps({'hook_event_name': 'UserPromptSubmit'})}\n")
+        f.write(f"{now - 0.05:.6f}\t{json.dumps({'hook_event_name': 'Stop'})}\n")
+    assert state.read().state == "idle"
+    state.note("submit", at=now - 10)  # an old submit note does not win over newer hooks
+    assert state.read().state == "idle"
+
+    working = Signal("working", now - 5)
+    ready = _screen()
+    args = dict(dead=False, screen=ready, hook=working, transcript=None, seen_ready=True, now=now)
+    assert decide(**args, screen_reliable=True)[:3:2] == ("idle", "screen")
+    assert decide(**args, screen_reliable=False)[0] == "working"
+    fresh = dict(args, hook=Signal("working", now - 0.5))
+    assert decide(**fresh, screen_reliable=True)[0] == "working"
