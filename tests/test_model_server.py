@@ -332,6 +332,17 @@ def test_steps_are_consumed_in_order_and_responder_goes_first(srv: ScriptedModel
     assert [type(r.step).__name__ for r in srv.model_requests()] == ["Reply"] * 4
 
 
+def test_a_raising_responder_gives_a_clear_500(srv: ScriptedModelServer) -> None:
+    def responder(request: Any) -> None:
+        raise KeyError("messages")
+
+    srv.responder = responder
+    response = post(srv, "anthropic", {})
+    assert response.status_code == 500
+    assert "scripted responder raised KeyError" in response.json()["error"]["message"]
+    assert [type(e) for e in srv.responder_errors] == [KeyError]
+
+
 def test_script_rejects_non_steps(srv: ScriptedModelServer) -> None:
     with pytest.raises(TypeError, match="not a scripted step"):
         srv.script("hello")  # type: ignore[arg-type]
@@ -377,6 +388,7 @@ def test_bad_json_body_gets_a_clear_400(srv: ScriptedModelServer) -> None:
     response = httpx.post(ENDPOINTS["anthropic"](srv), content=b"{nope")
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "request body is not JSON"
+    assert srv.last_request().kind == "other" and srv.model_requests() == []
 
 
 def test_unknown_route_is_404(srv: ScriptedModelServer) -> None:

@@ -134,10 +134,11 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            body = None
-            if method == "POST":
-                self._send_json(400, _WIRES[api].error_body(400, "request body is not JSON"))
-                return
+            self.owner._log.append(
+                RecordedRequest(method, path, query, headers, None, api, "other")
+            )
+            self._send_json(400, _WIRES[api].error_body(400, "request body is not JSON"))
+            return
         request = RecordedRequest(method, path, query, headers, body, api, kind)
         try:
             self._route(request, route)

@@ -15,7 +15,8 @@ from a background thread, so it suits sync tests, async tests and benchmarks ali
   Claude Code append ``/v1/messages`` themselves).
 * ``srv.script(*steps)`` appends steps (see `tests.support.model_steps`); each *model* request
   consumes one, in order. ``srv.responder = fn(request) -> step | None`` is asked first and may
-  fall through with ``None``. With nothing scripted the answer is ``Reply("(no scripted
+  fall through with ``None``; if it raises, the client gets a 500 naming the exception and
+  the exception lands in ``srv.responder_errors``. With nothing scripted the answer is ``Reply("(no scripted
   reply)")`` — a test never hangs on a forgotten step.
 * Steps: ``Reply(text, chunks=None, delay=0.0, usage=(10, 5), tool_calls=[ToolCall(name,
   arguments, id)])``, ``Fault(status, message, headers={"retry-after": "0"})``,
@@ -174,6 +175,7 @@ class ScriptedModelServer:
         self.title = title
         self.detect_titles = detect_titles
         self.responder: Responder | None = None
+        self.responder_errors: list[Exception] = []
         self._host, self._port = host, port
         self._steps: deque[Step] = deque()
         self._steps_lock = threading.Lock()
@@ -281,7 +283,11 @@ class ScriptedModelServer:
     def _next_step(self, request: RecordedRequest) -> Step:
         responder = self.responder
         if responder is not None:
-            step = responder(request)
+            try:
+                step = responder(request)
+            except Exception as exc:  # noqa: BLE001 - test code; reported, not fatal
+                self.responder_errors.append(exc)
+                return Fault(500, f"scripted responder raised {type(exc).__name__}: {exc}")
             if step is not None:
                 return step
         with self._steps_lock:
