@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..commands import CommandError, CommandResult, command, split_args
+from .tree import clock
 
 if TYPE_CHECKING:
     from ..session import AiSession
@@ -74,7 +75,11 @@ def undo_command(session: AiSession, args: str) -> CommandResult:
     return CommandResult(report.message, data=report.model_dump())
 
 
-@command("restore", usage="/restore ID", help="Jump to any checkpoint by id (see /tree) or fork.")
+@command(
+    "restore",
+    usage="/restore ID",
+    help="Jump to any checkpoint by id (see /tree), fork label, or SESSION/ID of an earlier kernel.",
+)
 def restore_command(session: AiSession, args: str) -> CommandResult:
     target = args.strip()
     if not target:
@@ -116,8 +121,8 @@ def _size(n: int) -> str:
 
 @command(
     "checkpoints",
-    usage="/checkpoints [status|gc]",
-    help="Checkpoint store status, or gc: delete data no checkpoint needs.",
+    usage="/checkpoints [status|sessions|gc]",
+    help="Store status; other kernel sessions' trees; gc: delete data no checkpoint needs.",
 )
 def checkpoints_command(session: AiSession, args: str) -> CommandResult:
     words = split_args(args)
@@ -142,6 +147,21 @@ def checkpoints_command(session: AiSession, args: str) -> CommandResult:
             f"Size cap: {_size(cap) if cap else 'none'} (`/checkpoints gc` frees unused data)",
         ]
         return CommandResult("\n\n".join(lines), data=status)
+    if action == "sessions":
+        sessions = _guard(store.sessions)
+        if not sessions:
+            return CommandResult("No checkpoint store yet.", data={"sessions": []})
+        rows = ["| kernel session | checkpoints | newest |", "|---|---|---|"]
+        for item in sessions:
+            name = f"`{item['session']}`" + (" (this kernel)" if item["current"] else "")
+            newest = (
+                f"[{item['newest']}] {item['label']}  ({clock(item['time'])})"
+                if item["newest"]
+                else "—"
+            )
+            rows.append(f"| {name} | {item['checkpoints']} | {newest} |")
+        rows.append("\nRestore one with `/restore SESSION/ID`, e.g. after a kernel restart.")
+        return CommandResult("\n".join(rows), data={"sessions": sessions})
     if action == "gc":
         if len(words) > 1:
             raise CommandError("/checkpoints gc takes no further arguments")
@@ -152,4 +172,4 @@ def checkpoints_command(session: AiSession, args: str) -> CommandResult:
             f"idle kernel sessions; {_size(result['kept_bytes'])} kept.",
             data=result,
         )
-    raise CommandError(f"unknown action {action!r}; use status or gc")
+    raise CommandError(f"unknown action {action!r}; use status, sessions or gc")

@@ -248,21 +248,25 @@ class CheckpointStore(LoggingConfigurable):
         cached = self._manifests.get(cid)
         if cached is not None:
             return cached
-        path = self._manifest_path(cid)
-        try:
-            manifest = Manifest.model_validate_json(path.read_bytes())
-        except FileNotFoundError:
-            raise CheckpointNotFoundError(f"checkpoint [{cid}] does not exist") from None
-        except (ValidationError, ValueError) as exc:
-            raise CorruptCheckpointError(
-                f"checkpoint [{cid}] is damaged ({path.name}: {str(exc).splitlines()[0]})"
-            ) from None
-        if manifest.id != cid:
-            raise CorruptCheckpointError(
-                f"checkpoint [{cid}] is damaged (it says it is {manifest.id})"
-            )
+        manifest = _read_manifest(self._manifest_path(cid), cid)
         self._manifests[cid] = manifest
         return manifest
+
+    def _foreign_manifest(self, ref: str) -> Manifest:
+        """``SESSION/ID``: a checkpoint of another kernel session of this store."""
+        session, _, cid = ref.strip().partition("/")
+        match = _ID.match(cid.strip())
+        if not match or not session or _SAFE_SESSION.search(session) or session in (".", ".."):
+            raise CheckpointNotFoundError(
+                f"{ref!r} is not SESSION/ID (/checkpoints sessions lists the sessions)"
+            )
+        directory = self.root / "sessions" / session
+        if not directory.is_dir():
+            raise CheckpointNotFoundError(
+                f"no kernel session called {session!r} (/checkpoints sessions lists them)"
+            )
+        cid = f"{int(match.group(1)):04d}"
+        return _read_manifest(directory / "checkpoints" / f"{cid}.json", f"{session}/{cid}")
 
     def _write_manifest(self, manifest: Manifest) -> None:
         self.chunks.sync()  # every chunk it names is durable before it exists
@@ -541,7 +545,13 @@ class CheckpointStore(LoggingConfigurable):
         touched: set[str] | None = None,
         hidden: Iterable[str] = frozenset(),
     ) -> RestoreReport:
-        """Make ``namespace`` what it was at ``checkpoint_id`` (saving the current state first)."""
+        """Make ``namespace`` what it was at ``checkpoint_id`` (saving the current state first).
+
+        ``SESSION/ID`` restores a checkpoint of another kernel session (an earlier run
+        of the kernel): its state becomes a new checkpoint of this session's tree.
+        """
+        if "/" in str(checkpoint_id):
+            return self._restore_foreign(namespace, str(checkpoint_id), touched, hidden)
         target_id = self.resolve_id(checkpoint_id)
         self._manifests.pop(target_id, None)  # read it from disk: it must still be there
         target = self._manifest(target_id)
@@ -557,6 +567,44 @@ class CheckpointStore(LoggingConfigurable):
             skip_if_same=True,
         )
         return self._apply(namespace, target, current, hidden)
+
+    def _restore_foreign(
+        self, namespace: dict, ref: str, touched: set[str] | None, hidden: Iterable[str]
+    ) -> RestoreReport:
+        if not self._open(create=False):
+            raise CheckpointNotFoundError("there are no checkpoints yet")
+        target = self._foreign_manifest(ref)
+        if target.session == self.session_name:
+            return self.restore(namespace, target.id, touched=touched, hidden=hidden)
+        where = f"{target.session}/{target.id}"
+        if target.pruned:
+            raise CheckpointError(f"checkpoint [{where}] was pruned by gc; its data is gone")
+        current, _, _ = self._snapshot(
+            namespace,
+            touched,
+            hidden,
+            kind="auto",
+            label=f"before restore of [{where}]",
+            meta=None,
+            skip_if_same=True,
+        )
+        report = self._apply(namespace, target, current, hidden, move_head=False, shown_as=where)
+        # The namespace now is that state: record it in this tree (the chunks are shared).
+        with self._lock(exclusive=False):
+            copy = Manifest(
+                id=f"{self._next_id:04d}",
+                session=self.session_name,
+                parent=self._head,
+                kind="auto",
+                label=f"from [{where}] {tree.describe(target)}",
+                python=sys.version.split()[0],
+                meta={"restored_from": where},
+                entries=target.entries,
+            )
+            self._write_manifest(copy)
+            self._next_id += 1
+            self._set_head(copy.id)
+        return report
 
     @_serialized
     def undo(
@@ -596,7 +644,14 @@ class CheckpointStore(LoggingConfigurable):
         raise CheckpointNotFoundError("nothing to undo: the namespace is at the oldest checkpoint")
 
     def _apply(
-        self, namespace: dict, target: Manifest, current: Manifest, hidden: Iterable[str]
+        self,
+        namespace: dict,
+        target: Manifest,
+        current: Manifest,
+        hidden: Iterable[str],
+        *,
+        move_head: bool = True,
+        shown_as: str | None = None,
     ) -> RestoreReport:
         entries = target.entries
         holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
@@ -666,7 +721,8 @@ class CheckpointStore(LoggingConfigurable):
         for name in removed:
             del namespace[name]
         namespace.update(fresh)
-        self._set_head(target.id)
+        if move_head:
+            self._set_head(target.id)
         not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
         for h, why in failed.items():
             for m in entries[h].members or [h]:
@@ -679,7 +735,7 @@ class CheckpointStore(LoggingConfigurable):
             unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
             not_rolled_back=not_rolled_back,
         )
-        report.message = _restore_message(target, report)
+        report.message = _restore_message(target, report, shown_as or target.id)
         return report
 
     # -- forks, tree, status ----------------------------------------------------
@@ -722,6 +778,32 @@ class CheckpointStore(LoggingConfigurable):
     def render_tree(self) -> str:
         """The session's checkpoint tree as text (``●`` marks the current checkpoint)."""
         return tree.render(self.checkpoints(), self.head, self.forks())
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every kernel session of this store, newest activity first."""
+        if not self._open(create=False):
+            return []
+        found = []
+        for directory in (self.root / "sessions").iterdir():
+            paths = sorted((directory / "checkpoints").glob("*.json"))
+            newest = None
+            for path in reversed(paths):
+                try:
+                    newest = _read_manifest(path, f"{directory.name}/{path.stem}")
+                    break
+                except CheckpointError:
+                    continue
+            found.append(
+                {
+                    "session": directory.name,
+                    "current": directory.name == self.session_name,
+                    "checkpoints": len(paths),
+                    "newest": newest.id if newest else None,
+                    "time": newest.time if newest else 0.0,
+                    "label": tree.describe(newest) if newest else "",
+                }
+            )
+        return sorted(found, key=lambda item: item["time"], reverse=True)
 
     def status(self) -> dict[str, Any]:
         """Facts for ``/checkpoints status``."""
@@ -864,6 +946,23 @@ class CheckpointStore(LoggingConfigurable):
             self.gc()
 
 
+def _read_manifest(path: Path, label: str) -> Manifest:
+    """Parse and check one manifest file, with errors people can act on."""
+    try:
+        manifest = Manifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointNotFoundError(f"checkpoint [{label}] does not exist") from None
+    except (ValidationError, ValueError) as exc:
+        raise CorruptCheckpointError(
+            f"checkpoint [{label}] is damaged ({path.name}: {str(exc).splitlines()[0]})"
+        ) from None
+    if manifest.id != path.stem:
+        raise CorruptCheckpointError(
+            f"checkpoint [{label}] is damaged (it says it is {manifest.id})"
+        )
+    return manifest
+
+
 def _read_head(path: Path) -> str | None:
     """The last complete line of the HEAD log, or None."""
     try:
@@ -953,12 +1052,12 @@ def _cycles(entries: Mapping[str, Entry]) -> list[set[str]]:
     return result
 
 
-def _restore_message(target: Manifest, report: RestoreReport) -> str:
+def _restore_message(target: Manifest, report: RestoreReport, shown_as: str) -> str:
     def names(items: list[str]) -> str:
         shown = ", ".join(items[:12])
         return shown + (f", … ({len(items) - 12} more)" if len(items) > 12 else "")
 
-    lines = [f"Restored [{target.id}] {tree.describe(target)}  ({tree.clock(target.time)})."]
+    lines = [f"Restored [{shown_as}] {tree.describe(target)}  ({tree.clock(target.time)})."]
     if report.restored:
         lines.append(f"Restored: {names(report.restored)}.")
     if report.removed:
@@ -968,7 +1067,7 @@ def _restore_message(target: Manifest, report: RestoreReport) -> str:
     if report.not_rolled_back:
         parts = [f"{n} ({why})" for n, why in sorted(report.not_rolled_back.items())]
         lines.append("Not rolled back (could not be stored): " + ", ".join(parts) + ".")
-    if report.saved_as and report.saved_as != target.id:
+    if report.saved_as and report.saved_as != shown_as:
         lines.append(
             f"The state before this is checkpoint [{report.saved_as}] (/restore it to go back)."
         )

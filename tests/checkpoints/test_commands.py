@@ -78,6 +78,8 @@ def test_tree_restore_fork_and_status(shell, session):
     assert status.ok and "checkpoints, current" in status.markdown
     gc = run_command(session, "/checkpoints gc")
     assert gc.ok and "Removed" in gc.markdown
+    sessions = run_command(session, "/checkpoints sessions")
+    assert sessions.ok and "`cmd` (this kernel)" in sessions.markdown
 
 
 def test_user_mistakes_are_messages_not_tracebacks(shell, session):

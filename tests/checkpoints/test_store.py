@@ -536,3 +536,27 @@ def test_dill_fallback_keeps_arrays_out_of_band(nb, store):
     store.undo(nb, touched={"mixed"})
     assert (nb["mixed"]["arr"] == big).all()
     assert nb["mixed"]["code"].co_name == "f"
+
+
+def test_restore_from_an_earlier_kernel_session(nb, store_dir):
+    before = CheckpointStore(directory=str(store_dir), session_name="before-restart")
+    nb["model"] = {"weights": np.arange(100_000)}
+    nb["step"] = 41
+    before.checkpoint(nb, label="train")
+
+    fresh = {"__name__": nb["__name__"], "leftover": 1}
+    after = CheckpointStore(directory=str(store_dir), session_name="after-restart")
+    listed = {s["session"]: s for s in after.sessions()}
+    assert listed["before-restart"]["newest"] == "0000"
+    report = after.restore(fresh, "before-restart/0000")
+    assert fresh["step"] == 41 and (fresh["model"]["weights"] == np.arange(100_000)).all()
+    assert "leftover" not in fresh
+    assert "Restored [before-restart/0000]" in report.message
+    assert after.head is not None and after._manifest(after.head).session == "after-restart"
+    assert "from [before-restart/0000]" in after.render_tree()
+    fresh["step"] = 0
+    after.undo(fresh, touched={"step"})  # the imported state is a normal checkpoint now
+    assert fresh["step"] == 41
+    for bad in ("nobody/0000", "before-restart/0042", "../x/0000"):
+        with pytest.raises(CheckpointNotFoundError):
+            after.restore(fresh, bad)
