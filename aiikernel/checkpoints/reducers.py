@@ -265,6 +265,21 @@ def reduce_class(cls: type) -> tuple:
     return rebuild_class, args, late, None, None, set_class_attrs
 
 
+def rebuild_module(name: str) -> types.ModuleType:
+    """A module inside a stored value (``{"lib": np}``) is imported again by name."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    import importlib
+
+    from .errors import CheckpointError
+
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise CheckpointError(f"module {name!r} could not be imported: {exc}") from None
+
+
 def rebuild_mappingproxy(data: dict) -> types.MappingProxyType:
     """Read-only views (dataclass field metadata) are stored as their dict."""
     return types.MappingProxyType(data)
@@ -276,6 +291,7 @@ def is_enum(cls: type) -> bool:
 
 
 DESCRIPTORS = {
+    types.ModuleType: lambda m: (rebuild_module, (m.__name__,)),
     staticmethod: lambda d: (staticmethod, (d.__func__,)),
     classmethod: lambda d: (classmethod, (d.__func__,)),
     property: lambda d: (property, (d.fget, d.fset, d.fdel, d.__doc__)),

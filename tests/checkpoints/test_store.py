@@ -560,3 +560,15 @@ def test_restore_from_an_earlier_kernel_session(nb, store_dir):
     for bad in ("nobody/0000", "before-restart/0042", "../x/0000"):
         with pytest.raises(CheckpointNotFoundError):
             after.restore(fresh, bad)
+
+
+def test_modules_inside_values(nb, store):
+    import json
+
+    nb["tools"] = {"codec": json, "n": 1}
+    store.checkpoint(nb, label="modules inside")
+    entry = store._manifest(store.head).entries["tools"]
+    assert entry.codec == "pickle"  # no dill fallback needed
+    nb["tools"] = None
+    store.undo(nb, touched={"tools"})
+    assert nb["tools"]["codec"] is json
