@@ -304,10 +304,10 @@ class TmuxAgentBackend(AgentBackend):
                 worktree_path=worktree_path,
                 worktree_branch=worktree_branch,
             )
+            rt.reset_state_file()
             record = record.model_copy(
                 update={"transcript_path": self._str_path(self.flavor_transcript_path(record))}
             )
-            rt.reset_state_file()
             env = self._agent_env(record, o.env)
             pane = await self._launch(record, env, resume=o.agent_session_id is not None)
             record = record.model_copy(update={"pane_id": pane.pane_id})

@@ -124,10 +124,30 @@ class ClaudeCodeBackend(TmuxAgentBackend):
     def flavor_transcript_path(self, record: SessionRecord) -> Path | None:
         from .transcripts.locate import claude_transcript_path
 
+        record = self.follow_session_switch(record)
+        if record.transcript_path:
+            return Path(record.transcript_path)
         if not record.agent_session_id:
             return None
         return claude_transcript_path(
             self.config.claude_projects_dir, Path(record.cwd), record.agent_session_id
+        )
+
+    def follow_session_switch(self, record: SessionRecord) -> SessionRecord:
+        """``/clear`` (and compaction) start a new Claude session id and transcript; the hooks
+        report it, and the registry follows so tails switch files and resume uses the new id."""
+        if record.status != "running":
+            return record
+        state = self.manager.runtime(record.session_id).state_file
+        state.read()
+        if state.agent_session is None:
+            return record
+        sid, path = state.agent_session
+        if sid == record.agent_session_id and (record.transcript_path in (None, path)):
+            return record
+        return self.manager.registry.update(
+            record.session_id,
+            lambda r: r.model_copy(update={"agent_session_id": sid, "transcript_path": path}),
         )
 
     def flavor_preflight(self) -> str:

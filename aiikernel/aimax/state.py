@@ -104,6 +104,8 @@ class StateFile:
         self.last_hook: Signal | None = None
         self.last_note: Signal | None = None
         self.has_hooks = False
+        self.agent_session: tuple[str, str] | None = None
+        """``(session_id, transcript_path)`` the agent's hooks last reported (Claude)."""
 
     @property
     def last(self) -> Signal | None:
@@ -156,6 +158,9 @@ class StateFile:
                 continue
             if "aimax" not in entry:
                 self.has_hooks = True
+            sid, path = entry.get("session_id"), entry.get("transcript_path")
+            if isinstance(sid, str) and isinstance(path, str) and sid and path:
+                self.agent_session = (sid, path)
             signal = signal_from_entry(entry, at)
             if signal is None:
                 continue

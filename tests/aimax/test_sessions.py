@@ -390,3 +390,34 @@ async def test_worktree_per_session_removed_on_stop_branch_kept(manager, agent_e
         await backend.create_new_session(
             {"sessionId": "nowt", "cwd": str(tmp_path), "env": agent_env, "worktree": True}
         )
+
+
+@pytest.mark.asyncio
+async def test_claude_clear_switches_transcript_and_history_continues(manager, agent_env, workdir):
+    backend = manager.backend("tmux-claude-code")
+    handle = await backend.create_new_session(
+        create_opts("clr", workdir, agent_env, "before [[reply:OLD]]")
+    )
+    await wait_until(lambda: replies(backend, "clr") == ["OLD"], 10, "first reply")
+    got = []
+    unsubscribe = backend.get_agent_raw_thought_stream("clr", got.append)
+    await wait_idle(backend, "clr")
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "clr", "prompt": "/clear"}
+    )
+    await wait_until(
+        lambda: manager.registry.get("clr").agent_session_id != handle["agentSessionId"],
+        10,
+        "new Claude session id",
+    )
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "clr", "prompt": "after [[reply:NEW]]"}
+    )
+    await wait_until(lambda: replies(backend, "clr") == ["OLD", "NEW"], 10, "reply in new file")
+    await wait_until(lambda: any(e.text == "NEW" for e in got), 10, "live event from new file")
+    unsubscribe()
+    record = manager.registry.get("clr")
+    assert record.transcript_path != handle["jsonlPath"]
+    seqs = [e["seq"] for e in events(backend, "clr")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    await wait_idle(backend, "clr")

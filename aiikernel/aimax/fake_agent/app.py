@@ -299,6 +299,12 @@ class FakeAgent:
         if text.strip() == "/exit":
             self.done.set()
             return
+        if text.strip() == "/clear" and self.flavor == "claude" and self.mode == "ready":
+            # Claude starts a new session (new id, new transcript file) on /clear.
+            self.writer = ClaudeWriter(os.getcwd(), None, None)
+            self.history = []
+            self.fire_hook("SessionStart", source="clear")
+            return
         if self.mode == "busy":
             if self.flavor == "codex":
                 self.steer(text)  # Codex: Enter during a turn injects the text into it
