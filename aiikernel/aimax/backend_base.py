@@ -372,7 +372,7 @@ class TmuxAgentBackend(AgentBackend):
         if not record.pane_id:
             return False
         info = await Pane(self.manager.tmux, record.pane_id).info()
-        return info is not None and not info.dead
+        return info is not None and not info.dead and info.tag == record.session_id
 
     # -- sending ----------------------------------------------------------------------
     async def no_pause_current_and_queue_query_at_session(self, opts: SendOptions | dict) -> None:
@@ -398,6 +398,26 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(session_id)
             return await self._interrupt(rt, record, await self._live_pane(record))
+
+    async def answer_permission(self, session_id: str, approve: bool) -> str:
+        """Answer the agent's permission question: Enter approves, Escape denies.
+
+        Raises :class:`InvalidOptions` when the agent is not asking; returns the question.
+        """
+        rt = self.manager.runtime(session_id)
+        async with rt.lock:
+            record = self._record(session_id)
+            pane = await self._live_pane(record)
+            reading = await self._screen(pane)
+            if not reading.permission:
+                raise InvalidOptions(f"session {session_id!r} is not asking for permission")
+            await pane.send_keys("Enter" if approve else "Escape")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if not (await self._screen(pane)).permission:
+                    return reading.permission
+            raise DeliveryError(f"the {self.agent_label} still asks after our answer")
 
     async def _live_pane(self, record: SessionRecord) -> Pane:
         if record.status != "running" or not await self._pane_alive(record):
@@ -586,6 +606,8 @@ class TmuxAgentBackend(AgentBackend):
             info = await self.manager.pane_info(
                 record.pane_id, max_age=self.config.poll_interval / 2
             )
+            if info is not None and info.tag != session_id:
+                info = None  # the tmux server was restarted and reused the pane id
             dead = info is None or info.dead
             if info is not None:
                 screen = await rt.screen_if_changed(

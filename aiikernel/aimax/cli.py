@@ -214,10 +214,15 @@ async def _dispatch(args: argparse.Namespace, manager) -> int:
         names = [args.backend] if args.backend else list(SUPPORTED_BACKENDS)
         await manager.reconcile()
         for name in names:
-            rows += manager.backend(name).list_sessions()
+            backend = manager.backend(name)
+            for row in backend.list_sessions():
+                row["state"] = "stopped" if row["status"] == "stopped" else "exited"
+                if row["status"] == "running":
+                    row["state"] = (await backend.status(row["session_id"])).state
+                rows.append(row)
         rows.sort(key=lambda r: r["created_at"])
-        lines = [f"{'SESSION':20} {'BACKEND':17} {'STATUS':8} CWD"] + [
-            f"{r['session_id']:20} {r['backend']:17} {r['status']:8} {r['cwd']}" for r in rows
+        lines = [f"{'SESSION':20} {'BACKEND':17} {'STATE':18} CWD"] + [
+            f"{r['session_id']:20} {r['backend']:17} {r['state']:18} {r['cwd']}" for r in rows
         ]
         _out(args, rows, "\n".join(lines) if rows else "no sessions")
         return EXIT_OK

@@ -81,3 +81,23 @@ async def manager(config: AimaxConfig):
     finally:
         await mgr.close()
         await mgr.kill_server()
+
+
+@pytest_asyncio.fixture
+async def make_manager(config: AimaxConfig):
+    """Build managers with config overrides; all are closed and their servers killed after."""
+    import dataclasses
+
+    made: list[AimaxManager] = []
+
+    def make(**overrides) -> AimaxManager:
+        mgr = AimaxManager(dataclasses.replace(config, **overrides))
+        made.append(mgr)
+        return mgr
+
+    try:
+        yield make
+    finally:
+        for mgr in made:
+            await mgr.close()
+            await mgr.kill_server()

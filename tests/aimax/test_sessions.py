@@ -170,13 +170,11 @@ async def test_codex_enter_too_soon_after_paste_would_be_a_newline(manager, agen
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", BACKENDS)
-async def test_blocking_screen_is_reported_not_hung(manager, agent_env, workdir, name, config):
+async def test_blocking_screen_is_reported_not_hung(make_manager, agent_env, workdir, name):
     agent_env["AIMAX_FAKE_SCRIPT"] = json.dumps(
         {"blocking_screen": "Choose a colour theme\n> 1. Dark\n  2. Light"}
     )
-    manager.config = config.__class__(**{**config.__dict__, "ready_timeout": 2.0})
-    backend = manager.backend(name)
-    backend.config = manager.config
+    backend = make_manager(ready_timeout=2.0).backend(name)
     with pytest.raises(AgentBlocked) as err:
         await backend.create_new_session(create_opts("blk", workdir, agent_env, "hi"))
     assert "Choose a colour theme" in err.value.screen
@@ -200,13 +198,12 @@ async def test_permission_prompt_is_a_state_with_its_text(manager, agent_env, wo
     status = await wait_until(asking, 10, "waiting_permission")
     assert "Do you want to proceed?" in status.detail
     assert not backend.is_job_goal_accomplished("perm")
-    pane = manager.runtime("perm")  # answer like a human would: Enter
-    del pane
-    from aiikernel.aimax.tmux import Pane
-
-    await Pane(manager.tmux, status.pane_id).send_keys("Enter")
+    question = await backend.answer_permission("perm", approve=True)
+    assert "Do you want to proceed?" in question
     await wait_until(lambda: replies(backend, "perm") == ["DONE"], 10, "reply")
     await wait_idle(backend, "perm")
+    with pytest.raises(InvalidOptions, match="not asking"):
+        await backend.answer_permission("perm", approve=False)
 
 
 @pytest.mark.asyncio
@@ -421,3 +418,40 @@ async def test_claude_clear_switches_transcript_and_history_continues(manager, a
     seqs = [e["seq"] for e in events(backend, "clr")]
     assert seqs == list(range(1, len(seqs) + 1))
     await wait_idle(backend, "clr")
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_tmux_server_reusing_pane_ids_is_not_mistaken(
+    manager, agent_env, workdir
+):
+    backend = manager.backend("tmux-claude-code")
+    first = await backend.create_new_session(create_opts("one", workdir, agent_env))
+    await manager.kill_server()  # e.g. the machine rebooted: every agent is gone
+    second = await backend.create_new_session(create_opts("two", workdir, agent_env))
+    assert second["paneId"] == first["paneId"]  # tmux numbers panes from %0 again
+    status = await backend.status("one")
+    assert status.state == "exited" and not status.alive
+    assert (await backend.status("two")).alive
+    assert await manager.reconcile() == {"two": "live"}
+
+
+@pytest.mark.asyncio
+async def test_use_proxy_wraps_the_agent_in_proxychains_with_proxy_env(
+    make_manager, agent_env, workdir, tmp_path
+):
+    marker = tmp_path / "proxied.txt"
+    fake = tmp_path / "bin" / "proxychains"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {marker}\nshift 3\nexec "$@"\n')
+    fake.chmod(0o755)
+    proxy_env = tmp_path / "proxy_envs.bash"
+    proxy_env.write_text("export HTTPS_PROXY=socks5://127.0.0.1:9\n")
+    manager = make_manager(proxychains_bin=str(fake), proxy_envs_bash=proxy_env)
+    backend = manager.backend("tmux-claude-code")
+    await backend.create_new_session(
+        create_opts("px", workdir, agent_env, "[[env:HTTPS_PROXY]]", useProxy=True)
+    )
+    await wait_until(lambda: replies(backend, "px"), 10, "reply")
+    assert replies(backend, "px") == ["HTTPS_PROXY=socks5://127.0.0.1:9"]
+    args = marker.read_text().split()
+    assert args[:3] == ["-q", "-f", str(manager.config.proxy_chains_conf)]
+    assert args[3].endswith("claude")
