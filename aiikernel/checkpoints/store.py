@@ -41,16 +41,18 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from . import tree
+from .collect import GcPolicy, collect, empty_result
 from .errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CorruptCheckpointError,
     UnsafeStoreError,
 )
-from .names import checkpointable_names, is_shareable, namespace_module
+from .grouping import names_to_examine, same_state, store_names
+from .names import checkpointable_names
 from .objects import ChunkStore, atomic_write
-from .pickling import NS_MARK, dump_group, is_module, load_group
-from .records import CheckpointInfo, CheckpointKind, Entry, Manifest, RestoreReport
+from .pickling import load_group
+from .records import CheckpointInfo, CheckpointKind, Manifest, RestoreReport
 
 MiB = 1024 * 1024
 _ID = re.compile(r"^\[?(\d{1,9})\]?$")
@@ -386,12 +388,11 @@ class CheckpointStore(LoggingConfigurable):
         with self._lock(exclusive=False):
             base = self._manifest(self._head) if self._head else None
             names = checkpointable_names(namespace, hidden)
-            module = namespace_module(namespace)
             base_entries = base.entries if base and not base.pruned else {}
-            examine = self._names_to_examine(names, touched, base_entries)
+            examine = names_to_examine(names, None if self.full_pass else touched, base_entries)
             self.chunks.bytes_written = 0
-            entries = self._examine(namespace, names, examine, base_entries, module)
-            if skip_if_same and base is not None and _same_state(base.entries, entries):
+            entries = store_names(namespace, names, examine, base_entries, self.chunks)
+            if skip_if_same and base is not None and same_state(base.entries, entries):
                 return base, sorted(examine), 0
             manifest = Manifest(
                 id=f"{self._next_id:04d}",
@@ -410,129 +411,6 @@ class CheckpointStore(LoggingConfigurable):
         if self.max_store_bytes > 0:
             self._gc_if_over_cap()
         return manifest, sorted(examine), written
-
-    def _names_to_examine(
-        self, names: list[str], touched: set[str] | None, base: Mapping[str, Entry]
-    ) -> set[str]:
-        present = set(names)
-        if touched is None or self.full_pass or not base:
-            return present
-        examine = {n for n in touched if n in present}
-        examine |= present - set(base)  # new names
-        examine |= {n for n, e in base.items() if e.kind == "module"} & present
-        # whole stored groups, and everything that points at a re-examined name
-        changed = True
-        while changed:
-            changed = False
-            for name, entry in base.items():
-                if name not in present or name in examine:
-                    continue
-                holder = entry.alias_of if entry.kind == "member" else name
-                group = base[holder].members if holder in base else [name]
-                if (
-                    holder in examine
-                    or any(m in examine for m in group)
-                    or any(r in examine or r not in present for r in entry.refs)
-                ):
-                    examine.add(name)
-                    changed = True
-        return examine
-
-    def _examine(
-        self,
-        namespace: dict,
-        names: list[str],
-        examine: set[str],
-        base: Mapping[str, Entry],
-        module: str,
-    ) -> dict[str, Entry]:
-        refs: dict[int, str] = {}
-        for name in names:
-            value = namespace[name]
-            if is_shareable(value, module):
-                refs.setdefault(id(value), name)
-        refs[id(namespace)] = NS_MARK
-        forced: list[set[str]] = []
-        cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
-        entries: dict[str, Entry] = {}
-        for _ in range(len(names) + 2):
-            groups = self._identity_groups(namespace, examine, refs, forced)
-            entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
-            owner: dict[int, frozenset[str]] = {}
-            merges: list[set[str]] = []
-            for members in groups:
-                key = frozenset(members)
-                if key not in cache:
-                    cache[key] = self._store_group(namespace, members, refs, module)
-                entry, mutables = cache[key]
-                entries.update(_split_group(entry, members))
-                for obj_id in mutables:
-                    other = owner.setdefault(obj_id, key)
-                    if other != key:
-                        merges.append(set(other | key))
-            merges.extend(_cycles(entries))
-            if not merges:
-                return entries
-            for merge in merges:
-                examine |= merge
-                forced.append(merge)
-        raise CheckpointError("could not separate the namespace into storable groups")
-
-    def _identity_groups(
-        self,
-        namespace: dict,
-        examine: set[str],
-        refs: Mapping[int, str],
-        forced: list[set[str]],
-    ) -> list[list[str]]:
-        parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            parent.setdefault(x, x)
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        def union(a: str, b: str) -> None:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-
-        pending = list(examine)
-        while pending:
-            name = pending.pop()
-            find(name)
-            if is_module(namespace[name]):
-                continue
-            canonical = refs.get(id(namespace[name]))
-            if canonical and canonical != name and canonical != NS_MARK:
-                if canonical not in examine:
-                    examine.add(canonical)
-                    pending.append(canonical)
-                union(name, canonical)
-        for group in forced:
-            members = sorted(group)
-            for other in members[1:]:
-                union(members[0], other)
-        groups: dict[str, list[str]] = {}
-        for name in sorted(examine):
-            groups.setdefault(find(name), []).append(name)
-        return list(groups.values())
-
-    def _store_group(
-        self, namespace: dict, members: list[str], refs: Mapping[int, str], module: str
-    ) -> tuple[Entry, dict[int, Any]]:
-        if len(members) == 1 and is_module(namespace[members[0]]):
-            entry = Entry(kind="module", module=namespace[members[0]].__name__, members=members)
-            return entry, {}
-        return dump_group(
-            members,
-            [namespace[m] for m in members],
-            refs=refs,
-            module=module,
-            chunks=self.chunks,
-        )
 
     # -- restoring -------------------------------------------------------------
 
@@ -639,7 +517,7 @@ class CheckpointStore(LoggingConfigurable):
             node = self._manifest(node.parent)
             if node.pruned:
                 continue
-            if not _same_state(node.entries, head.entries):
+            if not same_state(node.entries, head.entries):
                 return node
         raise CheckpointNotFoundError("nothing to undo: the namespace is at the oldest checkpoint")
 
@@ -735,7 +613,7 @@ class CheckpointStore(LoggingConfigurable):
             unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
             not_rolled_back=not_rolled_back,
         )
-        report.message = _restore_message(target, report, shown_as or target.id)
+        report.message = tree.restore_message(target, report, shown_as or target.id)
         return report
 
     # -- forks, tree, status ----------------------------------------------------
@@ -825,120 +703,23 @@ class CheckpointStore(LoggingConfigurable):
 
     # -- garbage collection ----------------------------------------------------
 
-    def _all_manifests(self) -> list[tuple[Path, Manifest | None]]:
-        found: list[tuple[Path, Manifest | None]] = []
-        for path in sorted((self.root / "sessions").glob("*/checkpoints/*.json")):
-            try:
-                found.append((path, Manifest.model_validate_json(path.read_bytes())))
-            except (ValidationError, ValueError, OSError):
-                found.append((path, None))
-        return found
-
     @_serialized
     def gc(self, *, max_bytes: int | None = None) -> dict[str, int]:
         """Delete chunks and temp files no checkpoint needs; prune the oldest over the cap."""
         if not self._open(create=False):
-            return {
-                "removed_chunks": 0,
-                "removed_bytes": 0,
-                "pruned": 0,
-                "dropped_sessions": 0,
-                "kept_bytes": 0,
-            }
-        cap = self.max_store_bytes if max_bytes is None else max_bytes
+            return empty_result()
+        policy = GcPolicy(
+            cap=self.max_store_bytes if max_bytes is None else max_bytes,
+            keep_sessions_days=self.keep_sessions_days,
+            session=self.session_name,
+            protected={self._head, *self.forks().values()} - {None},
+        )
         with self._lock(exclusive=True):
-            for tmp in (self.root / "tmp").iterdir():
-                tmp.unlink(missing_ok=True)
-            dropped = self._drop_stale_sessions()
-            manifests = self._all_manifests()
-            sizes = {key: path.stat().st_size for key, path in self.chunks.keys()}
-            pruned = 0
-            if cap > 0:
-                pruned = self._prune(manifests, sizes, cap)
-                if pruned:
-                    manifests = self._all_manifests()
-            live: set[str] = set()
-            for path, manifest in manifests:
-                if manifest is None:
-                    self.log.warning("gc: keeping data of unreadable manifest %s", path)
-                    return {
-                        "removed_chunks": 0,
-                        "removed_bytes": 0,
-                        "pruned": pruned,
-                        "kept_bytes": sum(sizes.values()),
-                    }
-                if not manifest.pruned:
-                    for entry in manifest.entries.values():
-                        live.update(entry.chunk_keys())
-            removed = removed_bytes = 0
-            for key, size in sizes.items():
-                if key not in live:
-                    self.chunks.path(key).unlink(missing_ok=True)
-                    removed += 1
-                    removed_bytes += size
-        return {
-            "removed_chunks": removed,
-            "removed_bytes": removed_bytes,
-            "pruned": pruned,
-            "dropped_sessions": dropped,
-            "kept_bytes": sum(s for k, s in sizes.items() if k in live),
-        }
-
-    def _drop_stale_sessions(self) -> int:
-        """Delete other sessions' trees idle for longer than ``keep_sessions_days``."""
-        if self.keep_sessions_days <= 0:
-            return 0
-        cutoff = time.time() - self.keep_sessions_days * 86400
-        dropped = 0
-        for session in (self.root / "sessions").iterdir():
-            if session.name == self.session_name or not session.is_dir():
-                continue
-            files = [p for p in session.rglob("*") if p.is_file()]
-            if max((p.stat().st_mtime for p in files), default=0) > cutoff:
-                continue
-            manifests = [p for p in files if p.suffix == ".json" and p.parent.name == "checkpoints"]
-            for path in manifests:  # manifests first: a half-deleted tree has no dangling data
-                path.unlink(missing_ok=True)
-            for path in files:
-                path.unlink(missing_ok=True)
-            for directory in sorted((p for p in session.rglob("*") if p.is_dir()), reverse=True):
-                directory.rmdir()
-            session.rmdir()
-            dropped += 1
-        return dropped
-
-    def _prune(
-        self, manifests: list[tuple[Path, Manifest | None]], sizes: dict[str, int], cap: int
-    ) -> int:
-        """Rewrite the oldest checkpoints as data-less stubs until the live data fits ``cap``."""
-        protected = {(self.session_name, self._head)} | {
-            (self.session_name, cid) for cid in self.forks().values()
-        }
-        users: dict[str, int] = {}
-        for _, m in manifests:
-            if m is not None and not m.pruned:
-                for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
-                    users[key] = users.get(key, 0) + 1
-        total = sum(sizes.get(k, 0) for k in users)
-        pruned = 0
-        for path, m in sorted(
-            ((p, m) for p, m in manifests if m is not None and not m.pruned),
-            key=lambda pm: pm[1].time,
-        ):
-            if total <= cap:
-                break
-            if (m.session, m.id) in protected:
-                continue
-            for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
-                users[key] -= 1
-                if users[key] == 0:
-                    total -= sizes.get(key, 0)
-            stub = m.model_copy(update={"entries": {}, "pruned": True})
-            atomic_write(path, stub.model_dump_json().encode(), self.root / "tmp")
-            if m.session == self.session_name:
-                self._manifests[m.id] = stub
-            pruned += 1
-        return pruned
+            result, stubs = collect(self.root, self.chunks, policy, self.log)
+        for stub in stubs:
+            if stub.session == self.session_name:
+                self._manifests[stub.id] = stub
+        return result
 
     def _gc_if_over_cap(self) -> None:
         total = sum(path.stat().st_size for _, path in self.chunks.keys())
@@ -975,100 +756,3 @@ def _read_head(path: Path) -> str | None:
         if text.isdigit():
             return text
     return None
-
-
-def _split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:
-    """The value entry under its first member, ``member`` entries for the others."""
-    holder = members[0]
-    out = {holder: entry}
-    for other in members[1:]:
-        if entry.kind == "unpicklable":
-            out[other] = entry
-        else:
-            out[other] = Entry(kind="member", alias_of=holder, digest=entry.digest)
-    return out
-
-
-def _same_state(a: Mapping[str, Entry], b: Mapping[str, Entry]) -> bool:
-    if a.keys() != b.keys():
-        return False
-    return all(a[n].same_content(b[n]) or (a[n].kind == b[n].kind == "unpicklable") for n in a)
-
-
-def _cycles(entries: Mapping[str, Entry]) -> list[set[str]]:
-    """Groups of names whose stored data point at each other in a circle (Tarjan, iterative)."""
-    holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
-    graph: dict[str, set[str]] = {}
-    for name, entry in entries.items():
-        h = holder[name]
-        graph.setdefault(h, set())
-        for r in entry.refs:
-            if r in holder and holder[r] != h:
-                graph[h].add(holder[r])
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[set[str]] = []
-    counter = 0
-    for start in sorted(graph):
-        if start in index:
-            continue
-        work = [(start, iter(sorted(graph[start])))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, it = work[-1]
-            advanced = False
-            for nxt in it:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(sorted(graph.get(nxt, ())))))
-                    advanced = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = set()
-                while True:
-                    item = stack.pop()
-                    on_stack.discard(item)
-                    component.add(item)
-                    if item == node:
-                        break
-                if len(component) > 1:
-                    members = {n for n, h in holder.items() if h in component}
-                    result.append(members)
-    return result
-
-
-def _restore_message(target: Manifest, report: RestoreReport, shown_as: str) -> str:
-    def names(items: list[str]) -> str:
-        shown = ", ".join(items[:12])
-        return shown + (f", … ({len(items) - 12} more)" if len(items) > 12 else "")
-
-    lines = [f"Restored [{shown_as}] {tree.describe(target)}  ({tree.clock(target.time)})."]
-    if report.restored:
-        lines.append(f"Restored: {names(report.restored)}.")
-    if report.removed:
-        lines.append(f"Removed (not in that checkpoint): {names(report.removed)}.")
-    if not report.restored and not report.removed:
-        lines.append("The namespace already matched it.")
-    if report.not_rolled_back:
-        parts = [f"{n} ({why})" for n, why in sorted(report.not_rolled_back.items())]
-        lines.append("Not rolled back (could not be stored): " + ", ".join(parts) + ".")
-    if report.saved_as and report.saved_as != shown_as:
-        lines.append(
-            f"The state before this is checkpoint [{report.saved_as}] (/restore it to go back)."
-        )
-    return "\n".join(lines)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from .records import Manifest
+from .records import Manifest, RestoreReport
 
 
 def describe(manifest: Manifest) -> str:
@@ -83,4 +83,26 @@ def render(
             continue
         for i, kid in enumerate(reversed(kids)):
             stack.append((kid, child_prefix, "└── " if i == 0 else "├── "))
+    return "\n".join(lines)
+
+
+def restore_message(target: Manifest, report: RestoreReport, shown_as: str) -> str:
+    def names(items: list[str]) -> str:
+        shown = ", ".join(items[:12])
+        return shown + (f", … ({len(items) - 12} more)" if len(items) > 12 else "")
+
+    lines = [f"Restored [{shown_as}] {describe(target)}  ({clock(target.time)})."]
+    if report.restored:
+        lines.append(f"Restored: {names(report.restored)}.")
+    if report.removed:
+        lines.append(f"Removed (not in that checkpoint): {names(report.removed)}.")
+    if not report.restored and not report.removed:
+        lines.append("The namespace already matched it.")
+    if report.not_rolled_back:
+        parts = [f"{n} ({why})" for n, why in sorted(report.not_rolled_back.items())]
+        lines.append("Not rolled back (could not be stored): " + ", ".join(parts) + ".")
+    if report.saved_as and report.saved_as != shown_as:
+        lines.append(
+            f"The state before this is checkpoint [{report.saved_as}] (/restore it to go back)."
+        )
     return "\n".join(lines)

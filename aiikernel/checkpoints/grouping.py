@@ -1,0 +1,228 @@
+"""Which names a checkpoint pickles again, and which are pickled together.
+
+Pure functions over a namespace and the previous checkpoint's entries; the store
+calls them and writes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import CheckpointError
+from .names import is_shareable, namespace_module
+from .objects import ChunkStore
+from .pickling import NS_MARK, dump_group, is_module
+from .records import Entry
+
+
+def names_to_examine(
+    names: list[str], touched: set[str] | None, base: Mapping[str, Entry]
+) -> set[str]:
+    """The names a checkpoint must pickle again; the others keep their stored entry.
+
+    Touched names, new names, modules, whole stored groups of any of them, and every
+    name whose stored data points at one of them (or at a deleted name).
+    """
+    present = set(names)
+    if touched is None or not base:
+        return present
+    examine = {n for n in touched if n in present}
+    examine |= present - set(base)  # new names
+    examine |= {n for n, e in base.items() if e.kind == "module"} & present
+    # whole stored groups, and everything that points at a re-examined name
+    changed = True
+    while changed:
+        changed = False
+        for name, entry in base.items():
+            if name not in present or name in examine:
+                continue
+            holder = entry.alias_of if entry.kind == "member" else name
+            group = base[holder].members if holder in base else [name]
+            if (
+                holder in examine
+                or any(m in examine for m in group)
+                or any(r in examine or r not in present for r in entry.refs)
+            ):
+                examine.add(name)
+                changed = True
+    return examine
+
+
+def store_names(
+    namespace: dict,
+    names: list[str],
+    examine: set[str],
+    base: Mapping[str, Entry],
+    chunks: ChunkStore,
+) -> dict[str, Entry]:
+    """Entries for every name: ``examine`` pickled again (grouped), the rest from ``base``.
+
+    Names bound to the same object, names whose pickles met the same mutable object,
+    and names whose data point at each other in a cycle are pickled together; the
+    loop re-pickles merged groups until no group shares with another.
+    """
+    module = namespace_module(namespace)
+    refs: dict[int, str] = {}
+    for name in names:
+        value = namespace[name]
+        if is_shareable(value, module):
+            refs.setdefault(id(value), name)
+    refs[id(namespace)] = NS_MARK
+    forced: list[set[str]] = []
+    cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
+    entries: dict[str, Entry] = {}
+    for _ in range(len(names) + 2):
+        groups = _identity_groups(namespace, examine, refs, forced)
+        entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
+        owner: dict[int, frozenset[str]] = {}
+        merges: list[set[str]] = []
+        for members in groups:
+            key = frozenset(members)
+            if key not in cache:
+                cache[key] = _store_group(namespace, members, refs, module, chunks)
+            entry, mutables = cache[key]
+            entries.update(split_group(entry, members))
+            for obj_id in mutables:
+                other = owner.setdefault(obj_id, key)
+                if other != key:
+                    merges.append(set(other | key))
+        merges.extend(cycles(entries))
+        if not merges:
+            return entries
+        for merge in merges:
+            examine |= merge
+            forced.append(merge)
+    raise CheckpointError("could not separate the namespace into storable groups")
+
+
+def _identity_groups(
+    namespace: dict,
+    examine: set[str],
+    refs: Mapping[int, str],
+    forced: list[set[str]],
+) -> list[list[str]]:
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    pending = list(examine)
+    while pending:
+        name = pending.pop()
+        find(name)
+        if is_module(namespace[name]):
+            continue
+        canonical = refs.get(id(namespace[name]))
+        if canonical and canonical != name and canonical != NS_MARK:
+            if canonical not in examine:
+                examine.add(canonical)
+                pending.append(canonical)
+            union(name, canonical)
+    for group in forced:
+        members = sorted(group)
+        for other in members[1:]:
+            union(members[0], other)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(examine):
+        groups.setdefault(find(name), []).append(name)
+    return list(groups.values())
+
+
+def _store_group(
+    namespace: dict, members: list[str], refs: Mapping[int, str], module: str, chunks: ChunkStore
+) -> tuple[Entry, dict[int, Any]]:
+    if len(members) == 1 and is_module(namespace[members[0]]):
+        entry = Entry(kind="module", module=namespace[members[0]].__name__, members=members)
+        return entry, {}
+    return dump_group(
+        members,
+        [namespace[m] for m in members],
+        refs=refs,
+        module=module,
+        chunks=chunks,
+    )
+
+
+def split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:
+    """The value entry under its first member, ``member`` entries for the others."""
+    holder = members[0]
+    out = {holder: entry}
+    for other in members[1:]:
+        if entry.kind == "unpicklable":
+            out[other] = entry
+        else:
+            out[other] = Entry(kind="member", alias_of=holder, digest=entry.digest)
+    return out
+
+
+def same_state(a: Mapping[str, Entry], b: Mapping[str, Entry]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    return all(a[n].same_content(b[n]) or (a[n].kind == b[n].kind == "unpicklable") for n in a)
+
+
+def cycles(entries: Mapping[str, Entry]) -> list[set[str]]:
+    """Groups of names whose stored data point at each other in a circle (Tarjan, iterative)."""
+    holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
+    graph: dict[str, set[str]] = {}
+    for name, entry in entries.items():
+        h = holder[name]
+        graph.setdefault(h, set())
+        for r in entry.refs:
+            if r in holder and holder[r] != h:
+                graph[h].add(holder[r])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[set[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    item = stack.pop()
+                    on_stack.discard(item)
+                    component.add(item)
+                    if item == node:
+                        break
+                if len(component) > 1:
+                    members = {n for n, h in holder.items() if h in component}
+                    result.append(members)
+    return result
