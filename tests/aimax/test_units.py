@@ -325,3 +325,17 @@ def test_hooks_count_in_file_order_and_a_reliable_idle_screen_overrules_stale_wo
     assert decide(**args, screen_reliable=False)[0] == "working"
     fresh = dict(args, hook=Signal("working", now - 0.5))
     assert decide(**fresh, screen_reliable=True)[0] == "working"
+
+
+def test_importing_aimax_and_its_cli_stays_light():
+    """`aimax --help` and `import aiikernel.aimax` must not pay for pydantic, watchfiles, …"""
+    code = (
+        "import sys, aiikernel.aimax, aiikernel.aimax.cli\n"
+        "heavy = [m for m in ('pydantic', 'watchfiles', 'litellm', 'jupyter_server', 'sqlite3')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
