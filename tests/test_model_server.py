@@ -207,6 +207,26 @@ def test_responses_function_call(srv: ScriptedModelServer) -> None:
     assert body["object"] == "response" and body["output"][0]["name"] == "shell"
 
 
+@pytest.mark.parametrize("api", ["openai", "anthropic", "responses"])
+def test_thinking_comes_first_in_each_api_form(srv: ScriptedModelServer, api: str) -> None:
+    srv.script(Reply("answer", thinking="pondering"), Reply("answer", thinking="pondering"))
+    events = json_events(post(srv, api, {"stream": True}).text)
+    body = post(srv, api, {}).json()
+    if api == "openai":
+        assert events[1]["choices"][0]["delta"] == {"reasoning_content": "pondering"}
+        assert body["choices"][0]["message"]["reasoning_content"] == "pondering"
+    elif api == "anthropic":
+        assert events[1]["content_block"]["type"] == "thinking"
+        deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
+        assert deltas[0] == {"type": "thinking_delta", "thinking": "pondering"}
+        assert deltas[1]["type"] == "signature_delta" and deltas[1]["signature"]
+        assert [block["type"] for block in body["content"]] == ["thinking", "text"]
+    else:
+        summary = [e for e in events if e["type"] == "response.reasoning_summary_text.delta"]
+        assert summary[0]["delta"] == "pondering"
+        assert [item["type"] for item in body["output"]] == ["reasoning", "message"]
+
+
 # -- step kinds over the wire ----------------------------------------------------------------
 
 
@@ -567,6 +587,19 @@ async def test_litellm_streams_text_and_usage(
     assert usage and usage[-1].prompt_tokens == 12 and usage[-1].completion_tokens == 3
     request = srv.model_requests()[0]
     assert request.api == provider and request.stream
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_litellm_streams_thinking_as_reasoning_content(
+    litellm_module: Any, srv: ScriptedModelServer, provider: str
+) -> None:
+    srv.script(Reply("answer", thinking="pondering"))
+    stream = await litellm_stream(litellm_module, srv, provider)
+    chunks = [chunk async for chunk in stream]
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(getattr(d, "reasoning_content", None) or "" for d in deltas) == "pondering"
+    assert "".join(d.content or "" for d in deltas) == "answer"
 
 
 @pytest.mark.asyncio

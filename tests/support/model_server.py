@@ -19,7 +19,7 @@ from a background thread, so it suits sync tests, async tests and benchmarks ali
   the exception lands in ``srv.responder_errors``. With nothing scripted the answer is ``Reply("(no scripted
   reply)")`` — a test never hangs on a forgotten step.
 * Steps: ``Reply(text, chunks=None, delay=0.0, usage=(10, 5), tool_calls=[ToolCall(name,
-  arguments, id)])``, ``Fault(status, message, headers={"retry-after": "0"})``,
+  arguments, id)], thinking="")``, ``Fault(status, message, headers={"retry-after": "0"})``,
   ``Hang(seconds)``, ``Garbled(text)``, ``Truncated(text, after_chunks=None, abrupt=True)``,
   ``StreamError(text, status=529, message, after_chunks=None)`` (API error event mid-stream).
 * Routes (``/v1`` prefix optional): ``POST /v1/chat/completions`` (OpenAI; honours

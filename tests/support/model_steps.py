@@ -48,6 +48,8 @@ class Reply:
     ``chunks`` overrides how ``text`` is split into stream events (their concatenation is the
     text); ``delay`` seconds pass before each chunk, so ``Reply(chunks=["x"] * 50, delay=0.1)``
     gives a 5 s stream to interrupt. ``usage`` is ``(prompt_tokens, completion_tokens)``.
+    ``thinking`` is sent first, in each API's reasoning form (Anthropic ``thinking`` block,
+    Responses ``reasoning`` summary, chat ``reasoning_content``).
     """
 
     text: str = ""
@@ -55,6 +57,7 @@ class Reply:
     delay: float = 0.0
     usage: tuple[int, int] = (10, 5)
     tool_calls: list[ToolCall] = field(default_factory=list)
+    thinking: str = ""
 
     def __post_init__(self) -> None:
         if self.chunks is not None and not self.text:

@@ -18,6 +18,10 @@ _ERROR_TYPES = {
 }
 
 
+# Real signatures are opaque and verified by the API only; clients just echo them back.
+_SIGNATURE = "c2NyaXB0ZWQtc2lnbmF0dXJl"
+
+
 class AnthropicMessagesWire:
     api = "anthropic"
 
@@ -47,6 +51,10 @@ class AnthropicMessagesWire:
 
     def reply_body(self, reply: Reply, model: str, request: dict[str, Any]) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
+        if reply.thinking:
+            content.append(
+                {"type": "thinking", "thinking": reply.thinking, "signature": _SIGNATURE}
+            )
         if reply.text:
             content.append({"type": "text", "text": reply.text})
         for call in reply.tool_calls:
@@ -62,6 +70,18 @@ class AnthropicMessagesWire:
             SSEEvent({"type": "message_start", "message": start}, "message_start", "head"),
         ]
         index = 0
+        if reply.thinking:
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            events.append(
+                self._event("content_block_start", "head", index=index, content_block=block)
+            )
+            delta = {"type": "thinking_delta", "thinking": reply.thinking}
+            events.append(self._event("content_block_delta", index=index, delta=delta))
+            events[-1].delay = reply.delay
+            delta = {"type": "signature_delta", "signature": _SIGNATURE}
+            events.append(self._event("content_block_delta", index=index, delta=delta))
+            events.append(self._event("content_block_stop", index=index))
+            index += 1
         chunks = reply.text_chunks()
         if chunks:
             block = {"type": "text", "text": ""}

@@ -32,6 +32,8 @@ class OpenAIChatWire:
 
     def reply_body(self, reply: Reply, model: str, request: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if reply.thinking:
+            message["reasoning_content"] = reply.thinking
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -65,6 +67,9 @@ class OpenAIChatWire:
             }
 
         events = [SSEEvent(chunk({"role": "assistant", "content": ""}), phase="head")]
+        if reply.thinking:
+            delta = {"reasoning_content": reply.thinking}
+            events.append(SSEEvent(chunk(delta), delay=reply.delay))
         for piece in reply.text_chunks():
             events.append(SSEEvent(chunk({"content": piece}), delay=reply.delay))
         for index, call in enumerate(reply.tool_calls):

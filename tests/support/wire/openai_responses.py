@@ -24,6 +24,14 @@ class OpenAIResponsesWire:
 
     def _output_items(self, reply: Reply) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
+        if reply.thinking:
+            items.append(
+                {
+                    "id": new_id("rs_"),
+                    "type": "reasoning",
+                    "summary": [{"type": "summary_text", "text": reply.thinking}],
+                }
+            )
         if reply.text:
             items.append(
                 {
@@ -89,6 +97,8 @@ class OpenAIResponsesWire:
         for output_index, item in enumerate(items):
             if item["type"] == "message":
                 self._stream_message(add, reply, item, output_index)
+            elif item["type"] == "reasoning":
+                self._stream_reasoning(add, reply, item, output_index)
             else:
                 self._stream_function_call(add, reply, item, output_index)
         completed = self._response(response_id, model, "completed", items)
@@ -135,6 +145,21 @@ class OpenAIResponsesWire:
             part=item["content"][0],
         )
         add("response.output_item.done", "tail", output_index=index, item=item)
+
+    def _stream_reasoning(self, add: Any, reply: Reply, item: dict[str, Any], index: int) -> None:
+        item_id, summary = item["id"], item["summary"][0]
+        where = {"item_id": item_id, "output_index": index, "summary_index": 0}
+        add("response.output_item.added", "head", output_index=index, item={**item, "summary": []})
+        add("response.reasoning_summary_part.added", "head", **where, part={**summary, "text": ""})
+        add(
+            "response.reasoning_summary_text.delta",
+            delay=reply.delay,
+            **where,
+            delta=summary["text"],
+        )
+        add("response.reasoning_summary_text.done", **where, text=summary["text"])
+        add("response.reasoning_summary_part.done", **where, part=summary)
+        add("response.output_item.done", output_index=index, item=item)
 
     def _stream_function_call(
         self, add: Any, reply: Reply, item: dict[str, Any], index: int
