@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from .records import Manifest, RestoreReport
+if TYPE_CHECKING:
+    from .records import Manifest, RestoreReport
 
 
 def describe(manifest: Manifest) -> str:

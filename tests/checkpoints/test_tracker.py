@@ -86,3 +86,16 @@ def test_tracker_follows_real_cells():
     finally:
         tracker.unregister()
         shell.reset(new_session=False)
+
+
+def test_command_module_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aiikernel.checkpoints.commands, aiikernel.checkpoints\n"
+        "heavy = [m for m in ('dill', 'xxhash', 'numpy', 'pandas') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
