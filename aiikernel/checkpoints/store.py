@@ -96,7 +96,8 @@ class CheckpointStore(LoggingConfigurable):
         "oldest checkpoints (never the current one or a fork). 0 means no cap.",
     ).tag(config=True)
     session_name = Unicode(
-        help="Name of this process's checkpoint tree (default: start time and pid)."
+        help="Name of this process's checkpoint tree (default: the notebook's name when "
+        "jupyter_server gives it, start time and pid)."
     ).tag(config=True)
     keep_sessions_days = Float(
         14.0,
@@ -107,7 +108,11 @@ class CheckpointStore(LoggingConfigurable):
 
     @default("session_name")
     def _default_session_name(self) -> str:
-        return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        # jupyter_server tells kernels which notebook they serve; it makes the
+        # sessions of /checkpoints sessions recognisable after a restart.
+        notebook = Path(os.environ.get("JPY_SESSION_NAME", "")).stem
+        stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        return _SAFE_SESSION.sub("-", f"{notebook}-{stamp}").strip(".-") if notebook else stamp
 
     @validate("directory")
     def _validate_directory(self, proposal: Any) -> str:

@@ -572,3 +572,11 @@ def test_modules_inside_values(nb, store):
     nb["tools"] = None
     store.undo(nb, touched={"tools"})
     assert nb["tools"]["codec"] is json
+
+
+def test_default_session_name_carries_the_notebook_name(store_dir, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/work/sales report.ipynb")
+    name = CheckpointStore(directory=str(store_dir)).session_name
+    assert name.startswith("sales-report-") and name.endswith(f"-{os.getpid()}")
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert CheckpointStore(directory=str(store_dir)).session_name.endswith(f"-{os.getpid()}")
