@@ -143,8 +143,13 @@ def _code_names(code: types.CodeType, seen: set[int]) -> set[str]:
     return names
 
 
-def names_used_by_definitions(names: Iterable[str], namespace: dict, module: str) -> set[str]:
-    """Globals reachable through notebook functions/classes (and instances) among ``names``."""
+def names_used_by_definitions(
+    names: Iterable[str], namespace: dict, module: str
+) -> set[str] | None:
+    """Globals reachable through notebook functions/classes (and instances) among ``names``.
+
+    None when one of those functions calls ``exec``, ``globals()`` and the like.
+    """
     found: set[str] = set()
     pending = list(names)
     seen_code: set[int] = set()
@@ -156,7 +161,10 @@ def names_used_by_definitions(names: Iterable[str], namespace: dict, module: str
         seen_names.add(name)
         value = namespace.get(name)
         for code in _definition_code(value, module):
-            for used in _code_names(code, seen_code):
+            used_names = _code_names(code, seen_code)
+            if used_names & OPAQUE_CALLS:
+                return None
+            for used in used_names:
                 if used in namespace and used not in found:
                     found.add(used)
                     pending.append(used)
@@ -239,7 +247,11 @@ class TouchTracker:
         namespace = self.shell.user_ns
         module = namespace.get("__name__", "__main__")
         self._names |= names
-        self._names |= names_used_by_definitions(names, namespace, module)
+        used = names_used_by_definitions(names, namespace, module)
+        if used is None:
+            self._everything = True
+        else:
+            self._names |= used
 
     def _pre_run_cell(self, info: Any) -> None:
         self.observe(getattr(info, "raw_cell", "") or "")

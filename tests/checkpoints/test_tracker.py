@@ -66,6 +66,8 @@ def test_globals_used_by_notebook_functions_count():
     )
     assert names_used_by_definitions({"bump"}, ns, "nbmod") >= {"counter", "helper", "helper_data"}
     assert "counter" in names_used_by_definitions({"k"}, ns, "nbmod")
+    exec("def sneaky():\n    globals()['z'] = 1\n", ns)
+    assert names_used_by_definitions({"sneaky"}, ns, "nbmod") is None
 
 
 def test_tracker_follows_real_cells():
