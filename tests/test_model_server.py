@@ -518,6 +518,8 @@ def server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout:
+            process.stdout.close()
 
 
 def test_subprocess_server_serves_script_and_control(
