@@ -19,6 +19,10 @@ def load_ipython_extension(shell: Any) -> None:
 
     register(shell)
     AiSession.for_shell(shell)
+    if getattr(shell, "kernel", None) is not None:
+        from .chat.target import register_chat_target
+
+        register_chat_target(shell)
 
 
 def unload_ipython_extension(shell: Any) -> None:

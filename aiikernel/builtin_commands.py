@@ -28,7 +28,7 @@ def reset_command(session: AiSession, args: str) -> CommandResult:
 
 @command("history", usage="/history", help="Show how long the conversation is.", magic=False)
 def history_command(session: AiSession, args: str) -> CommandResult:
-    turns = sum(1 for m in session.conversation if m.get("role") == "user")
+    turns = session.turn_count
     return CommandResult(
         f"{turns} prompts, {len(session.conversation)} messages in this kernel's conversation.",
         data={"messages": len(session.conversation), "prompts": turns},

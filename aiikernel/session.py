@@ -125,6 +125,7 @@ class AiSession(LoggingConfigurable):
     def reset_conversation(self) -> None:
         """Forget the conversation; the namespace and checkpoints stay."""
         self.conversation.clear()
+        self.turn_count = 0
 
     # -- model -----------------------------------------------------------------
 

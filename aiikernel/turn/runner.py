@@ -116,6 +116,9 @@ class ShellCodeRunner:
         sys.stdout, sys.stderr = out, err
         try:
             result = self.shell.run_cell(code, store_history=True, silent=False)
+            # Publish the block's output now, before the model's next words are shown.
+            out.flush()
+            err.flush()
         finally:
             sys.stdout, sys.stderr = saved
             if can_hook:

@@ -1,0 +1,102 @@
+"""The chat comm: prompts, commands and bad messages over a real kernel's comm channel."""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+
+from aiikernel.chat import protocol, target
+from tests.support.model_steps import Reply
+
+
+class ChatClient:
+    """Speaks the chat protocol over jupyter_client's raw channels, as the panel does."""
+
+    def __init__(self, kc) -> None:
+        self.kc = kc
+        self.comm_id = uuid.uuid4().hex
+        self._send(
+            "comm_open", {"comm_id": self.comm_id, "target_name": protocol.TARGET_NAME, "data": {}}
+        )
+
+    def _send(self, msg_type: str, content: dict) -> str:
+        msg = self.kc.session.msg(msg_type, content)
+        self.kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    def request(self, data: dict) -> str:
+        return self._send("comm_msg", {"comm_id": self.comm_id, "data": data})
+
+    def collect(self, until, timeout: float = 60.0) -> tuple[list[dict], list[dict]]:
+        """Chat messages and other iopub outputs until ``until(chat_message)`` is true."""
+        chat, outputs = [], []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == self.comm_id:
+                chat.append(msg["content"]["data"])
+                if until(chat[-1]):
+                    return chat, outputs
+            elif msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
+                outputs.append(msg)
+        raise TimeoutError(f"chat did not finish; got {chat}")
+
+
+def test_target_names_agree():
+    assert target.TARGET_NAME == protocol.TARGET_NAME
+
+
+def test_open_prompt_command_and_bad_messages(ai_kernel, model_server):
+    km, kc = ai_kernel
+    chat = ChatClient(kc)
+    first, _ = chat.collect(lambda m: m["type"] == "state")
+    assert first[-1]["model"] == "openai/scripted" and first[-1]["busy"] is False
+
+    model_server.script(
+        Reply("On it.\n```py\nfrom_chat = 7 * 6\nprint('chat says', from_chat)\n```"),
+        Reply("It is 42."),
+    )
+    request_id = chat.request({"type": "prompt", "request_id": "r1", "text": "compute"})
+    messages, outputs = chat.collect(lambda m: m.get("event", {}).get("kind") == "done")
+    events = [m["event"] for m in messages if m["type"] == "event"]
+    assert all(m["request_id"] == "r1" for m in messages if m["type"] == "event")
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "turn_started" and kinds[-1] == "done" and "code_finished" in kinds
+    assert events[-1]["reason"] == "answered"
+    finished = next(e for e in events if e["kind"] == "code_finished")
+    assert finished["stdout"] == "chat says 42\n"
+    # the code's own output went to iopub with the chat request as its parent
+    streams = [o for o in outputs if o["msg_type"] == "stream"]
+    assert streams and streams[0]["parent_header"]["msg_id"] == request_id
+
+    # the chat and cells share one namespace and one conversation
+    from tests.support.kernels import execute
+
+    assert execute(kc, "print(from_chat)").stream_text().strip() == "42"
+
+    chat.request({"type": "command", "request_id": "c1", "line": "/history"})
+    result, _ = chat.collect(lambda m: m["type"] == "command_result")
+    assert result[-1]["ok"] is True and result[-1]["data"]["prompts"] == 1
+
+    chat.request({"type": "command", "request_id": "c2", "line": "/nope"})
+    result, _ = chat.collect(lambda m: m["type"] == "command_result")
+    assert result[-1]["ok"] is False and "Unknown command" in result[-1]["markdown"]
+
+    for bad in (
+        {"type": "prompt", "request_id": "b1"},
+        {"type": "launch-missiles"},
+        "just a string",
+        {"type": "prompt", "request_id": "b2", "text": "x", "extra": 1},
+    ):
+        chat.request(bad)
+        errors, _ = chat.collect(lambda m: m["type"] == "error")
+        assert errors[-1]["message"].startswith("invalid chat message")
+
+    chat.request({"type": "state", "request_id": "s1"})
+    state, _ = chat.collect(lambda m: m["type"] == "state")
+    assert state[-1]["messages"] == 4 and state[-1]["request_id"] == "s1"
+    assert execute(kc, "print('kernel fine')").stream_text().strip() == "kernel fine"
