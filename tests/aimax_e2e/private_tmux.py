@@ -81,7 +81,14 @@ class PrivateTmux:
         self.cmd("send-keys", "-t", pane, *(["-l"] if literal else []), *keys)
 
     def kill(self) -> None:
-        """Kill the whole private server (and with it every pane's process group)."""
+        """Kill the whole private server (and with it every pane's process group), then remove
+        its socket file, which tmux 3.3a leaves behind."""
+        try:
+            socket_path = self.cmd("display-message", "-p", "#{socket_path}").strip()
+        except TmuxCommandError:
+            socket_path = ""  # no server was ever started
         subprocess.run(
             ["tmux", "-L", self.socket_name, "kill-server"], capture_output=True, timeout=15
         )
+        if socket_path:
+            Path(socket_path).unlink(missing_ok=True)
