@@ -44,7 +44,7 @@ class InvalidField(ServerPolicyError):
     """One request field has a value that cannot be used; ``field`` names it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(message if message.startswith(f"{field}:") else f"{field}: {message}")
         self.field = field
 
 

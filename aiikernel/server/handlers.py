@@ -74,7 +74,10 @@ class AimaxHandlerMixin:
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
             fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
-            message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
+            message = "; ".join(
+                f"{f}: {e['msg'].removeprefix('Value error, ')}"
+                for f, e in zip(fields, errors, strict=True)
+            )
             raise InvalidField(fields[0], message) from None
 
     def write_json(self, data: Any, status: int = 200) -> None:

@@ -37,10 +37,21 @@ class _Request(_Wire):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-def _no_control_chars(value: str | None, what: str) -> str | None:
-    if value is not None and any(ord(c) < 32 and c not in "\t" for c in value):
+def _no_control_chars(value: str | None, what: str, allowed: str = "\t") -> str | None:
+    if value is not None and any(
+        (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) and c not in allowed for c in value
+    ):
         raise ValueError(f"{what} must not contain control characters")
     return value
+
+
+def _safe_prompt(value: str | None, what: str) -> str | None:
+    """Prompts are pasted into a terminal UI: terminal control characters (ESC, which could
+    end the bracketed paste early and type keys, Ctrl-C, NUL …) are refused; tab and line
+    breaks are fine."""
+    if value is not None and not value.strip():
+        raise ValueError(f"{what} is empty")
+    return _no_control_chars(value, what, allowed="\t\n\r")
 
 
 class CreateSessionRequest(_Request):
@@ -55,7 +66,9 @@ class CreateSessionRequest(_Request):
         "stay inside the root. Default: the root directory.",
     )
     initial_prompt: str | None = Field(
-        default=None, description="A first prompt, submitted once the agent is ready."
+        default=None,
+        description="A first prompt, submitted once the agent is ready (same rules as a "
+        "message's `prompt`).",
     )
     session_id: str | None = Field(
         default=None,
@@ -84,6 +97,11 @@ class CreateSessionRequest(_Request):
         "as `cwd`. Default: `cwd`.",
     )
 
+    @field_validator("initial_prompt")
+    @classmethod
+    def _prompt(cls, value: str | None) -> str | None:
+        return _safe_prompt(value, "initialPrompt")
+
     @field_validator("display_name")
     @classmethod
     def _plain_label(cls, value: str | None) -> str | None:
@@ -100,7 +118,11 @@ class CreateSessionRequest(_Request):
 class SendMessageRequest(_Request):
     """Body of ``POST /aimax/sessions/{sessionId}/messages``."""
 
-    prompt: str = Field(min_length=1, description="The text to submit to the agent.")
+    prompt: str = Field(
+        min_length=1,
+        description="The text to submit to the agent. Terminal control characters (other "
+        "than tab and line breaks) are refused.",
+    )
     mode: Literal["queue", "interrupt"] = Field(
         default="queue",
         description="`queue`: submit without interrupting a running turn (the agent queues "
@@ -109,10 +131,8 @@ class SendMessageRequest(_Request):
 
     @field_validator("prompt")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt is empty")
-        return value
+    def _prompt(cls, value: str) -> str:
+        return _safe_prompt(value, "prompt")
 
 
 class SessionModel(_Wire):

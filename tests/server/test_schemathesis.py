@@ -69,7 +69,13 @@ def test_generated_requests_never_get_a_server_error(tmp_path):
     entries = json.loads(har.read_text())["log"]["entries"]
     statuses = Counter(e["response"]["status"] for e in entries)
     server_errors = [
-        (e["request"]["method"], e["request"]["url"], e["response"]["status"])
+        (
+            e["request"]["method"],
+            e["request"]["url"],
+            e["request"].get("postData", {}).get("text", "")[:300],
+            e["response"]["status"],
+            e["response"]["content"].get("text", "")[:500],
+        )
         for e in entries
         if e["response"]["status"] >= 500
     ]
