@@ -404,14 +404,9 @@ def _scrub_db(hm: Any, secret: str, masked: str) -> int:
 
 
 def _vision_check(model: str) -> bool:
-    from .litellm_client import import_litellm
     from .providers import supports_vision
 
-    answer = supports_vision(model)
-    if answer is None:
-        import_litellm()
-        answer = supports_vision(model)
-    return bool(answer)
+    return supports_vision(model)
 
 
 @command(

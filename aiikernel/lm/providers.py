@@ -15,7 +15,6 @@ with ``conversation_mode="new"`` so every call starts a fresh browser conversati
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,19 +96,19 @@ def is_custom(provider: str) -> bool:
     return provider in custom_providers()
 
 
-def supports_vision(model: str) -> bool | None:
+def supports_vision(model: str) -> bool:
     """Whether ``model`` accepts images: settings for custom endpoints, litellm's map otherwise.
 
-    None means litellm is not imported yet and the answer is unknown (callers that may block
-    import it first).
+    Imports litellm when needed (waiting for a background warm-up import to finish rather than
+    peeking at a half-imported module).
     """
     provider, _ = split_model(model)
     endpoint = custom_providers().get(provider) if provider else None
     if endpoint is not None:
         return endpoint.vision
-    litellm = sys.modules.get("litellm")
-    if litellm is None:
-        return None
+    from .litellm_client import import_litellm
+
+    litellm = import_litellm()
     try:
         return bool(litellm.supports_vision(model=model))
     except Exception:
