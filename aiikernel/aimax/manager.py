@@ -177,7 +177,7 @@ class AimaxManager:
                 update={
                     "status": "exited",
                     "exited_at": time.time(),
-                    "exit_status": info.dead_status if info else None,
+                    "exit_status": info.exit_status if info else None,
                 }
             ),
         )

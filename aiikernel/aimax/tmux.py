@@ -34,6 +34,7 @@ PANE_FORMAT = "\t".join(
         "#{session_name}",
         "#{window_id}",
         f"#{{{SESSION_OPTION}}}",
+        "#{pane_dead_signal}",
     ]
 )
 
@@ -89,10 +90,18 @@ class PaneInfo:
     session_name: str
     window_id: str
     tag: str
+    dead_signal: int | None = None
+
+    @property
+    def exit_status(self) -> int | None:
+        """Shell-style status of a dead pane: the exit code, or 128 + the killing signal."""
+        if self.dead_status is not None and not (self.dead_status == 0 and self.dead_signal):
+            return self.dead_status
+        return 128 + self.dead_signal if self.dead_signal else None
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
-        parts = (line.split("\t") + [""] * 8)[:8]
+        parts = (line.split("\t") + [""] * 9)[:9]
         return cls(
             pane_id=parts[0],
             pid=int(parts[1]) if parts[1].isdigit() else None,
@@ -102,6 +111,7 @@ class PaneInfo:
             session_name=parts[5],
             window_id=parts[6],
             tag=parts[7],
+            dead_signal=int(parts[8]) if parts[8].isdigit() and parts[8] != "0" else None,
         )
 
 

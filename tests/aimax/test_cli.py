@@ -65,9 +65,18 @@ def test_create_send_history_status_stop_with_exit_codes(cli_env, workdir):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "TWO"
 
+    prompt_file = workdir.parent / "prompt.txt"
+    prompt_file.write_text("from a file [[reply:FILE]]")
+    r = aimax(cli_env, "send", "-s", "cli1", "--prompt-file", str(prompt_file), "--wait")
+    assert r.returncode == 0 and r.stdout.strip() == "FILE", r.stderr
+
     r = aimax(cli_env, "history", "-s", "cli1", "--json")
     hist = json.loads(r.stdout)
-    assert [e["text"] for e in hist["entries"] if e["kind"] == "assistant"] == ["ONE", "TWO"]
+    assert [e["text"] for e in hist["entries"] if e["kind"] == "assistant"] == [
+        "ONE",
+        "TWO",
+        "FILE",
+    ]
     assert [e["text"] for e in hist["entries"] if e["kind"] == "user"][
         1
     ] == "piped\nprompt [[reply:TWO]]\n"

@@ -455,3 +455,14 @@ async def test_use_proxy_wraps_the_agent_in_proxychains_with_proxy_env(
     args = marker.read_text().split()
     assert args[:3] == ["-q", "-f", str(manager.config.proxy_chains_conf)]
     assert args[3].endswith("claude")
+
+
+@pytest.mark.asyncio
+async def test_monitor_notices_an_agent_that_died(manager, agent_env, workdir):
+    backend = manager.backend("tmux-codex")
+    await backend.create_new_session(create_opts("mon", workdir, agent_env))
+    manager.start_monitor()
+    pid = (await manager.pane_info(manager.registry.get("mon").pane_id)).pid
+    os.kill(pid, signal.SIGKILL)
+    await wait_until(lambda: manager.registry.get("mon").status == "exited", 10, "marked exited")
+    assert manager.registry.get("mon").exit_status == 128 + signal.SIGKILL
