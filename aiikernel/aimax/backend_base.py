@@ -284,6 +284,8 @@ class TmuxAgentBackend(AgentBackend):
                     raise SessionExists(
                         f"session {o.session_id!r} is already running; send to it, or stop it first"
                     )
+            if existing is not None:
+                await self._remove_dead_window(existing)
             worktree_path = worktree_branch = None
             if o.worktree:
                 from .worktree import create_worktree
@@ -339,8 +341,7 @@ class TmuxAgentBackend(AgentBackend):
                 raise InvalidOptions(
                     f"session {session_id!r} never got an agent conversation id; create a new one"
                 )
-            if record.pane_id:
-                await Pane(self.manager.tmux, record.pane_id).kill()
+            await self._remove_dead_window(record)
             pane = await self._launch(record, self._agent_env(record, env), resume=True)
             record = record.model_copy(
                 update={
@@ -367,6 +368,15 @@ class TmuxAgentBackend(AgentBackend):
             "paneId": record.pane_id,
             "cwd": record.cwd,
         }
+
+    async def _remove_dead_window(self, record: SessionRecord) -> None:
+        """Close the window an exited agent left (remain-on-exit), if it is still ours."""
+        if not record.pane_id:
+            return
+        pane = Pane(self.manager.tmux, record.pane_id)
+        info = await pane.info()
+        if info is not None and info.tag == record.session_id and info.dead:
+            await pane.kill()
 
     async def _pane_alive(self, record: SessionRecord) -> bool:
         if not record.pane_id:
@@ -562,7 +572,7 @@ class TmuxAgentBackend(AgentBackend):
             if record.pane_id:
                 pane = Pane(self.manager.tmux, record.pane_id)
                 info = await pane.info()
-                if info is not None:
+                if info is not None and info.tag == session_id:  # never another session's pane
                     if not info.dead:
                         was_working = (await self._screen(pane)).busy
                         await self._stop_process(pane, info.pid)

@@ -433,6 +433,10 @@ async def test_a_restarted_tmux_server_reusing_pane_ids_is_not_mistaken(
     assert status.state == "exited" and not status.alive
     assert (await backend.status("two")).alive
     assert await manager.reconcile() == {"two": "live"}
+    # Stopping or resuming the old session must not touch the pane that now belongs to "two".
+    assert (await backend.terminate_session("one"))["killed"] is False
+    await backend.resume_session("one", env=agent_env)
+    assert (await backend.status("two")).alive and (await backend.status("one")).alive
 
 
 @pytest.mark.asyncio
