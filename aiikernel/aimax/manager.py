@@ -128,7 +128,10 @@ class AimaxManager:
     async def pane_info(self, pane_id: str | None, max_age: float = 0.0) -> PaneInfo | None:
         if not pane_id:
             return None
-        return (await self.panes(max_age)).get(pane_id)
+        info = (await self.panes(max_age)).get(pane_id)
+        if info is None and max_age > 0:
+            info = (await self.panes()).get(pane_id)  # created since the cached list
+        return info
 
     @property
     def data_dir(self) -> Path:
