@@ -87,7 +87,7 @@ class AiSession(LoggingConfigurable):
         self.observers: list[Callable[[Any], None]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
         self.pending_attachments: list[dict[str, Any]] = []
-        from .lm.settings import models_config  # light: no litellm
+        from .lm.config import models_config  # light: no pydantic, no litellm
         from .lm.usage import usage_tracker
 
         models_config(self)  # `%config AiModels.…` (wire log file, images back to the model)

@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     spec_root = Path(tempfile.mkdtemp(prefix="aiik-bench-"))
+    os.environ["AIIPYTHON_HOME"] = str(spec_root / "aiipython-home")  # never touch ~/.aiipython
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(write_private_kernelspecs(spec_root)), os.environ.get("JUPYTER_PATH", "")]
     )

@@ -415,8 +415,8 @@ def _vision_check(model: str) -> bool:
     help="Load an image into the `images` dict and attach it to the next prompt (vision models).",
 )
 def image_command(session: AiSession, args: str) -> CommandResult:
+    from .config import models_config
     from .images import ImageError, load_image
-    from .settings import models_config
 
     words = split_args(args)
     if len(words) != 1:
@@ -473,7 +473,7 @@ def usage_command(session: AiSession, args: str) -> CommandResult:
     help="Show the last N raw model requests/responses (secrets redacted; default 3).",
 )
 def wire_command(session: AiSession, args: str) -> CommandResult:
-    from .settings import models_config
+    from .config import models_config
     from .wire import format_entry, wire_log
 
     words = split_args(args)

@@ -294,7 +294,7 @@ _ATTR = "_aiikernel_model_catalog"
 
 def model_catalog(session: AiSession) -> ModelCatalog:
     """The session's catalog, following ``AiModels.discovery_timeout`` / ``discovery_cache_seconds``."""
-    from .settings import models_config
+    from .config import models_config
 
     config = models_config(session)
     catalog = getattr(session, _ATTR, None)

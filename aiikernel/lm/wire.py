@@ -190,7 +190,7 @@ def wire_log(session: AiSession | None) -> WireLog:
         return WireLog()
     found = getattr(session, _ATTR, None)
     if found is None:
-        from .settings import models_config
+        from .config import models_config
 
         config = models_config(session)
         found = WireLog(config.wire_log_size, config.wire_log_file or None)

@@ -81,7 +81,7 @@ class ShellCodeRunner:
     def collect_images(self) -> bool:
         """Whether displayed images go back to the model (``AiModels.send_displayed_images``)."""
         if self._collect_images is None:
-            from ..lm.settings import models_config
+            from ..lm.config import models_config
             from ..session import AiSession
 
             return bool(models_config(AiSession.for_shell(self.shell)).send_displayed_images)
