@@ -44,7 +44,11 @@ def _is_kernel_shell(shell: Any) -> bool:
     return bool(zmqshell and isinstance(shell, zmqshell.ZMQInteractiveShell))
 
 
-def _bundle(markdown: str, plain: str | None = None) -> dict[str, str]:
+def _bundle(markdown: str, plain: str | None = None, live: bool = False) -> dict[str, str]:
+    """Markdown plus a text/plain copy; live (updating) displays carry no text/plain, so
+    terminal frontends, which cannot update in place, print only the final segments."""
+    if live:
+        return {"text/markdown": markdown}
     return {"text/markdown": markdown, "text/plain": markdown if plain is None else plain}
 
 
@@ -94,7 +98,8 @@ class CellRenderer:
     ) -> None:
         from IPython.display import display
 
-        display(_bundle(markdown, plain), raw=True, display_id=display_id, update=update)
+        live = display_id is not None
+        display(_bundle(markdown, plain, live), raw=True, display_id=display_id, update=update)
 
     def _segment(self) -> str:
         return for_display(self._text[self._segment_start :])
