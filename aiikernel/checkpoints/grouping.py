@@ -21,8 +21,9 @@ def names_to_examine(
 ) -> set[str]:
     """The names a checkpoint must pickle again; the others keep their stored entry.
 
-    Touched names, new names, modules, whole stored groups of any of them, and every
-    name whose stored data points at one of them (or at a deleted name).
+    Touched names, new names, modules, whole stored groups of any of them, every
+    name whose stored data points at one of them (or at a deleted name), and every
+    name one of them points at (``d['k'].append(1)`` mutates ``a`` through ``d``).
     """
     present = set(names)
     if touched is None or not base:
@@ -38,14 +39,20 @@ def names_to_examine(
             if name not in present or name in examine:
                 continue
             holder = entry.alias_of if entry.kind == "member" else name
-            group = base[holder].members if holder in base else [name]
-            if (
-                holder in examine
-                or any(m in examine for m in group)
-                or any(r in examine or r not in present for r in entry.refs)
+            group = base[holder].members if holder in base else [holder]
+            if any(m in examine or m not in present for m in (holder, *group)) or any(
+                r in examine or r not in present for r in entry.refs
             ):
                 examine.add(name)
                 changed = True
+        # ... and what a re-examined or deleted-after-use name points at (it may have
+        # been mutated through it)
+        for name in list(examine | (set(touched) - present)):
+            entry = base.get(name)
+            for ref in entry.refs if entry is not None else ():
+                if ref in present and ref not in examine:
+                    examine.add(ref)
+                    changed = True
     return examine
 
 
@@ -72,11 +79,17 @@ def store_names(
     forced: list[set[str]] = []
     cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
     entries: dict[str, Entry] = {}
-    for _ in range(len(names) + 2):
-        groups = _identity_groups(namespace, examine, refs, forced)
+    for _ in range(2 * len(names) + 2):
+        while True:  # whatever joins ``examine`` drags its stored group and dependents along
+            size = len(examine)
+            examine |= names_to_examine(names, examine, base)
+            groups = _identity_groups(namespace, examine, refs, forced)
+            if len(examine) == size:
+                break
         entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
         owner: dict[int, frozenset[str]] = {}
         merges: list[set[str]] = []
+        pointed: set[str] = set()
         for members in groups:
             key = frozenset(members)
             if key not in cache:
@@ -87,9 +100,13 @@ def store_names(
                 other = owner.setdefault(obj_id, key)
                 if other != key:
                     merges.append(set(other | key))
+            # A name reached through a re-examined one may have been mutated through it
+            # (``d['k'].append(1)`` touches only ``d``): examine it too.
+            pointed.update(r for r in entry.refs if r in namespace and r not in examine)
         merges.extend(cycles(entries))
-        if not merges:
+        if not merges and not pointed:
             return entries
+        examine |= pointed
         for merge in merges:
             examine |= merge
             forced.append(merge)

@@ -67,9 +67,8 @@ class _NamespaceMixin:
     def persistent_id(self, obj: Any) -> Any:
         name = self._refs.get(id(obj))
         if name is None or id(obj) in self._member_ids:
-            if type(obj) in self._tracked and len(obj):
-                # Kept alive until grouping is done, so an id is never recycled.  Empty
-                # containers are skipped: classes share those (pandas' ``_metadata``).
+            if type(obj) in self._tracked:
+                # Kept alive until grouping is done, so an id is never recycled.
                 self.mutables[id(obj)] = obj
             return None
         if name == NS_MARK:
