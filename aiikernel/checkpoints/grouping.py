@@ -6,7 +6,7 @@ calls them and writes the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import CheckpointError
@@ -17,18 +17,22 @@ from .records import Entry
 
 
 def names_to_examine(
-    names: list[str], touched: set[str] | None, base: Mapping[str, Entry]
+    names: list[str],
+    touched: set[str] | None,
+    base: Mapping[str, Entry],
+    also: Iterable[str] = (),
 ) -> set[str]:
     """The names a checkpoint must pickle again; the others keep their stored entry.
 
-    Touched names, new names, modules, whole stored groups of any of them, every
-    name whose stored data points at one of them (or at a deleted name), and every
-    name one of them points at (``d['k'].append(1)`` mutates ``a`` through ``d``).
+    Touched names and what they point at (:func:`reached_names`), new names,
+    modules, whole stored groups of any of them, and every name whose stored data
+    points at one of them (or at a deleted name).
     """
     present = set(names)
     if touched is None or not base:
         return present
-    examine = {n for n in touched if n in present}
+    reach = reached_names(touched, base)
+    examine = {n for n in reach if n in present} | (set(also) & present)
     examine |= present - set(base)  # new names
     examine |= {n for n, e in base.items() if e.kind == "module"} & present
     # whole stored groups, and everything that points at a re-examined name
@@ -45,15 +49,25 @@ def names_to_examine(
             ):
                 examine.add(name)
                 changed = True
-        # ... and what a re-examined or deleted-after-use name points at (it may have
-        # been mutated through it)
-        for name in list(examine | (set(touched) - present)):
-            entry = base.get(name)
-            for ref in entry.refs if entry is not None else ():
-                if ref in present and ref not in examine:
-                    examine.add(ref)
-                    changed = True
     return examine
+
+
+def reached_names(touched: set[str], base: Mapping[str, Entry]) -> set[str]:
+    """``touched`` plus every name their stored data point at, transitively.
+
+    ``d['k'].append(1)`` touches only ``d`` but mutates ``a`` when ``d['k'] is a``;
+    a name deleted after such a use counts too.  Names examined only because they
+    point *at* a touched name are not followed: nothing ran through them.
+    """
+    reach = set(touched)
+    pending = list(reach)
+    while pending:
+        entry = base.get(pending.pop())
+        for ref in entry.refs if entry is not None else ():
+            if ref not in reach:
+                reach.add(ref)
+                pending.append(ref)
+    return reach
 
 
 def store_names(
@@ -62,6 +76,7 @@ def store_names(
     examine: set[str],
     base: Mapping[str, Entry],
     chunks: ChunkStore,
+    touched: set[str] | None = None,
 ) -> dict[str, Entry]:
     """Entries for every name: ``examine`` pickled again (grouped), the rest from ``base``.
 
@@ -76,13 +91,14 @@ def store_names(
         if is_shareable(value, module):
             refs.setdefault(id(value), name)
     refs[id(namespace)] = NS_MARK
+    reach = set(names) if touched is None else reached_names(touched, base)
     forced: list[set[str]] = []
     cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
     entries: dict[str, Entry] = {}
     for _ in range(2 * len(names) + 2):
         while True:  # whatever joins ``examine`` drags its stored group and dependents along
             size = len(examine)
-            examine |= names_to_examine(names, examine, base)
+            examine |= names_to_examine(names, reach, base, also=examine)
             groups = _identity_groups(namespace, examine, refs, forced)
             if len(examine) == size:
                 break
@@ -100,13 +116,14 @@ def store_names(
                 other = owner.setdefault(obj_id, key)
                 if other != key:
                     merges.append(set(other | key))
-            # A name reached through a re-examined one may have been mutated through it
-            # (``d['k'].append(1)`` touches only ``d``): examine it too.
-            pointed.update(r for r in entry.refs if r in namespace and r not in examine)
+            # A name a touched one points at (now) may have been mutated through it.
+            if reach.intersection(members):
+                pointed.update(r for r in entry.refs if r in namespace and r not in examine)
         merges.extend(cycles(entries))
         if not merges and not pointed:
             return entries
         examine |= pointed
+        reach |= pointed
         for merge in merges:
             examine |= merge
             forced.append(merge)

@@ -394,9 +394,11 @@ class CheckpointStore(LoggingConfigurable):
             base = self._manifest(self._head) if self._head else None
             names = checkpointable_names(namespace, hidden)
             base_entries = base.entries if base and not base.pruned else {}
-            examine = names_to_examine(names, None if self.full_pass else touched, base_entries)
+            if self.full_pass:
+                touched = None
+            examine = names_to_examine(names, touched, base_entries)
             self.chunks.bytes_written = 0
-            entries = store_names(namespace, names, examine, base_entries, self.chunks)
+            entries = store_names(namespace, names, examine, base_entries, self.chunks, touched)
             if skip_if_same and base is not None and same_state(base.entries, entries):
                 return base, sorted(examine), 0
             manifest = Manifest(

@@ -580,3 +580,16 @@ def test_default_session_name_carries_the_notebook_name(store_dir, monkeypatch):
     assert name.startswith("sales-report-") and name.endswith(f"-{os.getpid()}")
     monkeypatch.delenv("JPY_SESSION_NAME")
     assert CheckpointStore(directory=str(store_dir)).session_name.endswith(f"-{os.getpid()}")
+
+
+def test_mutation_through_a_container_is_caught(nb, store):
+    run(nb, "a = [1]\nd = {'k': a}\nbig = np.zeros(100_000)\nholder = {'big': big, 'a': a}")
+    nb["np"] = np
+    store.checkpoint(nb, label="before")
+    run(nb, "d['k'].append(2)")  # a static scan sees only `d`
+    info = store.checkpoint(nb, label="after", touched={"d"})
+    assert "a" in info.examined
+    assert "big" not in info.examined  # `holder` points at `a`, but nothing ran through it
+    nb["a"].append(3)
+    store.restore(nb, "0000", touched={"a"})
+    assert nb["a"] == [1] and nb["d"]["k"] is nb["a"] and nb["holder"]["a"] is nb["a"]
