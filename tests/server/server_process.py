@@ -49,7 +49,10 @@ class ServerProcess:
         *,
         traits: dict[str, Any] | None = None,
         fake_script: str = '{"startup_delay": 0.2, "think": 0.3}',
+        aimax_config: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``aimax_config`` and ``env`` override the defaults (real agents: their bins, HOME)."""
         self.base = Path(base)
         self.root = self.base / "root"
         self.home = self.base / "home"
@@ -67,6 +70,7 @@ class ServerProcess:
             "codex_bin": _fake_bin(bins, "codex", "codex"),
             "ready_timeout": 15.0,
             "confirm_timeout": 10.0,
+            **(aimax_config or {}),
         }
         config = {
             "ServerApp": {
@@ -93,6 +97,7 @@ class ServerProcess:
             "LANG": "C.UTF-8",
             "AIMAX_FAKE_SCRIPT": fake_script,
         }
+        self.env.update(env or {})
 
     @property
     def url(self) -> str:

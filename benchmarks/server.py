@@ -1,0 +1,245 @@
+"""Load on the aimax server extension: N fake-agent sessions, M websocket clients, REST under
+concurrency — against a real ``jupyter server`` subprocess on 127.0.0.1.
+
+Measures, in one run:
+
+- end-to-end event latency: agent transcript line written → event frame received by a
+  websocket client (p50/p99), with the floor of a bare watchfiles watcher on the same files
+  (baseline) and the ratio;
+- events lost or repeated per client (must be 0);
+- REST ``GET /aimax/sessions`` and ``GET /aimax/sessions/{id}`` p50/p99 with C concurrent
+  clients, against Jupyter's own ``GET /api/status`` under the same load (baseline).
+
+    python benchmarks/server.py [--sessions 50] [--clients 100] [--events 40] [--rest-clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiikernel.aimax.transcripts.latency import percentile  # noqa: E402
+from tests.server.agent_output import TranscriptWriter, parse_mark  # noqa: E402
+from tests.server.server_process import ServerProcess  # noqa: E402
+
+
+def ms(values: list[float], p: float) -> float:
+    return percentile(values, p) * 1e3 if values else float("nan")
+
+
+async def create_sessions(server: ServerProcess, n: int) -> list[dict]:
+    from tornado.httpclient import AsyncHTTPClient
+
+    client = AsyncHTTPClient(max_clients=10)
+    (server.root / "w").mkdir(exist_ok=True)
+    gate = asyncio.Semaphore(4)  # the fake agents start in ~0.5 s each; 2 cores
+
+    async def one(i: int) -> dict:
+        async with gate:
+            body = {"backend": "tmux-claude-code", "cwd": "w", "sessionId": f"b{i:03d}"}
+            r = await client.fetch(
+                f"{server.url}/aimax/sessions",
+                method="POST",
+                body=json.dumps(body),
+                headers=server.headers,
+                request_timeout=120,
+            )
+            return json.loads(r.body)
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+class Client:
+    """One websocket client following one session, recording indices and latencies."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.indices: list[int] = []
+        self.latencies: list[float] = []
+        self.ready = asyncio.Event()
+        self.ws = None
+
+    async def run(self, server: ServerProcess, expected: int, deadline: float) -> None:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        url = f"ws://127.0.0.1:{server.port}/aimax/sessions/{self.session_id}/stream"
+        self.ws = await websocket_connect(HTTPRequest(url, headers=server.headers))
+        while len(self.indices) < expected and time.time() < deadline:
+            try:
+                msg = await asyncio.wait_for(self.ws.read_message(), deadline - time.time())
+            except TimeoutError:
+                break
+            if msg is None:
+                break
+            now = time.time()
+            frame = json.loads(msg)
+            if frame["type"] == "caughtUp":
+                self.ready.set()
+            elif frame["type"] == "event":
+                mark = parse_mark(frame["event"]["text"])
+                if mark:
+                    self.indices.append(mark[0])
+                    self.latencies.append(now - mark[1])
+        self.ws.close()
+
+
+def watch_floor(paths: list[Path], stop: threading.Event, pending: dict, out: list[float]):
+    """Bare watchfiles on the transcripts' directories: write → change noticed."""
+    from watchfiles import watch
+
+    dirs = sorted({str(p.parent) for p in paths})
+    for changes in watch(*dirs, stop_event=stop, debounce=0, step=10, rust_timeout=200):
+        now = time.time()
+        for _, path in changes:
+            written = pending.pop(path, None)
+            if written is not None:
+                out.append(now - written)
+
+
+async def rest_load(server: ServerProcess, ids: list[str], clients: int, per_client: int):
+    from tornado.httpclient import AsyncHTTPClient
+
+    client = AsyncHTTPClient(max_clients=clients)
+    timings: dict[str, list[float]] = {"list": [], "status": [], "api_status": []}
+
+    async def worker(k: int) -> None:
+        for j in range(per_client):
+            kind = ("list", "status", "api_status")[(k + j) % 3]
+            path = {
+                "list": "/aimax/sessions",
+                "status": f"/aimax/sessions/{ids[(k + j) % len(ids)]}",
+                "api_status": "/api/status",
+            }[kind]
+            t = time.perf_counter()
+            await client.fetch(server.url + path, headers=server.headers, request_timeout=120)
+            timings[kind].append(time.perf_counter() - t)
+
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    return timings
+
+
+async def main(args: argparse.Namespace) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="aimax-server-bench-"))
+    server = ServerProcess(base, traits={"max_sessions": args.sessions + 5})
+    try:
+        server.start()
+        t = time.perf_counter()
+        sessions = await create_sessions(server, args.sessions)
+        create_s = time.perf_counter() - t
+        ids = [s["sessionId"] for s in sessions]
+
+        deadline = time.time() + args.timeout
+        clients = [Client(ids[i % len(ids)]) for i in range(args.clients)]
+        tasks = [asyncio.ensure_future(c.run(server, args.events, deadline)) for c in clients]
+        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
+
+        writers = [
+            TranscriptWriter(s["jsonlPath"], str(server.root / "w"), s["agentSessionId"])
+            for s in sessions
+        ]
+        floor: list[float] = []
+        pending: dict[str, float] = {}
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=watch_floor,
+            args=([Path(s["jsonlPath"]) for s in sessions], stop, pending, floor),
+            daemon=True,
+        )
+        watcher.start()
+        await asyncio.sleep(0.5)
+
+        def produce() -> None:
+            for i in range(args.events):
+                for w, s in zip(writers, sessions, strict=True):
+                    pending.setdefault(s["jsonlPath"], time.time())
+                    w.write(i)
+                    time.sleep(args.interval)
+
+        await asyncio.to_thread(produce)
+        await asyncio.gather(*tasks)
+        stop.set()
+
+        rest = await rest_load(server, ids, args.rest_clients, args.rest_requests)
+    finally:
+        server.close()
+
+    latencies = [x for c in clients for x in c.latencies]
+    lost = sum(len(set(range(args.events)) - set(c.indices)) for c in clients)
+    repeated = sum(len(c.indices) - len(set(c.indices)) for c in clients)
+    out_of_order = sum(c.indices != sorted(c.indices) for c in clients)
+    result = {
+        "sessions": args.sessions,
+        "clients": args.clients,
+        "events_per_session": args.events,
+        "create_all_s": round(create_s, 1),
+        "event_p50_ms": round(ms(latencies, 50), 1),
+        "event_p99_ms": round(ms(latencies, 99), 1),
+        "floor_p50_ms": round(ms(floor, 50), 1),
+        "floor_p99_ms": round(ms(floor, 99), 1),
+        "received": len(latencies),
+        "lost": lost,
+        "repeated": repeated,
+        "out_of_order_clients": out_of_order,
+        "rest_clients": args.rest_clients,
+    }
+    for kind, values in rest.items():
+        result[f"{kind}_p50_ms"] = round(ms(values, 50), 1)
+        result[f"{kind}_p99_ms"] = round(ms(values, 99), 1)
+    return result
+
+
+def report(r: dict) -> None:
+    print(
+        f"{r['sessions']} fake-agent sessions, {r['clients']} websocket clients, "
+        f"{r['events_per_session']} events per session (created in {r['create_all_s']} s)"
+    )
+    print(
+        f"event latency  transcript -> websocket : p50 {r['event_p50_ms']:7.1f} ms  "
+        f"p99 {r['event_p99_ms']:7.1f} ms  ({r['received']} receipts)"
+    )
+    print(
+        f"baseline       bare watchfiles          : p50 {r['floor_p50_ms']:7.1f} ms  "
+        f"p99 {r['floor_p99_ms']:7.1f} ms"
+    )
+    print(
+        f"ratio          e2e / baseline           : p50 {r['event_p50_ms'] / r['floor_p50_ms']:6.2f}x "
+        f"  p99 {r['event_p99_ms'] / r['floor_p99_ms']:6.2f}x"
+    )
+    print(
+        f"lost {r['lost']}  repeated {r['repeated']}  clients out of order "
+        f"{r['out_of_order_clients']}"
+    )
+    print(f"REST under {r['rest_clients']} concurrent clients:")
+    for kind, label in (
+        ("list", "GET /aimax/sessions     "),
+        ("status", "GET /aimax/sessions/{id}"),
+        ("api_status", "GET /api/status (base)  "),
+    ):
+        print(f"  {label}: p50 {r[f'{kind}_p50_ms']:7.1f} ms  p99 {r[f'{kind}_p99_ms']:7.1f} ms")
+    base = r["api_status_p99_ms"]
+    print(
+        f"  ratio p99 vs /api/status: list {r['list_p99_ms'] / base:.2f}x  "
+        f"status {r['status_p99_ms'] / base:.2f}x"
+    )
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--events", type=int, default=40, help="events per session")
+    parser.add_argument("--interval", type=float, default=0.002, help="seconds between writes")
+    parser.add_argument("--rest-clients", type=int, default=50)
+    parser.add_argument("--rest-requests", type=int, default=30, help="requests per client")
+    parser.add_argument("--timeout", type=float, default=300)
+    report(asyncio.run(main(parser.parse_args())))
