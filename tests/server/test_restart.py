@@ -56,6 +56,7 @@ def test_kill_9_mid_stream_then_resume_from_sentinel(tmp_path):
             ws, frames, lambda: len([m for m in marks() if m]) >= EVENTS // 4, time.monotonic() + 60
         )
         server.kill()  # SIGKILL by pid, mid-stream
+        written_at_kill = writer.written
         with pytest.raises((websocket.WebSocketException, OSError)):
             for _ in range(EVENTS * 2):  # drain what was in flight; the socket then fails
                 frames.append(json.loads(ws.recv()))
@@ -63,7 +64,9 @@ def test_kill_9_mid_stream_then_resume_from_sentinel(tmp_path):
         killed_at = len([m for m in marks() if m])
         assert killed_at < EVENTS, "the writer finished before the kill; raise AIIK_RESTART_EVENTS"
 
+        time.sleep(0.5)  # the agent keeps writing while no server watches
         server.start()
+        written_while_down = writer.written - written_at_kill
         listed = server.request("GET", "/aimax/sessions")["sessions"]
         assert [(s["sessionId"], s["status"], s["alive"]) for s in listed] == [
             ("rs", "running", True)
@@ -82,3 +85,4 @@ def test_kill_9_mid_stream_then_resume_from_sentinel(tmp_path):
     indices = [m[0] for m in marks() if m]
     assert indices == list(range(EVENTS)), "an agent event was lost or repeated"
     assert 0 < killed_at < EVENTS
+    assert written_while_down > 0, "no event was produced while the server was down"
