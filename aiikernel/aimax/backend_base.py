@@ -530,6 +530,13 @@ class TmuxAgentBackend(AgentBackend):
             if reading.input_text == "" or reading.permission:
                 confirmed_by = "screen"
                 break
+            if reading.input_text is None or (
+                reading.input_text and time.monotonic() - last_enter > 1.0
+            ):
+                info = await pane.info()
+                if info is None or info.dead:
+                    confirmed_by = "agent exited"  # e.g. "/exit": the prompt was consumed
+                    break
             if reading.input_text and time.monotonic() - last_enter > 1.0 and enters < 4:
                 # The key was swallowed: press it again, never paste again.
                 await pane.send_keys(await self.flavor_submit_key(record, pane))

@@ -42,6 +42,20 @@ class _Options(BaseModel):
         return check_session_id(value)
 
 
+def check_prompt(value: str | None) -> str | None:
+    """Prompts are pasted into a terminal: control characters (ESC could end the bracketed
+    paste early and type keys; Ctrl-C, NUL …) are refused. Tab and line breaks are fine."""
+    if value is None:
+        return None
+    for i, ch in enumerate(value):
+        code = ord(ch)
+        if (code < 32 or 0x7F <= code < 0xA0) and ch not in "\t\n\r":
+            raise ValueError(
+                f"prompt contains the control character U+{code:04X} at position {i}; remove it"
+            )
+    return value
+
+
 class CreateOptions(_Options):
     """Options of ``create_new_session``."""
 
@@ -56,6 +70,11 @@ class CreateOptions(_Options):
     env: dict[str, str] | None = None
     """Environment for the agent; defaults to the calling process's environment."""
 
+    @field_validator("initial_prompt")
+    @classmethod
+    def _safe_prompt(cls, value: str | None) -> str | None:
+        return check_prompt(value)
+
 
 class SendOptions(_Options):
     """Options of the two send calls (queue / interrupt-and-send)."""
@@ -67,7 +86,7 @@ class SendOptions(_Options):
     def _non_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt is empty")
-        return value
+        return check_prompt(value)
 
 
 class StreamOptions(BaseModel):

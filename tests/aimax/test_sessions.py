@@ -471,3 +471,24 @@ async def test_monitor_notices_an_agent_that_died(manager, agent_env, workdir):
     await wait_until(lambda: manager.registry.get("mon").status == "exited", 10, "marked exited")
     # tmux may report the death before its status; when it has it, it is the signal.
     assert manager.registry.get("mon").exit_status in (None, 128 + signal.SIGKILL)
+
+
+@pytest.mark.asyncio
+async def test_a_prompt_that_makes_the_agent_exit_is_delivered_not_an_error(
+    manager, agent_env, workdir
+):
+    backend = manager.backend("tmux-codex")
+    await backend.create_new_session(create_opts("bye", workdir, agent_env))
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "bye", "prompt": "/exit"}
+    )
+    status = await wait_until(_exited(backend, "bye"), 10, "exited")
+    assert status.state == "exited"
+
+
+def _exited(backend, sid):
+    async def check():
+        status = await backend.status(sid)
+        return status if status.state == "exited" else None
+
+    return check

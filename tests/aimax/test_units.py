@@ -339,3 +339,13 @@ def test_importing_aimax_and_its_cli_stays_light():
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("bad", ["a\x1b[201~\r/exit\r", "x\x00", "\x03", "q\x85r", "a\x7f"])
+def test_prompts_with_terminal_control_characters_are_refused(bad):
+    with pytest.raises(InvalidOptions, match="control character"):
+        parse_options(SendOptions, {"sessionId": "a", "prompt": bad})
+    with pytest.raises(InvalidOptions, match="control character"):
+        parse_options(CreateOptions, {"sessionId": "a", "cwd": "/tmp", "initialPrompt": bad})
+    ok = parse_options(SendOptions, {"sessionId": "a", "prompt": "tab\tand\r\nlines\u2028é"})
+    assert ok.prompt == "tab\tand\r\nlines\u2028é"
