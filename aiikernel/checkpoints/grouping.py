@@ -63,6 +63,8 @@ def reached_names(touched: set[str], base: Mapping[str, Entry]) -> set[str]:
     pending = list(reach)
     while pending:
         entry = base.get(pending.pop())
+        if entry is not None and entry.kind == "member":  # the group's data is the holder's
+            entry = base.get(entry.alias_of or "")
         for ref in entry.refs if entry is not None else ():
             if ref not in reach:
                 reach.add(ref)

@@ -593,3 +593,15 @@ def test_mutation_through_a_container_is_caught(nb, store):
     nb["a"].append(3)
     store.restore(nb, "0000", touched={"a"})
     assert nb["a"] == [1] and nb["d"]["k"] is nb["a"] and nb["holder"]["a"] is nb["a"]
+
+
+def test_mutation_through_an_alias_of_a_container_is_caught(nb, store):
+    run(nb, "a = [1]\nb = {'k': a}\nc = b")  # b and c are one group, stored under b
+    store.checkpoint(nb, label="before")
+    holder = store._manifest(store.head).entries
+    assert holder["c"].kind == "member" or holder["b"].kind == "member"
+    run(nb, "c['k'].append(2)")
+    info = store.checkpoint(nb, label="after", touched={"c"})
+    assert "a" in info.examined
+    store.restore(nb, "0000", touched=set())
+    assert nb["a"] == [1] and nb["c"]["k"] is nb["a"] and nb["b"] is nb["c"]
