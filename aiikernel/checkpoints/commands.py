@@ -42,6 +42,11 @@ def _guard(action: Callable[[], T]) -> T:
         raise CommandError(f"the checkpoint store could not be used: {exc}") from None
 
 
+def _markdown_lines(text: str) -> str:
+    """Keep the store's lines as lines in Markdown (hard breaks)."""
+    return "  \n".join(text.splitlines())
+
+
 def _node(manifest: Any) -> dict[str, Any]:
     return {
         "id": manifest.id,
@@ -72,7 +77,7 @@ def undo_command(session: AiSession, args: str) -> CommandResult:
             session.namespace, touched=_touched(session), hidden=session.hidden_names
         )
     )
-    return CommandResult(report.message, data=report.model_dump())
+    return CommandResult(_markdown_lines(report.message), data=report.model_dump())
 
 
 @command(
@@ -90,7 +95,7 @@ def restore_command(session: AiSession, args: str) -> CommandResult:
             session.namespace, target, touched=_touched(session), hidden=session.hidden_names
         )
     )
-    return CommandResult(report.message, data=report.model_dump())
+    return CommandResult(_markdown_lines(report.message), data=report.model_dump())
 
 
 @command("fork", usage="/fork LABEL", help="Checkpoint now and name it as a branch point.")
