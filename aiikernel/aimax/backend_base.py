@@ -15,10 +15,10 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .delivery import PromptDelivery
 from .errors import (
     AgentBlocked,
     DeliveryError,
@@ -32,7 +32,7 @@ from .registry import SessionRecord
 from .screen import ScreenMarkers, ScreenReading, read_screen
 from .spawn import FLAG_DIR_ENV, SESSION_ENV, launch_argv, proxied, write_env_file
 from .state import SessionStatus, Signal, decide
-from .tmux import Pane, PaneGone
+from .tmux import Pane
 
 logger = logging.getLogger(__name__)
 
@@ -113,15 +113,6 @@ class AgentBackend(abc.ABC):
             return pool.submit(asyncio.run, self.status(session_id)).result()
 
 
-@dataclass
-class DeliveryReport:
-    """How a prompt got in: useful for tests and the recorder."""
-
-    enters: int
-    confirmed_by: str
-    chars: int
-
-
 def _iso_to_epoch(ts: str | None) -> float:
     if not ts:
         return 0.0
@@ -129,10 +120,6 @@ def _iso_to_epoch(ts: str | None) -> float:
         return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
-
-
-def normalize_prompt(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class TmuxAgentBackend(AgentBackend):
@@ -206,7 +193,8 @@ class TmuxAgentBackend(AgentBackend):
             )
         return record
 
-    async def _screen(self, pane: Pane) -> ScreenReading:
+    async def screen(self, pane: Pane) -> ScreenReading:
+        """Read the pane's screen with this agent's markers."""
         return read_screen(await pane.capture(escapes=True), self.markers)
 
     async def _wait_ready(self, record: SessionRecord, pane: Pane) -> ScreenReading:
@@ -218,7 +206,7 @@ class TmuxAgentBackend(AgentBackend):
             if info is None or info.dead:
                 text = ""
                 if info is not None:
-                    text = (await self._screen(pane)).excerpt
+                    text = (await self.screen(pane)).excerpt
                 status = info.dead_status if info else None
                 hint = ""
                 if status == 127 or "aimax: cannot start" in text:
@@ -230,7 +218,7 @@ class TmuxAgentBackend(AgentBackend):
                     + hint
                     + (f". Its last screen:\n{text}" if text else "")
                 )
-            reading = await self._screen(pane)
+            reading = await self.screen(pane)
             if reading.ready and reading.input_text is not None:
                 return reading
             if time.monotonic() > deadline:
@@ -319,7 +307,8 @@ class TmuxAgentBackend(AgentBackend):
                 record.session_id, lambda r: r.model_copy(update={"started_at": time.time()})
             )
             if o.initial_prompt:
-                await self._submit(rt, record, pane, o.initial_prompt)
+                delivery = PromptDelivery(self, rt, record, pane)
+                rt.last_delivery = await delivery.submit(o.initial_prompt)
                 record = self.manager.registry.get(record.session_id)
         return self._handle(record)
 
@@ -391,7 +380,7 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(o.session_id)
             pane = await self._live_pane(record)
-            rt.last_delivery = await self._submit(rt, record, pane, o.prompt)
+            rt.last_delivery = await PromptDelivery(self, rt, record, pane).submit(o.prompt)
 
     async def pause_current_and_resume_from_session(self, opts: SendOptions | dict) -> None:
         o: SendOptions = parse_options(SendOptions, opts)
@@ -399,15 +388,16 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(o.session_id)
             pane = await self._live_pane(record)
-            await self._interrupt(rt, record, pane)
-            rt.last_delivery = await self._submit(rt, record, pane, o.prompt)
+            await PromptDelivery(self, rt, record, pane).interrupt()
+            rt.last_delivery = await PromptDelivery(self, rt, record, pane).submit(o.prompt)
 
     async def interrupt(self, session_id: str) -> bool:
         """Interrupt the running turn only (``aimax pause``); False if nothing was running."""
         rt = self.manager.runtime(session_id)
         async with rt.lock:
             record = self._record(session_id)
-            return await self._interrupt(rt, record, await self._live_pane(record))
+            pane = await self._live_pane(record)
+            return await PromptDelivery(self, rt, record, pane).interrupt()
 
     async def answer_permission(self, session_id: str, approve: bool) -> str:
         """Answer the agent's permission question: Enter approves, Escape denies.
@@ -418,14 +408,14 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(session_id)
             pane = await self._live_pane(record)
-            reading = await self._screen(pane)
+            reading = await self.screen(pane)
             if not reading.permission:
                 raise InvalidOptions(f"session {session_id!r} is not asking for permission")
             await pane.send_keys("Enter" if approve else "Escape")
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-                if not (await self._screen(pane)).permission:
+                if not (await self.screen(pane)).permission:
                     return reading.permission
             raise DeliveryError(f"the {self.agent_label} still asks after our answer")
 
@@ -437,28 +427,14 @@ class TmuxAgentBackend(AgentBackend):
             )
         return self._pane(record)
 
-    async def _interrupt(self, rt: SessionRuntime, record: SessionRecord, pane: Pane) -> bool:
-        """One Escape if a turn runs (two while idle would open a menu), then wait for idle."""
-        if not await self._is_busy(record, pane):
-            return False
-        await pane.send_keys("Escape")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            reading = await self._screen(pane)
-            if reading.input_text is not None and not await self._is_busy(record, pane, reading):
-                rt.state_file.note("interrupt")
-                return True
-        raise DeliveryError(f"the {self.agent_label} did not stop after Escape; it may be stuck")
-
     screen_busy_reliable = True
     """Whether the busy marker is always on screen while a turn runs (not for Codex, whose
     status line hides while it streams text)."""
 
-    async def _is_busy(
+    async def is_busy(
         self, record: SessionRecord, pane: Pane, reading: ScreenReading | None = None
     ) -> bool:
-        reading = reading or await self._screen(pane)
+        reading = reading or await self.screen(pane)
         if reading.busy or self.screen_busy_reliable:
             return reading.busy
         return (await self.status(record.session_id)).state == "working"
@@ -466,108 +442,6 @@ class TmuxAgentBackend(AgentBackend):
     async def flavor_submit_key(self, record: SessionRecord, pane: Pane) -> str:
         """The key that submits (or, while busy, queues) what is in the input box."""
         return "Enter"
-
-    async def _clear_input(self, pane: Pane) -> None:
-        """Empty the input box before pasting, so our prompt arrives alone.
-
-        Text there is a draft nobody submitted: typically the prompt an agent puts back when
-        a turn is interrupted before any answer. Ctrl-C clears it in both TUIs (Claude then
-        shows "Press Ctrl-C again to exit" for a moment; we wait for its footer to return).
-        """
-        reading = await self._screen(pane)
-        if not reading.input_text:
-            return
-        logger.warning("clearing unsent text from the input box: %r", reading.input_text[:200])
-        await pane.send_keys("C-c")
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            reading = await self._screen(pane)
-            if reading.input_text == "" and reading.ready:
-                return
-        raise DeliveryError(
-            f"could not empty the {self.agent_label} input box; it shows:\n{reading.excerpt}"
-        )
-
-    async def _submit(
-        self, rt: SessionRuntime, record: SessionRecord, pane: Pane, prompt: str
-    ) -> DeliveryReport:
-        """Paste once, Enter after a pause, confirm; retry Enter only while our text waits."""
-        text = normalize_prompt(prompt)
-        if not text.strip():
-            raise InvalidOptions("prompt is empty")
-        await self._clear_input(pane)
-        JobFlags(Path(record.flag_root), record.session_id).arm(text)
-        transcript = self.flavor_transcript_path(record)
-        before = transcript.stat().st_size if transcript and transcript.exists() else 0
-        submitted_at = time.time()
-        known_before = transcript is not None
-        await pane.paste(text)
-        self.manager.recorder.record(self.name, record.session_id, text)
-        # Wait until the paste shows in the box, then the pause the TUIs need.
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            if (await self._screen(pane)).input_text:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(self.config.enter_delay)
-        entered_at = time.time()
-        await pane.send_keys(await self.flavor_submit_key(record, pane))
-        enters, last_enter = 1, time.monotonic()
-        confirmed_by = ""
-        deadline = time.monotonic() + self.config.confirm_timeout
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            if not known_before and transcript is None:
-                transcript = self.flavor_new_transcript(record, submitted_at)
-            if transcript is not None and self._transcript_has(transcript, before, text):
-                confirmed_by = "transcript"
-                break
-            try:
-                reading = await self._screen(pane)
-            except PaneGone:
-                raise SessionNotRunning("the agent exited while receiving the prompt") from None
-            if reading.input_text == "" or reading.permission:
-                confirmed_by = "screen"
-                break
-            if reading.input_text is None or (
-                reading.input_text and time.monotonic() - last_enter > 1.0
-            ):
-                info = await pane.info()
-                if info is None or info.dead:
-                    confirmed_by = "agent exited"  # e.g. "/exit": the prompt was consumed
-                    break
-            if reading.input_text and time.monotonic() - last_enter > 1.0 and enters < 4:
-                # The key was swallowed: press it again, never paste again.
-                await pane.send_keys(await self.flavor_submit_key(record, pane))
-                enters, last_enter = enters + 1, time.monotonic()
-        if not confirmed_by:
-            raise DeliveryError(
-                f"pasted the prompt but could not confirm it was submitted after {enters} Enter "
-                f"presses; the screen shows:\n{(await self._screen(pane)).excerpt}"
-            )
-        rt.state_file.note("submit", at=entered_at)
-        update: dict[str, Any] = {}
-        if record.first_submit_at is None:
-            update["first_submit_at"] = submitted_at
-        record = self.manager.registry.update(
-            record.session_id, lambda r: r.model_copy(update=update)
-        )
-        known = record.transcript_path
-        record = self.flavor_after_submit(record)
-        if record.transcript_path != known:
-            await self.manager.transcript_changed(self, record)
-        return DeliveryReport(enters=enters, confirmed_by=confirmed_by, chars=len(text))
-
-    def _transcript_has(self, path: Path, offset: int, text: str) -> bool:
-        from .ingest import read_new_entries
-
-        want = text.strip()[:200]
-        for entry in read_new_entries(path, offset).entries:
-            for event in self.parser(entry):
-                if event.kind == "user" and (event.text or "").strip()[:200] == want:
-                    return True
-        return False
 
     # -- stopping ---------------------------------------------------------------------
     async def terminate_session(self, session_id: str) -> dict[str, Any]:
@@ -581,7 +455,7 @@ class TmuxAgentBackend(AgentBackend):
                 info = await pane.info()
                 if info is not None and info.tag == session_id:  # never another session's pane
                     if not info.dead:
-                        was_working = (await self._screen(pane)).busy
+                        was_working = (await self.screen(pane)).busy
                         await self._stop_process(pane, info.pid)
                         killed = True
                     await pane.kill()

@@ -46,7 +46,7 @@ class CodexBackend(TmuxAgentBackend):
 
     async def flavor_submit_key(self, record: SessionRecord, pane) -> str:
         """Enter while a turn runs would steer it (inject the text); Tab queues instead."""
-        return "Tab" if await self._is_busy(record, pane) else "Enter"
+        return "Tab" if await self.is_busy(record, pane) else "Enter"
 
     def flavor_prepare(self, record: SessionRecord, env: dict[str, str]) -> None:
         from .spawn import read_env_file

@@ -26,7 +26,8 @@ from .state import StateFile
 from .tmux import Pane, PaneInfo, TmuxServer
 
 if TYPE_CHECKING:
-    from .backend_base import DeliveryReport, TmuxAgentBackend
+    from .backend_base import TmuxAgentBackend
+    from .delivery import DeliveryReport
     from .transcripts.eventlog import EventLog
     from .transcripts.tail import TranscriptTailer
 
@@ -91,7 +92,7 @@ class SessionRuntime:
             or activity != self.last_activity
             or activity >= int(self.last_capture) - 1
         ):
-            self.last_screen = await backend._screen(pane)
+            self.last_screen = await backend.screen(pane)
             self.last_activity = activity
             self.last_capture = time.time()
         return self.last_screen
