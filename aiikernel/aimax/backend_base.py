@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import datetime as dt
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -33,8 +32,6 @@ from .screen import ScreenMarkers, ScreenReading, read_screen
 from .spawn import FLAG_DIR_ENV, SESSION_ENV, launch_argv, proxied, write_env_file
 from .state import SessionStatus, Signal, decide
 from .tmux import Pane
-
-logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .manager import AimaxManager, SessionRuntime
