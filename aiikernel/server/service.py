@@ -120,6 +120,7 @@ class AimaxService:
         )
 
     def _model(self, record: SessionRecord, status: SessionStatus | None) -> SessionModel:
+        """The wire model of ``record`` (read after ``status`` was computed, so it is current)."""
         from aiikernel.aimax.flags import JobFlags
 
         if status is None:  # archived: no pane to ask, the record says it all
@@ -129,7 +130,6 @@ class AimaxService:
         else:
             state, detail, alive = status.state, status.detail, status.alive
             accomplished, failed, sentinel = status.job_accomplished, status.failed, status.sentinel
-            record = self.manager.registry.find(record.session_id) or record
         return SessionModel(
             session_id=record.session_id,
             backend=record.backend,
@@ -156,27 +156,31 @@ class AimaxService:
     # -- the API ------------------------------------------------------------------------
     async def list_sessions(self) -> list[SessionModel]:
         """Every known session (live and archived), oldest first, with its state."""
-        live = self.manager.registry.live()
-        archived = {k: v for k, v in self.manager.registry.archived().items() if k not in live}
+        registry = self.manager.registry
+        live_ids = list(registry.live())
         statuses = await asyncio.gather(
-            *(self._fresh_status(sid) for sid in live), return_exceptions=True
+            *(self._fresh_status(sid) for sid in live_ids), return_exceptions=True
         )
+        live, archived = registry.live(), registry.archived()  # once, after any status change
         models = []
-        for record, status in zip(live.values(), statuses, strict=True):
-            if isinstance(status, SessionNotFound):
-                continue  # stopped meanwhile
+        for session_id, status in zip(live_ids, statuses, strict=True):
+            record = live.get(session_id)
+            if record is None or isinstance(status, SessionNotFound):
+                continue  # stopped meanwhile: listed from the archive below
             if isinstance(status, BaseException):
-                log.warning("aimax: status of %s failed: %s", record.session_id, type(status))
+                log.warning("aimax: status of %s failed: %s", session_id, type(status).__name__)
                 status = None
             models.append(self._model(record, status))
-        models += [self._model(record, None) for record in archived.values()]
+        listed = {m.session_id for m in models}
+        models += [self._model(r, None) for sid, r in archived.items() if sid not in listed]
         return sorted(models, key=lambda m: m.created_at)
 
     async def get_session(self, session_id: str) -> SessionModel:
-        record = self._record(session_id)
-        if session_id not in self.manager.registry.live():
-            return self._model(record, None)
-        return self._model(record, await self._fresh_status(session_id))
+        record = self.manager.registry.live().get(session_id)
+        if record is None:  # archived, or SessionNotFound
+            return self._model(self._record(session_id), None)
+        status = await self._fresh_status(session_id)
+        return self._model(self.manager.registry.find(session_id) or record, status)
 
     async def create_session(self, req: CreateSessionRequest) -> SessionModel:
         """Start an agent (and submit ``initialPrompt``) within the server's limits."""
