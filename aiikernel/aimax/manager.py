@@ -175,16 +175,19 @@ class AimaxManager:
         """Record that a session's agent has exited (pane dead or gone)."""
         if record.status != "running":
             return record
-        return self.registry.update(
-            record.session_id,
-            lambda r: r.model_copy(
+
+        def change(current: SessionRecord) -> SessionRecord:
+            if current.status != "running" or current.pane_id != record.pane_id:
+                return current  # restarted (new pane) since ``record`` was read: not ours to end
+            return current.model_copy(
                 update={
                     "status": "exited",
                     "exited_at": time.time(),
                     "exit_status": info.exit_status if info else None,
                 }
-            ),
-        )
+            )
+
+        return self.registry.update(record.session_id, change)
 
     # -- events -------------------------------------------------------------------------
     def _tailer(self, backend: TmuxAgentBackend, record: SessionRecord, log: EventLog):
@@ -330,9 +333,11 @@ class AimaxManager:
 
         Returns ``{session_id: "live" | "exited"}`` for the registry's running sessions.
         """
+        # Registry first: a session registered after our pane listing would look gone.
+        records = self.registry.live()
         panes = await self.panes()
         result = {}
-        for record in self.registry.live().values():
+        for record in records.values():
             if record.status != "running":
                 continue
             info = panes.get(record.pane_id or "")
@@ -345,8 +350,9 @@ class AimaxManager:
 
     async def poll_once(self) -> None:
         """One monitor tick: one ``list-panes -a`` for every session, tail positions saved."""
+        records = self.registry.live()  # before listing panes: see reconcile()
         panes = await self.panes()
-        for record in self.registry.live().values():
+        for record in records.values():
             if record.status == "running":
                 info = panes.get(record.pane_id or "")
                 if info is None or info.dead:

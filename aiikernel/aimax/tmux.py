@@ -206,11 +206,22 @@ class TmuxServer:
         try:
             res = await self.cmd(*args, *env_args, "--", *argv)
         except TmuxCommandError as exc:
-            if "duplicate session" not in exc.stderr:
+            if "duplicate session" in exc.stderr:
+                # Another task created the hub between our check and our call.
+                args = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={hub}:", "-n", tag]
+            elif any(m in exc.stderr for m in ("can't find session", "no current target")) or (
+                _is_no_server(exc.stderr)
+            ):
+                # The hub's last window closed between our check and our call.
+                args = ["new-session", "-d", "-P", "-F", fmt, "-s", hub, "-n", tag]
+                args += ["-x", width or "200", "-y", height or "50"]
+            else:
                 raise
-            # Another task created the hub between our check and our call.
-            args = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={hub}:", "-n", tag, "-c", cwd]
-            res = await self.cmd(*args, *env_args, "--", *argv)
+            res = await self.cmd(*args, "-c", cwd, *env_args, "--", *argv)
+        if args[0] == "new-session":
+            # Keep the server up when its last window closes: a server that exits and
+            # restarts reuses pane ids (%0, %1 …), so a stale id could address a new agent.
+            await self.cmd("set-option", "-s", "exit-empty", "off", check=False)
         pane = Pane(self, res.stdout.strip())
         await pane.window_option("remain-on-exit", "on")
         await pane.window_option(SESSION_OPTION, tag)
