@@ -6,6 +6,7 @@ calls them and writes the result.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -95,7 +96,7 @@ def store_names(
     refs[id(namespace)] = NS_MARK
     reach = set(names) if touched is None else reached_names(touched, base)
     forced: list[set[str]] = []
-    cache: dict[frozenset[str], tuple[Entry, dict[int, Any]]] = {}
+    cache: dict[frozenset[str], tuple[Entry, list[Any] | None]] = {}
     entries: dict[str, Entry] = {}
     for _ in range(2 * len(names) + 2):
         while True:  # whatever joins ``examine`` drags its stored group and dependents along
@@ -105,22 +106,24 @@ def store_names(
             if len(examine) == size:
                 break
         entries = {n: e for n, e in base.items() if n in namespace and n not in examine}
-        owner: dict[int, frozenset[str]] = {}
         merges: list[set[str]] = []
         pointed: set[str] = set()
+        # Sharing between groups only matters when there are several of them.
+        track = len(groups) > 1
+        tracked: list[tuple[frozenset[str], list[Any]]] = []
         for members in groups:
             key = frozenset(members)
-            if key not in cache:
-                cache[key] = _store_group(namespace, members, refs, module, chunks)
+            if key not in cache or (track and cache[key][1] is None):
+                entry, mutables = _store_group(namespace, members, refs, module, chunks, track)
+                cache[key] = (entry, mutables if track else None)
             entry, mutables = cache[key]
             entries.update(split_group(entry, members))
-            for obj_id in mutables:
-                other = owner.setdefault(obj_id, key)
-                if other != key:
-                    merges.append(set(other | key))
+            if track and mutables:
+                tracked.append((key, mutables))
             # A name a touched one points at (now) may have been mutated through it.
             if reach.intersection(members):
                 pointed.update(r for r in entry.refs if r in namespace and r not in examine)
+        merges.extend(shared_groups(tracked))
         merges.extend(cycles(entries))
         if not merges and not pointed:
             return entries
@@ -175,18 +178,59 @@ def _identity_groups(
 
 
 def _store_group(
-    namespace: dict, members: list[str], refs: Mapping[int, str], module: str, chunks: ChunkStore
-) -> tuple[Entry, dict[int, Any]]:
+    namespace: dict,
+    members: list[str],
+    refs: Mapping[int, str],
+    module: str,
+    chunks: ChunkStore,
+    track: bool,
+) -> tuple[Entry, list[Any]]:
     if len(members) == 1 and is_module(namespace[members[0]]):
         entry = Entry(kind="module", module=namespace[members[0]].__name__, members=members)
-        return entry, {}
+        return entry, []
     return dump_group(
         members,
         [namespace[m] for m in members],
         refs=refs,
         module=module,
         chunks=chunks,
+        track=track,
     )
+
+
+def shared_groups(tracked: list[tuple[frozenset[str], list[Any]]]) -> list[set[str]]:
+    """Groups whose pickles met the same mutable object, as sets of names to merge.
+
+    With numpy loaded the ids are compared sorted in arrays (about 30 bytes per object
+    met, instead of a dict entry each); the objects are alive in ``tracked``, so no id
+    has been reused.
+    """
+    if len(tracked) < 2:
+        return []
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        owner: dict[int, int] = {}
+        pairs: set[tuple[int, int]] = set()
+        for index, (_, objects) in enumerate(tracked):
+            for obj in objects:
+                other = owner.setdefault(id(obj), index)
+                if other != index:
+                    pairs.add((other, index))
+    else:
+        ids = numpy.concatenate(
+            [
+                numpy.fromiter(map(id, objs), dtype=numpy.uint64, count=len(objs))
+                for _, objs in tracked
+            ]
+        )
+        labels = numpy.concatenate(
+            [numpy.full(len(objs), i, dtype=numpy.int32) for i, (_, objs) in enumerate(tracked)]
+        )
+        order = numpy.argsort(ids, kind="stable")
+        ids, labels = ids[order], labels[order]
+        same = (ids[1:] == ids[:-1]) & (labels[1:] != labels[:-1])
+        pairs = set(zip(labels[:-1][same].tolist(), labels[1:][same].tolist(), strict=True))
+    return [set(tracked[a][0] | tracked[b][0]) for a, b in pairs]
 
 
 def split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:

@@ -50,15 +50,19 @@ _TRACKED = frozenset({list, dict, set, bytearray})
 class _NamespaceMixin:
     """The hooks shared by the C pickler and the dill pickler."""
 
-    def _setup(self, refs: Mapping[int, str], member_ids: set[int], module: str) -> None:
+    def _setup(
+        self, refs: Mapping[int, str], member_ids: set[int], module: str, track: bool
+    ) -> None:
         self._refs = refs
         self._member_ids = member_ids
         self._module = module
+        self._track = track
         self.used_refs: set[str] = set()
         self._bound: dict[type, bool] = {}
-        #: Mutable containers met while pickling, by id: two groups that met the same
-        #: one share it, and are pickled together so the sharing survives a restore.
-        self.mutables: dict[int, Any] = {}
+        #: Mutable containers met while pickling (with ``track``): two groups that met
+        #: the same one share it, and are pickled together so the sharing survives a
+        #: restore.  Held here, so their ids cannot be recycled meanwhile.
+        self.mutables: list[Any] = []
         self.class_shared: set[int] = set()
         numpy = sys.modules.get("numpy")
         self._ndarray = numpy.ndarray if numpy is not None else None
@@ -67,9 +71,8 @@ class _NamespaceMixin:
     def persistent_id(self, obj: Any) -> Any:
         name = self._refs.get(id(obj))
         if name is None or id(obj) in self._member_ids:
-            if type(obj) in self._tracked:
-                # Kept alive until grouping is done, so an id is never recycled.
-                self.mutables[id(obj)] = obj
+            if self._track and type(obj) in self._tracked:
+                self.mutables.append(obj)
             return None
         if name == NS_MARK:
             return ("ns",)
@@ -168,10 +171,11 @@ def dump_group(
     refs: Mapping[int, str],
     module: str,
     chunks: ChunkStore,
-) -> tuple[Entry, dict[int, Any]]:
+    track: bool = True,
+) -> tuple[Entry, list[Any]]:
     """Store ``values`` (the values of ``members``) as one entry, or record why it cannot be.
 
-    Also returns the mutable containers the pickler met (id → object), for grouping.
+    With ``track``, also returns the mutable containers the pickler met, for grouping.
     """
     codecs = ["pickle", "dill"]
     # The namespace itself (``g = globals()``) stays a reference to the namespace.
@@ -190,7 +194,7 @@ def dump_group(
 
         cls = _FastPickler if codec == "pickle" else _dill_pickler_class()
         pickler = cls(sink, protocol=5, buffer_callback=store_buffer)
-        pickler._setup(refs, member_ids, module)
+        pickler._setup(refs, member_ids, module, track)
         try:
             pickler.dump(tuple(values))
         except Exception as exc:  # anything a __reduce__ raises means "cannot store this"
@@ -208,15 +212,16 @@ def dump_group(
             refs=sorted(pickler.used_refs),
         )
         entry.digest = _digest(entry)
-        for shared in pickler.class_shared:
-            pickler.mutables.pop(shared, None)
-        return entry, pickler.mutables
+        mutables = pickler.mutables
+        if pickler.class_shared:
+            mutables = [m for m in mutables if id(m) not in pickler.class_shared]
+        return entry, mutables
     return Entry(
         kind="unpicklable",
         members=list(members),
         type_name=type(values[0]).__name__ if len(values) == 1 else "group",
         error=f"{type(error).__name__}: {error}" if error else "cannot be pickled",
-    ), {}
+    ), []
 
 
 def _worth_trying_dill(exc: BaseException) -> bool:

@@ -605,3 +605,21 @@ def test_mutation_through_an_alias_of_a_container_is_caught(nb, store):
     assert "a" in info.examined
     store.restore(nb, "0000", touched=set())
     assert nb["a"] == [1] and nb["c"]["k"] is nb["a"] and nb["b"] is nb["c"]
+
+
+@pytest.mark.parametrize("with_numpy", [True, False])
+def test_shared_groups_finds_objects_met_by_two_groups(monkeypatch, with_numpy):
+    import sys
+
+    from aiikernel.checkpoints.grouping import shared_groups
+
+    if not with_numpy:
+        monkeypatch.setitem(sys.modules, "numpy", None)
+    inner, alone = [1], [2]
+    tracked = [
+        (frozenset({"a"}), [inner, [3]]),
+        (frozenset({"b"}), [alone, alone]),
+        (frozenset({"c", "d"}), [{}, inner]),
+    ]
+    assert shared_groups(tracked) == [{"a", "c", "d"}]
+    assert shared_groups(tracked[:1]) == []
