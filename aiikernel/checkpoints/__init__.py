@@ -8,6 +8,7 @@ Public API (stable; everything else in this package is internal)::
     info = store.checkpoint(ns, label="prompt", touched={"df"}, hidden=set(shell.user_ns_hidden))
     info.id, info.label, info.time, info.parent, info.unpicklable
     report = store.restore(ns, "0003", touched=..., hidden=...)  # .restored .removed
+    report = store.restore(ns, "SESSION/0003")   # from an earlier kernel (store.sessions())
     report = store.undo(ns, touched=..., hidden=...)              # .not_rolled_back .message
     info = store.fork("try log scale", ns)   # named branch point (HEAD when ns is None)
     text = store.render_tree()
