@@ -92,10 +92,13 @@ class AimaxHandlerMixin:
         if mapped is not None:
             self.set_status(mapped)  # type: ignore[attr-defined]
             message = str(exc)
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            try:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+            except (TypeError, ValueError):
+                message = exc.log_message
         elif isinstance(exc, web.HTTPError):
-            message = exc.log_message or self._reason  # type: ignore[attr-defined]
-            if exc.args[1:]:
-                message = message % exc.args[1:] if "%" in message else message
+            message = self._reason  # type: ignore[attr-defined]
         else:
             message = "Unhandled error (see the server log)"
         reply = {

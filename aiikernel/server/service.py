@@ -62,6 +62,8 @@ class AimaxService:
         self._status: StatusCache[SessionStatus] = StatusCache(policy.status_ttl)
         self._creating = 0
         self._started: asyncio.Future[dict[str, str]] | None = None
+        self.streams: set[Any] = set()
+        """Open websocket streams (:class:`~.stream.StreamConnection`), closed at shutdown."""
 
     # -- lifecycle ----------------------------------------------------------------------
     async def ready(self) -> dict[str, str]:
@@ -92,7 +94,9 @@ class AimaxService:
         return found
 
     async def shutdown(self, stop_agents: bool) -> None:
-        """Stop tails and the monitor; stop the agents too only when asked to."""
+        """Close streams, stop tails and the monitor; stop the agents too only when asked to."""
+        for stream in list(self.streams):
+            stream.shutdown()
         if stop_agents:
             for record in list(self.manager.registry.live().values()):
                 if record.status == "running":

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _OVERFLOW = object()
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
+CLOSE_GOING_AWAY = 1001
 
 
 class StreamConnection:
@@ -59,6 +60,12 @@ class StreamConnection:
         """Begin sending (called once the websocket is open)."""
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name=f"aimax-ws-{self.session_id}")
+        self.service.streams.add(self)
+
+    def shutdown(self) -> None:
+        """The server is stopping: tell the client where it was, then close."""
+        self.close_soon()
+        self._close(CLOSE_GOING_AWAY, f"server shutting down; resume from {self.last_sent}")
 
     async def _run(self) -> None:
         try:
@@ -127,6 +134,7 @@ class StreamConnection:
         await self._send(json.dumps(frame))
 
     def _end_subscription(self) -> None:
+        self.service.streams.discard(self)
         if self._unsubscribe is not None:
             unsubscribe, self._unsubscribe = self._unsubscribe, None
             unsubscribe()

@@ -167,12 +167,19 @@ async def test_stream_subscription_ends_when_the_client_leaves(
     assert log.listener_count == before
 
 
-async def test_agents_keep_running_when_the_server_stops(jp_fetch, workdir, jp_serverapp):
+async def test_agents_keep_running_when_the_server_stops(
+    jp_fetch, jp_ws_fetch, workdir, jp_serverapp
+):
     assert (await create(jp_fetch, "keep")).code == 201
     service = jp_serverapp.web_app.settings["aimax_service"]
     pane = service.manager.registry.get("keep").pane_id
+    ws = await jp_ws_fetch("aimax", "sessions", "keep", "stream", params={"from": "0"})
+    await read_frames(ws, lambda f: any(x["type"] == "caughtUp" for x in f))
     extension = jp_serverapp.extension_manager.extension_points["aimax"].app
     await extension.stop_extension()
+    assert await ws.read_message() is None  # streams are closed, telling where to resume
+    assert ws.close_code == 1001 and "resume from" in ws.close_reason
+    assert not service.streams
     info = await service.manager.tmux.list_panes()
     assert [p.pane_id for p in info if not p.dead] == [pane]
     assert service.manager.registry.get("keep").status == "running"
