@@ -190,7 +190,15 @@ class EmptyCell:
 def rebuild_function(code: bytes, globals_: dict, name: str, ncells: int) -> types.FunctionType:
     """Create a notebook function from marshalled code; its state is set afterwards."""
     cells = tuple(types.CellType() for _ in range(ncells))
-    return types.FunctionType(marshal.loads(code), globals_, name, None, cells or None)
+    try:
+        code_object = marshal.loads(code)
+    except (ValueError, EOFError, TypeError) as exc:
+        from .errors import CheckpointError
+
+        raise CheckpointError(
+            f"function {name!r} was stored by another Python version ({exc})"
+        ) from None
+    return types.FunctionType(code_object, globals_, name, None, cells or None)
 
 
 def set_function_state(func: types.FunctionType, state: dict) -> None:

@@ -623,3 +623,22 @@ def test_shared_groups_finds_objects_met_by_two_groups(monkeypatch, with_numpy):
     ]
     assert shared_groups(tracked) == [{"a", "c", "d"}]
     assert shared_groups(tracked[:1]) == []
+
+
+def test_a_function_from_another_python_is_reported_not_fatal(nb, store, monkeypatch):
+    from aiikernel.checkpoints import reducers
+
+    run(nb, "def f():\n    return 1\nx = [1]")
+    store.checkpoint(nb, label="defs")
+    run(nb, "def f():\n    return 2\nx = [2]")
+    real_loads = reducers.marshal.loads
+
+    def foreign_loads(data):  # what marshal says about another version's code
+        raise ValueError("bad marshal data (unknown type code)")
+
+    monkeypatch.setattr(reducers.marshal, "loads", foreign_loads)
+    report = store.restore(nb, "0000", touched={"f", "x"})
+    monkeypatch.setattr(reducers.marshal, "loads", real_loads)
+    assert nb["x"] == [1]  # everything else came back
+    assert "another Python version" in report.not_rolled_back["f"]
+    assert nb["f"]() == 2  # left as it was
