@@ -58,10 +58,17 @@ def _node(manifest: Any) -> dict[str, Any]:
     }
 
 
-@command("tree", usage="/tree", help="Show the checkpoint tree (● marks the current state).")
+#: Checkpoints `/tree` shows in full; older runs of a chain fold into one line.
+TREE_RECENT = 30
+
+
+@command("tree", usage="/tree [all]", help="Show the checkpoint tree (● marks the current state).")
 def tree_command(session: AiSession, args: str) -> CommandResult:
+    words = split_args(args)
+    if words not in ([], ["all"]):
+        raise CommandError("/tree takes no argument but `all`")
     store = _store(session)
-    text = _guard(store.render_tree)
+    text = _guard(lambda: store.render_tree(None if words else TREE_RECENT))
     nodes = _guard(store.checkpoints)
     data = {"head": _guard(lambda: store.head), "nodes": [_node(m) for m in nodes]}
     return CommandResult(f"```\n{text}\n```", data=data)

@@ -660,9 +660,12 @@ class CheckpointStore(LoggingConfigurable):
         )
         return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
 
-    def render_tree(self) -> str:
-        """The session's checkpoint tree as text (``●`` marks the current checkpoint)."""
-        return tree.render(self.checkpoints(), self.head, self.forks())
+    def render_tree(self, recent: int | None = None) -> str:
+        """The session's checkpoint tree as text (``●`` marks the current checkpoint).
+
+        ``recent`` folds long runs of older checkpoints (see :func:`.tree.render`).
+        """
+        return tree.render(self.checkpoints(), self.head, self.forks(), recent)
 
     def sessions(self) -> list[dict[str, Any]]:
         """Every kernel session of this store, newest activity first."""

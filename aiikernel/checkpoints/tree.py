@@ -47,8 +47,14 @@ def render(
     manifests: Iterable[Manifest],
     head: str | None,
     forks: Mapping[str, str] | None = None,
+    recent: int | None = None,
 ) -> str:
-    """The whole tree of one session as text."""
+    """The tree of one session as text.
+
+    With ``recent``, runs of older checkpoints inside a chain fold into one
+    ``… N earlier checkpoints`` line; roots, branch points, forks, the current
+    checkpoint and the ``recent`` newest ones always show.
+    """
     by_id = {m.id: m for m in manifests}
     if not by_id:
         return "Checkpoint tree: (empty — a checkpoint is taken before every AI turn)"
@@ -59,6 +65,10 @@ def render(
     for cid in sorted(by_id):
         parent = by_id[cid].parent
         children.setdefault(parent if parent in by_id else None, []).append(cid)
+    shown = set(by_id)
+    if recent is not None and len(by_id) > recent:
+        shown = set(sorted(by_id)[-recent:]) | set(tags) | {head} | set(children[None])
+        shown |= {cid for cid in by_id if len(children.get(cid, ())) != 1}
 
     lines = ["Checkpoint tree:"]
 
@@ -68,23 +78,31 @@ def render(
         tag = "".join(f"  ⑂ {t}" for t in sorted(tags.get(cid, [])))
         return f"[{cid}] {mark} {describe(m)}  ({clock(m.time)}){tag}"
 
-    # Iterative walk: (id, prefix for its children, connector for its own line, own prefix)
-    stack: list[tuple[str, str, str]] = []
+    def continuation(connector: str) -> str:
+        return "    " if connector in ("└── ", "    ") else "│   "
+
+    # Iterative walk: (id, prefix, connector of its line, checkpoints folded before it)
+    stack: list[tuple[str, str, str, int]] = []
     roots = children.get(None, [])
     for i, cid in enumerate(reversed(roots)):
-        last = i == 0
-        stack.append((cid, "", "└── " if last else "├── "))
+        stack.append((cid, "", "└── " if i == 0 else "├── ", 0))
     while stack:
-        cid, prefix, connector = stack.pop()
-        lines.append(prefix + connector + line(cid))
-        child_prefix = prefix + ("    " if connector in ("└── ", "    ") else "│   ")
+        cid, prefix, connector, folded = stack.pop()
         kids = children.get(cid, [])
-        if len(kids) == 1:
-            # continue in the same column
-            stack.append((kids[0], prefix, "    " if connector in ("└── ", "    ") else "│   "))
+        if cid not in shown:  # inside a chain (one child): fold it
+            stack.append((kids[0], prefix, connector, folded + 1))
             continue
+        if folded:
+            noun = "checkpoint" if folded == 1 else "checkpoints"
+            lines.append(f"{prefix}{connector}… {folded} earlier {noun} (/tree all)")
+            connector = continuation(connector)
+        lines.append(prefix + connector + line(cid))
+        if len(kids) == 1:  # continue in the same column
+            stack.append((kids[0], prefix, continuation(connector), 0))
+            continue
+        child_prefix = prefix + continuation(connector)
         for i, kid in enumerate(reversed(kids)):
-            stack.append((kid, child_prefix, "└── " if i == 0 else "├── "))
+            stack.append((kid, child_prefix, "└── " if i == 0 else "├── ", 0))
     return "\n".join(lines)
 
 

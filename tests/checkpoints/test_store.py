@@ -642,3 +642,20 @@ def test_a_function_from_another_python_is_reported_not_fatal(nb, store, monkeyp
     assert nb["x"] == [1]  # everything else came back
     assert "another Python version" in report.not_rolled_back["f"]
     assert nb["f"]() == 2  # left as it was
+
+
+def test_long_chains_fold_in_the_tree(nb, store):
+    for i in range(40):
+        nb["x"] = i
+        store.checkpoint(nb, label=f"turn {i}", touched={"x"})
+    store.restore(nb, "0002", touched=set())
+    nb["x"] = -1
+    store.checkpoint(nb, label="other way", touched={"x"})
+    folded = store.render_tree(recent=5).splitlines()
+    assert len(folded) < 15
+    assert any("earlier checkpoints (/tree all)" in line for line in folded)
+    text = "\n".join(folded)
+    for must in ("[0000]", "[0002]", "[0039]", "[0040] ● pre: other way"):
+        assert must in text
+    full = store.render_tree().splitlines()
+    assert len(full) == 1 + 41
