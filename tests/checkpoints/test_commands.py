@@ -62,6 +62,7 @@ def test_tree_restore_fork_and_status(shell, session):
     assert "[0000] ○ pre: analyze the data" in tree.markdown
     assert "[0001] ● pre: make a bar chart" in tree.markdown
     assert tree.data["head"] == "0001"
+    assert run_command(session, "/tree all").markdown == tree.markdown
 
     restored = run_command(session, "/restore 0")
     assert restored.ok, restored.markdown
@@ -92,6 +93,7 @@ def test_user_mistakes_are_messages_not_tracebacks(shell, session):
         ("/fork", "needs a label"),
         ("/checkpoints frobnicate", "unknown action"),
         ("/undo now", "takes no arguments"),
+        ("/tree everything", "no argument but `all`"),
     ]:
         result = run_command(session, line)
         assert not result.ok, line
