@@ -158,6 +158,13 @@ def checkpoints_command(session: AiSession, args: str) -> CommandResult:
             f"(shared by {status['sessions']} kernel sessions)",
             f"Size cap: {_size(cap) if cap else 'none'} (`/checkpoints gc` frees unused data)",
         ]
+        last = status.get("last")
+        if last:
+            lines.append(
+                f"Last checkpoint [{last['id']}]: {last['seconds'] * 1000:.0f} ms, "
+                f"{len(last['examined'])} of {len(last['names'])} names examined, "
+                f"{_size(last['bytes_written'])} written"
+            )
         return CommandResult("\n\n".join(lines), data=status)
     if action == "sessions":
         sessions = _guard(store.sessions)

@@ -709,6 +709,7 @@ class CheckpointStore(LoggingConfigurable):
             "chunk_bytes": sum(sizes),
             "sessions": len(sessions),
             "max_store_bytes": self.max_store_bytes,
+            "last": self.recent[-1].model_dump() if self.recent else None,
         }
 
     # -- garbage collection ----------------------------------------------------

@@ -77,6 +77,7 @@ def test_tree_restore_fork_and_status(shell, session):
 
     status = run_command(session, "/checkpoints")
     assert status.ok and "checkpoints, current" in status.markdown
+    assert "names examined" in status.markdown
     gc = run_command(session, "/checkpoints gc")
     assert gc.ok and "Removed" in gc.markdown
     sessions = run_command(session, "/checkpoints sessions")
