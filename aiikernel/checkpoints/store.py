@@ -584,16 +584,18 @@ class CheckpointStore(LoggingConfigurable):
             entry = entries[h]
             try:
                 if entry.kind == "module":
-                    assert entry.module is not None
-                    fresh[h] = importlib.import_module(entry.module)
+                    fresh[h] = _import(entry.module or h)
                 else:
                     values = load_group(
                         entry, chunks=self.chunks, resolve=resolve, namespace=namespace
                     )
                     fresh.update(zip(entry.members, values, strict=True))
             except CorruptCheckpointError as exc:
-                raise CorruptCheckpointError(f"checkpoint [{target.id}]: {exc}") from exc
-            except (CheckpointError, ImportError) as exc:
+                prefix = f"checkpoint [{shown_as or target.id}]: "
+                if str(exc).startswith(prefix):
+                    raise
+                raise CorruptCheckpointError(prefix + str(exc)) from exc
+            except CheckpointError as exc:
                 failed[h] = str(exc)
             finally:
                 loading.discard(h)
@@ -736,6 +738,14 @@ class CheckpointStore(LoggingConfigurable):
         total = sum(path.stat().st_size for _, path in self.chunks.keys())
         if total > self.max_store_bytes:
             self.gc()
+
+
+def _import(name: str) -> Any:
+    """A module a checkpoint stored by name; a failure is "not rolled back", not fatal."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise CheckpointError(f"module {name!r} could not be imported: {exc}") from None
 
 
 def _read_manifest(path: Path, label: str) -> Manifest:

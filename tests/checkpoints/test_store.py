@@ -659,3 +659,20 @@ def test_long_chains_fold_in_the_tree(nb, store):
         assert must in text
     full = store.render_tree().splitlines()
     assert len(full) == 1 + 41
+
+
+def test_a_module_that_no_longer_imports_is_reported(nb, store):
+    import sys
+    import types as _types
+
+    fake = _types.ModuleType("aiik_vanishing_module")
+    sys.modules["aiik_vanishing_module"] = fake
+    nb["vanishing"] = fake
+    nb["x"] = 1
+    store.checkpoint(nb, label="with module")
+    del sys.modules["aiik_vanishing_module"]
+    del nb["vanishing"]
+    nb["x"] = 2
+    report = store.undo(nb, touched={"vanishing", "x"})
+    assert nb["x"] == 1
+    assert "could not be imported" in report.not_rolled_back["vanishing"]
