@@ -254,10 +254,17 @@ class TouchTracker:
             self._names |= used
 
     def _pre_run_cell(self, info: Any) -> None:
-        self.observe(getattr(info, "raw_cell", "") or "")
+        try:
+            self.observe(getattr(info, "raw_cell", "") or "")
+        except Exception:  # a hook must never disturb the user's cell: examine everything
+            self._everything = True
 
     def _post_run_cell(self, result: Any) -> None:
         # Functions defined and called in the same cell exist only now.
-        if self._cell_names:
-            self._add_with_definitions(self._cell_names)
+        try:
+            if self._cell_names:
+                self._add_with_definitions(self._cell_names)
+        except Exception:
+            self._everything = True
+        finally:
             self._cell_names = set()
