@@ -168,6 +168,11 @@ class AiSession(LoggingConfigurable):
         self._tracker = TouchTracker(self.shell)
         self._tracker.register()
 
+    def mark_changed(self, *names: str) -> None:
+        """Tell the checkpoint tracker that code outside a cell (a command) changed ``names``."""
+        if self._tracker is not None:
+            self._tracker.mark(*names)
+
     def before_turn(self, prompt: str) -> str | None:
         """Snapshot the namespace before an AI turn; returns a warning to show, if any.
 

@@ -438,6 +438,7 @@ def image_command(session: AiSession, args: str) -> CommandResult:
         key = f"{image.name} ({suffix})"
         suffix += 1
     images[key] = image
+    session.mark_changed("images")  # so the next checkpoint re-examines the dict
     model, _ = current_model_source(session)
     size = f"{image.mime.split('/')[1].upper()}, {len(image.data) / 1024:,.0f} KB"
     if not _vision_check(model):
