@@ -214,3 +214,39 @@ async def test_real_agent_folder_trust_is_pre_accepted(real, tmp_path):
     finally:
         await manager.close()
         await manager.kill_server()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("real", ["tmux-claude-code", "tmux-codex"], indirect=True)
+async def test_real_agent_gets_a_100kb_multiline_prompt_as_one_byte_exact_message(real):
+    name, env, cwd, config = real
+    line = "naïve café — tab\there 'single' \"double\" $HOME `tick` \\ back"
+    prompt = "\n".join(f"{i:05d} {line}" for i in range(1500)) + "\n[[reply:BIG-OK]]"
+    assert len(prompt.encode()) > 100_000
+    manager = AimaxManager(config)
+    backend = manager.backend(name)
+    try:
+        await backend.create_new_session(
+            {"sessionId": "big", "cwd": str(cwd), "env": env, "initialPrompt": prompt}
+        )
+        await wait_until(lambda: "BIG-OK" in replies(backend, "big"), 60, "reply")
+        users = [e["text"] for e in events(backend, "big") if e["kind"] == "user"]
+        assert len(users) == 1, [u[:80] for u in users]
+        # Claude Code itself turns each pasted tab into four spaces (measured with 2.1.197);
+        # everything else arrives byte for byte.
+        expected = prompt.replace("\t", "    ") if name == "tmux-claude-code" else prompt
+        same = users[0] == expected  # not in the assert: pytest would diff 100 KB strings
+        assert same, _diff(users[0], expected)
+    except BaseException:
+        await _dump(manager, backend, "big")
+        raise
+    finally:
+        await manager.close()
+        await manager.kill_server()
+
+
+def _diff(got: str, want: str) -> str:
+    for i, (a, b) in enumerate(zip(got, want, strict=False)):
+        if a != b:
+            return f"first difference at {i}: {got[i - 15 : i + 15]!r} vs {want[i - 15 : i + 15]!r}"
+    return f"lengths {len(got)} vs {len(want)}"
