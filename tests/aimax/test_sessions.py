@@ -118,7 +118,8 @@ async def test_100kb_multiline_prompt_arrives_byte_exact_as_one_message(
     await wait_until(lambda: replies(backend, "big") == ["BIG"], 20, "reply BIG")
     got = user_texts(backend, "big")
     assert len(got) == 1, got
-    assert got[0] == prompt, _first_difference(got[0], prompt)
+    same = got[0] == prompt  # not in the assert: pytest would diff 100 KB strings
+    assert same, _first_difference(got[0], prompt)
 
 
 @pytest.mark.asyncio
