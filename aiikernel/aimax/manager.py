@@ -150,10 +150,10 @@ class AimaxManager:
         if name not in self._backends:
             cls = backend_class(name)
             if cls is None:
-                from .backends import SUPPORTED_BACKENDS
+                from .backends import available_backends
 
                 raise UnknownBackend(
-                    f"unknown backend {name!r}; choose one of {', '.join(SUPPORTED_BACKENDS)}"
+                    f"unknown backend {name!r}; choose one of {', '.join(available_backends())}"
                 )
             self._backends[name] = cls(self)
         return self._backends[name]

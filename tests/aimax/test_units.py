@@ -349,3 +349,17 @@ def test_prompts_with_terminal_control_characters_are_refused(bad):
         parse_options(CreateOptions, {"sessionId": "a", "cwd": "/tmp", "initialPrompt": bad})
     ok = parse_options(SendOptions, {"sessionId": "a", "prompt": "tab\tand\r\nlines\u2028é"})
     assert ok.prompt == "tab\tand\r\nlines\u2028é"
+
+
+def test_backends_are_found_by_name_and_unknown_names_list_the_choices(tmp_path):
+    from aiikernel.aimax.backends import SUPPORTED_BACKENDS, backend_class
+    from aiikernel.aimax.errors import UnknownBackend
+    from aiikernel.aimax.manager import AimaxManager
+
+    assert SUPPORTED_BACKENDS == ("tmux-claude-code", "tmux-codex")
+    assert backend_class("tmux-codex").__name__ == "CodexBackend"
+    assert backend_class("nope") is None
+    manager = AimaxManager(AimaxConfig.from_env({"HOME": str(tmp_path)}))
+    assert manager.backend("tmux-claude-code") is manager.backend("tmux-claude-code")
+    with pytest.raises(UnknownBackend, match="tmux-claude-code, tmux-codex"):
+        manager.backend("nope")
