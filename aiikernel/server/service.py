@@ -51,6 +51,7 @@ class ServerPolicy:
     max_prompt_bytes: int = 256 * 1024
     max_history_limit: int = 1000
     status_ttl: float = 0.5
+    close_timeout: float = 10.0
 
 
 class AimaxService:
@@ -104,7 +105,15 @@ class AimaxService:
                         await self.manager.backend(record.backend).terminate_session(
                             record.session_id
                         )
-        await self.manager.close()
+        # Bounded: a server shutdown must not hang on a helper (a transcript watcher thread
+        # can take up to its own timeout to notice it should stop).
+        closing = asyncio.ensure_future(self.manager.close())
+        done, _ = await asyncio.wait({closing}, timeout=self.policy.close_timeout)
+        if not done:
+            log.warning(
+                "aimax: tails did not stop within %.0fs; leaving them to the process exit",
+                self.policy.close_timeout,
+            )
 
     # -- lookups ------------------------------------------------------------------------
     def _record(self, session_id: str) -> SessionRecord:
