@@ -81,7 +81,10 @@ class PromptDelivery:
         reading = await self.backend.screen(self.pane)
         if not reading.input_text:
             return
-        logger.warning("clearing unsent text from the input box: %r", reading.input_text[:200])
+        # Its length only: the text is usually a prompt, and prompts are never logged.
+        logger.warning(
+            "clearing %d characters of unsent text from the input box", len(reading.input_text)
+        )
         await self.pane.send_keys("C-c")
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
