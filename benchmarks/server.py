@@ -35,16 +35,25 @@ def ms(values: list[float], p: float) -> float:
     return percentile(values, p) * 1e3 if values else float("nan")
 
 
-async def create_sessions(server: ServerProcess, n: int) -> list[dict]:
+def session_cwd(i: int, shared: bool) -> str:
+    return "w" if shared else f"w/p{i:03d}"
+
+
+async def create_sessions(server: ServerProcess, n: int, shared: bool) -> list[dict]:
     from tornado.httpclient import AsyncHTTPClient
 
     client = AsyncHTTPClient(max_clients=10)
-    (server.root / "w").mkdir(exist_ok=True)
+    for i in range(n):
+        (server.root / session_cwd(i, shared)).mkdir(parents=True, exist_ok=True)
     gate = asyncio.Semaphore(4)  # the fake agents start in ~0.5 s each; 2 cores
 
     async def one(i: int) -> dict:
         async with gate:
-            body = {"backend": "tmux-claude-code", "cwd": "w", "sessionId": f"b{i:03d}"}
+            body = {
+                "backend": "tmux-claude-code",
+                "cwd": session_cwd(i, shared),
+                "sessionId": f"b{i:03d}",
+            }
             r = await client.fetch(
                 f"{server.url}/aimax/sessions",
                 method="POST",
@@ -92,12 +101,23 @@ class Client:
         self.ws.close()
 
 
+def hub_settings() -> tuple[int, int]:
+    """aimax's watcher settings (debounce, step in ms), so the floor pays what it pays."""
+    import inspect
+
+    from aiikernel.aimax.transcripts.watch import DirectoryWatchHub
+
+    params = inspect.signature(DirectoryWatchHub.__init__).parameters
+    return params["debounce_ms"].default, params["step_ms"].default
+
+
 def watch_floor(paths: list[Path], stop: threading.Event, pending: dict, out: list[float]):
-    """Bare watchfiles on the transcripts' directories: write → change noticed."""
+    """Bare watchfiles on the transcripts' directories, aimax's settings: write → noticed."""
     from watchfiles import watch
 
+    debounce, step = hub_settings()
     dirs = sorted({str(p.parent) for p in paths})
-    for changes in watch(*dirs, stop_event=stop, debounce=0, step=10, rust_timeout=200):
+    for changes in watch(*dirs, stop_event=stop, debounce=debounce, step=step, rust_timeout=200):
         now = time.time()
         for _, path in changes:
             written = pending.pop(path, None)
@@ -129,11 +149,15 @@ async def rest_load(server: ServerProcess, ids: list[str], clients: int, per_cli
 
 async def main(args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="aimax-server-bench-"))
-    server = ServerProcess(base, traits={"max_sessions": args.sessions + 5})
+    server = ServerProcess(
+        base,
+        traits={"max_sessions": args.sessions + 5},
+        aimax_config={"poll_interval": args.poll_interval} if args.poll_interval else None,
+    )
     try:
         server.start()
         t = time.perf_counter()
-        sessions = await create_sessions(server, args.sessions)
+        sessions = await create_sessions(server, args.sessions, args.shared_cwd)
         create_s = time.perf_counter() - t
         ids = [s["sessionId"] for s in sessions]
 
@@ -143,8 +167,12 @@ async def main(args: argparse.Namespace) -> dict:
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
 
         writers = [
-            TranscriptWriter(s["jsonlPath"], str(server.root / "w"), s["agentSessionId"])
-            for s in sessions
+            TranscriptWriter(
+                s["jsonlPath"],
+                str(server.root / session_cwd(i, args.shared_cwd)),
+                s["agentSessionId"],
+            )
+            for i, s in enumerate(sessions)
         ]
         floor: list[float] = []
         pending: dict[str, float] = {}
@@ -178,6 +206,7 @@ async def main(args: argparse.Namespace) -> dict:
     out_of_order = sum(c.indices != sorted(c.indices) for c in clients)
     result = {
         "sessions": args.sessions,
+        "shared_cwd": args.shared_cwd,
         "clients": args.clients,
         "events_per_session": args.events,
         "create_all_s": round(create_s, 1),
@@ -200,14 +229,15 @@ async def main(args: argparse.Namespace) -> dict:
 def report(r: dict) -> None:
     print(
         f"{r['sessions']} fake-agent sessions, {r['clients']} websocket clients, "
-        f"{r['events_per_session']} events per session (created in {r['create_all_s']} s)"
+        f"{r['events_per_session']} events per session (created in {r['create_all_s']} s), "
+        + ("all in one cwd" if r["shared_cwd"] else "one cwd each")
     )
     print(
         f"event latency  transcript -> websocket : p50 {r['event_p50_ms']:7.1f} ms  "
         f"p99 {r['event_p99_ms']:7.1f} ms  ({r['received']} receipts)"
     )
     print(
-        f"baseline       bare watchfiles          : p50 {r['floor_p50_ms']:7.1f} ms  "
+        f"baseline       bare watchfiles, same    : p50 {r['floor_p50_ms']:7.1f} ms  "
         f"p99 {r['floor_p99_ms']:7.1f} ms"
     )
     print(
@@ -242,4 +272,15 @@ if __name__ == "__main__":
     parser.add_argument("--rest-clients", type=int, default=50)
     parser.add_argument("--rest-requests", type=int, default=30, help="requests per client")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="aimax's monitor tick (default: aimax's own, 0.5 s)",
+    )
+    parser.add_argument(
+        "--shared-cwd",
+        action="store_true",
+        help="start every session in the same directory (their transcripts share a folder)",
+    )
     report(asyncio.run(main(parser.parse_args())))
