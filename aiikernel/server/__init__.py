@@ -6,8 +6,12 @@ Routes (design.md section 6): ``/aimax/sessions`` (GET list, POST create),
 
 - :mod:`.app`: the ``ExtensionApp`` (traitlets configuration, lifecycle)
 - :mod:`.service`: the policy around the one aimax manager (limits, paths, prompt cap)
-- :mod:`.handlers` / :mod:`.websocket` / :mod:`.stream`: HTTP, websocket, event pump
-- :mod:`.models` / :mod:`.openapi`: the wire models and the document generated from them
+- :mod:`.handlers` / :mod:`.websocket`: HTTP verbs and the websocket, thin over the service
+- :mod:`.stream`: one websocket client's event pump (history pages, then live; backpressure)
+- :mod:`.models` / :mod:`.openapi` / :mod:`.openapi_markdown`: wire models, the OpenAPI
+  document generated from them, and its Markdown rendering for docs/rest-api.md
+- :mod:`.errors` (the error → HTTP status table), :mod:`.paths` (cwd inside ``root_dir``),
+  :mod:`.status_cache` (single-flight state for concurrent list/status calls)
 
 Nothing heavy is imported here, so server startup stays fast.
 """
