@@ -250,3 +250,71 @@ def _diff(got: str, want: str) -> str:
         if a != b:
             return f"first difference at {i}: {got[i - 15 : i + 15]!r} vs {want[i - 15 : i + 15]!r}"
     return f"lengths {len(got)} vs {len(want)}"
+
+
+def _last_user_has_tool_result(request) -> bool:
+    body = request.body_json if isinstance(request.body_json, dict) else {}
+    for item in reversed(body.get("messages") or []):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            return isinstance(content, list) and any(
+                isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+            )
+    return False
+
+
+@pytest.mark.asyncio
+async def test_real_claude_permission_question_is_a_state_and_can_be_answered(
+    model_server, tmp_path
+):
+    """Bash not pre-approved: Claude asks; aimax reports waiting_permission and approves."""
+    from tests.support.model_steps import ToolCall
+
+    if BINS.claude is None:
+        pytest.skip("Claude Code not installed (tests/support/install_agents.sh)")
+
+    def respond_with_tool(request):
+        if _last_user_has_tool_result(request):
+            return Reply("TOOL-DONE")
+        if "[[bash]]" in last_user_text(request):
+            return Reply(
+                tool_calls=[
+                    ToolCall(
+                        "Bash", {"command": "touch made-by-tool", "description": "make a file"}
+                    )
+                ]
+            )
+        return respond(request)
+
+    model_server.responder = respond_with_tool
+    cwd = tmp_path / "project"
+    prepared = support.claude_code_env(model_server, tmp_path / "home", cwd, allow=())
+    env = dict(prepared.env)
+    config = AimaxConfig.from_env(
+        env,
+        tmux_socket=f"aimax-real-{uuid.uuid4().hex[:8]}",
+        data_dir=tmp_path / "data",
+        claude_bin=str(BINS.claude),
+        ready_timeout=40.0,
+    )
+    manager = AimaxManager(config)
+    backend = manager.backend("tmux-claude-code")
+    try:
+        await backend.create_new_session(
+            {"sessionId": "perm", "cwd": str(cwd), "env": env, "initialPrompt": "go [[bash]]"}
+        )
+        status = await _state(backend, "perm", {"waiting_permission"}, 30)
+        assert "Do you want to proceed?" in status.detail
+        assert not (cwd / "made-by-tool").exists()
+        await backend.answer_permission("perm", approve=True)
+        await wait_until(lambda: "TOOL-DONE" in replies(backend, "perm"), 30, "reply after tool")
+        assert (cwd / "made-by-tool").exists()
+        kinds = [e["kind"] for e in events(backend, "perm")]
+        assert "tool_call" in kinds and "tool_result" in kinds
+        await _state(backend, "perm", {"idle"})
+    except BaseException:
+        await _dump(manager, backend, "perm")
+        raise
+    finally:
+        await manager.close()
+        await manager.kill_server()
