@@ -40,6 +40,10 @@ class MalformedBody(ServerPolicyError):
     """The request body is not a JSON object."""
 
 
+class NotAWebSocket(MalformedBody):
+    """A plain HTTP request to the websocket route."""
+
+
 class InvalidField(ServerPolicyError):
     """One request field has a value that cannot be used; ``field`` names it."""
 

@@ -101,6 +101,8 @@ class AimaxHandlerMixin:
             message = self._reason  # type: ignore[attr-defined]
         else:
             message = "Unhandled error (see the server log)"
+        if self.get_status() == 405:  # type: ignore[attr-defined]
+            self.set_header("Allow", ", ".join(self.allowed_methods()))  # type: ignore[attr-defined]
         reply = {
             "message": message,
             "reason": self._reason,  # type: ignore[attr-defined]
@@ -108,6 +110,10 @@ class AimaxHandlerMixin:
         }
         self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
         self.finish(json.dumps(reply))  # type: ignore[attr-defined]
+
+    def allowed_methods(self) -> list[str]:
+        """The verbs this route implements (the ``Allow`` header of a 405)."""
+        return [m for m in ("GET", "POST", "DELETE") if m.lower() in vars(type(self))]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Client mistakes are logged by class only: messages may quote a prompt."""
@@ -196,7 +202,8 @@ class OpenAPIHandler(AimaxHandlerMixin, APIHandler):
     async def get(self) -> None:
         from .openapi import openapi_document
 
-        self.write_json(openapi_document(server_base=self.base_url))
+        limit = self.aimax.policy.max_history_limit
+        self.write_json(openapi_document(server_base=self.base_url, max_history_limit=limit))
 
 
 _ID = r"(?P<session_id>[^/]+)"

@@ -17,7 +17,8 @@ from . import models as m
 AUTH = [{"token": []}, {"tokenQuery": []}]
 
 _ERRORS = {
-    400: "Malformed request (body not a JSON object, bad upgrade).",
+    400: "Malformed request: the body is not a JSON object, or a plain HTTP request was sent "
+    "to the websocket route.",
     403: "Not authenticated / not authorized, a cross-origin request, a missing XSRF token, "
     "a path outside the root directory, or a backend disabled by configuration.",
     404: "Unknown session.",
@@ -54,13 +55,18 @@ _SESSION_ID_PARAM = {
 }
 
 
-def _query_int(name: str, description: str, minimum: int) -> dict[str, Any]:
+def _query_int(
+    name: str, description: str, minimum: int, maximum: int | None = None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": "integer", "minimum": minimum},
+        "schema": schema,
     }
 
 
@@ -68,7 +74,7 @@ def _body(model: type) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-def _paths() -> dict[str, Any]:
+def _paths(max_history_limit: int) -> dict[str, Any]:
     sid = [_SESSION_ID_PARAM]
     return {
         "/aimax/sessions": {
@@ -109,7 +115,8 @@ def _paths() -> dict[str, Any]:
             "delete": {
                 "operationId": "stopSession",
                 "summary": "Stop the agent and archive the session.",
-                "description": "Needs `write` on `aimax`. Stopping a stopped session is a no-op.",
+                "description": "Needs `write` on `aimax`. The session stays listed with status "
+                "`stopped` (its history remains readable); stopping it again is a no-op.",
                 "responses": _responses({"204": {"description": "Stopped."}}, 404, 422, 503),
             },
         },
@@ -142,7 +149,13 @@ def _paths() -> dict[str, Any]:
                 "while `truncated` is true.",
                 "parameters": [
                     _query_int("after", "Only events with `seq` greater than this.", 0),
-                    _query_int("limit", "At most this many events (server cap applies).", 1),
+                    _query_int(
+                        "limit",
+                        "At most this many events (default and maximum: the server's "
+                        "`max_history_limit`).",
+                        1,
+                        max_history_limit,
+                    ),
                 ],
                 "responses": _responses(
                     {"200": _json(_ref(m.HistoryResponse), "A page of events.")}, 404, 422
@@ -222,8 +235,9 @@ def _schemas() -> dict[str, Any]:
     return dict(sorted(top["$defs"].items()))
 
 
-def openapi_document(server_base: str = "/") -> dict[str, Any]:
-    """The whole document; ``server_base`` is the Jupyter server's base URL."""
+def openapi_document(server_base: str = "/", max_history_limit: int = 1000) -> dict[str, Any]:
+    """The whole document; ``server_base`` is the Jupyter server's base URL, the limits are
+    the server's configuration (defaults for the committed copy)."""
     from aiikernel import __version__
 
     return {
@@ -238,7 +252,7 @@ def openapi_document(server_base: str = "/") -> dict[str, Any]:
         },
         "servers": [{"url": server_base.rstrip("/") or "/"}],
         "security": AUTH,
-        "paths": _paths(),
+        "paths": _paths(max_history_limit),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

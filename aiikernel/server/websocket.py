@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado.websocket import WebSocketHandler
 
-from .errors import InvalidField
+from .errors import InvalidField, NotAWebSocket
 from .handlers import AUTH_RESOURCE, AimaxHandlerMixin
 from .stream import StreamConnection
 
@@ -37,6 +37,8 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
             raise InvalidField("from", "must be a sentinel >= 0")
         service = await self.aimax_ready()
         service.backend_for(session_id)  # 404 before the upgrade when unknown
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise NotAWebSocket("this route is a websocket: connect with `Upgrade: websocket`")
         self.connection = StreamConnection(
             service,
             session_id,

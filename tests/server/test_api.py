@@ -272,6 +272,12 @@ async def test_invalid_requests_name_the_field(jp_fetch, jp_ws_fetch, workdir, j
         with pytest.raises(HTTPClientError) as err:
             await jp_ws_fetch("aimax", "sessions", "q", "stream", params={"from": bad})
         assert err.value.code == 422
+    # Verbs a route does not have, and a plain GET on the websocket route.
+    r = await call(jp_fetch, "PUT", "aimax", "sessions", "q", data={})
+    assert r.code == 405 and r.headers["Allow"] == "GET, DELETE"
+    assert (await call(jp_fetch, "DELETE", "aimax", "sessions")).headers["Allow"] == "GET, POST"
+    p = await _error(jp_fetch, 400, "GET", "aimax", "sessions", "q", "stream")
+    assert "Upgrade: websocket" in p["message"]
     # A second create under a running id.
     p = await _error(
         jp_fetch,
