@@ -223,6 +223,7 @@ class AimaxManager:
             if not owner:
                 log.refresh()  # another process feeds this log: take in what it wrote
                 return log
+            record = self.registry.find(record.session_id) or record  # newest tail position
             tailer = self._tailer(backend, record, log)
             path = backend.flavor_transcript_path(record)
             if path is not None and tailer.path != path:
