@@ -121,8 +121,18 @@ def _is_gone(stderr: str) -> bool:
 
 
 def _is_no_server(stderr: str) -> bool:
+    """The server is not running, or (while it shuts down) has no sessions left."""
     text = stderr.lower()
-    return "no server running" in text or "error connecting" in text or "no such file" in text
+    return any(
+        s in text
+        for s in (
+            "no server running",
+            "error connecting",
+            "no such file",
+            "no current target",
+            "no sessions",
+        )
+    )
 
 
 class TmuxServer:

@@ -208,3 +208,21 @@ def test_config_show_lists_every_setting_and_its_variable(cli_env):
         assert name in text
     bad = aimax(dict(cli_env, AIMAX_ENTER_DELAY="soon"), "config", "show")
     assert bad.returncode == 2 and "AIMAX_ENTER_DELAY" in bad.stderr
+
+
+def test_pause_interrupts_only_a_running_turn_and_list_shows_states(cli_env, workdir):
+    base = ["-b", "tmux-claude-code", "-s", "cli3"]
+    assert aimax(cli_env, "create", *base, "--cwd", str(workdir)).returncode == 0
+    r = aimax(cli_env, "pause", "-s", "cli3", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["interrupted"] is False
+    assert aimax(cli_env, "send", "-s", "cli3", "-p", "long [[think:30]]").returncode == 0
+    time.sleep(1.0)
+    r = aimax(cli_env, "list")
+    assert "cli3" in r.stdout and "working" in r.stdout
+    r = aimax(cli_env, "pause", "-s", "cli3")
+    assert r.returncode == 0 and r.stdout.strip() == "interrupted"
+    r = aimax(cli_env, "status", "-s", "cli3")
+    assert r.stdout.strip() == "cli3: idle"
+    aimax(cli_env, "stop", "-s", "cli3")
+    r = aimax(cli_env, "list")
+    assert "stopped" in r.stdout
