@@ -69,7 +69,12 @@ class AimaxService:
     # -- lifecycle ----------------------------------------------------------------------
     async def ready(self) -> dict[str, str]:
         """Run :meth:`start` once; every caller (server start hook, first request) awaits it."""
-        if self._started is None:
+        failed = (
+            self._started is not None
+            and self._started.done()
+            and (self._started.cancelled() or self._started.exception() is not None)
+        )
+        if self._started is None or failed:  # a start that broke unexpectedly is retried
             self._started = asyncio.ensure_future(self.start())
         return await asyncio.shield(self._started)
 
@@ -99,12 +104,11 @@ class AimaxService:
         for stream in list(self.streams):
             stream.shutdown()
         if stop_agents:
-            for record in list(self.manager.registry.live().values()):
-                if record.status == "running":
-                    with contextlib.suppress(Exception):
-                        await self.manager.backend(record.backend).terminate_session(
-                            record.session_id
-                        )
+            running = [r for r in self.manager.registry.live().values() if r.status == "running"]
+            await asyncio.gather(
+                *(self.manager.backend(r.backend).terminate_session(r.session_id) for r in running),
+                return_exceptions=True,
+            )
         # Bounded: a server shutdown must not hang on a helper (a transcript watcher thread
         # can take up to its own timeout to notice it should stop).
         closing = asyncio.ensure_future(self.manager.close())
