@@ -87,6 +87,16 @@ async def test_every_route_needs_a_valid_token(jp_fetch, raw, token, workdir):
     await _nothing_changed(jp_fetch)
 
 
+async def test_every_route_checks_the_host_header(jp_fetch, raw, token, workdir):
+    """DNS rebinding: a request naming another host is refused even with the right token."""
+    await _known_session(jp_fetch, workdir)
+    for method, path, data in ROUTES:
+        headers = {"Authorization": f"token {token}", "Host": "rebind.example:8888"}
+        r = await raw(method, path, data, headers)
+        assert r.code == 403, (method, path, r.code)
+    await _nothing_changed(jp_fetch)
+
+
 async def test_cookie_requests_need_same_origin_and_xsrf(jp_fetch, raw, token, workdir):
     await _known_session(jp_fetch, workdir)
     cookie = await _login_cookie(raw, token)
