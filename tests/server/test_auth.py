@@ -133,6 +133,7 @@ async def test_websocket_refuses_without_credentials_or_from_another_origin(
         {},
         {"Authorization": "token not-the-token"},
         {"Cookie": cookie, "Origin": "http://evil.example"},
+        {"Authorization": f"token {token}", "Host": "rebind.example:8888"},
     ]
     for headers in refused:
         with pytest.raises(HTTPClientError) as err:
