@@ -54,9 +54,9 @@ class AiiKernel(IPythonKernel):
             timer.start()
 
     def _warm_up(self) -> None:
-        from .lm.litellm_client import import_litellm
+        from .lm.litellm_client import warm_litellm
 
         try:
-            import_litellm()
+            warm_litellm()
         except Exception:  # a broken install shows up, clearly, at the first turn
             self.log.debug("litellm warm-up failed", exc_info=True)

@@ -142,7 +142,10 @@ def turn_overhead(
     )
 
 
-def cold_first_token(server: ScriptedModelServer, env: dict[str, str]) -> tuple[float, float]:
+def cold_first_token(
+    server: ScriptedModelServer, env: dict[str, str], idle: float = 0.0
+) -> tuple[float, float]:
+    """Kernel start → first streamed token shown; ``idle`` seconds pass between ready and the prompt."""
     server.script(Reply(chunks=["First ", "token ", "arrives."], delay=0.0))
     km = KernelManager(kernel_name="aiipython")
     with tempfile.TemporaryDirectory() as cwd:
@@ -153,6 +156,8 @@ def cold_first_token(server: ScriptedModelServer, env: dict[str, str]) -> tuple[
         try:
             kc.wait_for_ready(timeout=60)
             ready = time.perf_counter() - started
+            time.sleep(idle)
+            asked = time.perf_counter()
             msg_id = kc.execute("%%ai\nsay something")
             while True:
                 msg = kc.get_iopub_msg(timeout=60)
@@ -161,7 +166,7 @@ def cold_first_token(server: ScriptedModelServer, env: dict[str, str]) -> tuple[
                 if msg["msg_type"] in ("display_data", "update_display_data") and "First" in str(
                     msg["content"]
                 ):
-                    return time.perf_counter() - started, ready
+                    return time.perf_counter() - asked, ready
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     raise RuntimeError("turn ended without showing the token")
         except queue.Empty as exc:
@@ -185,6 +190,7 @@ def main() -> None:
         a_ours, a_stock, a_ratio = startup(args.runs, env)
         b_ai, b_raw, b_diff, b_engine = turn_overhead(args.runs, server, env)
         c_token, c_ready = cold_first_token(server, env)
+        w_token, _ = cold_first_token(server, env, idle=6.0)
     print(
         f"machine: {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {time.strftime('%Y-%m-%d')}"
     )
@@ -200,7 +206,10 @@ def main() -> None:
         f"| (b′) the same turn minus the time inside the two litellm calls and one execute round trip | | | engine + rendering **{b_engine * 1000:.1f} ms** | ≤ 15 ms |"
     )
     print(
-        f"| (c) cold start → first streamed token shown | {c_token * 1000:.0f} ms | kernel ready at {c_ready * 1000:.0f} ms | first token **{(c_token - c_ready) * 1000:.0f} ms** after ready | — |"
+        f"| (c) cold start, prompt sent as soon as the kernel is ready (at {c_ready * 1000:.0f} ms) | | | first token **{c_token * 1000:.0f} ms** after the prompt (litellm's import on the critical path) | — |"
+    )
+    print(
+        f"| (c′) same, prompt sent 6 s after ready (someone typing; background warm-up done) | | | first token **{w_token * 1000:.0f} ms** after the prompt | — |"
     )
 
 
