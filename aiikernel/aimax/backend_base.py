@@ -148,11 +148,15 @@ class TmuxAgentBackend(AgentBackend):
     def flavor_transcript_path(self, record: SessionRecord) -> Path | None:
         """Where the agent's transcript is (None while unknown)."""
 
-    def flavor_new_transcript(self, record: SessionRecord, since: float) -> Path | None:
+    def flavor_new_transcript(
+        self, record: SessionRecord, since: float, text: str | None = None
+    ) -> Path | None:
         """A transcript the agent created for our first prompt (Codex), if it exists yet."""
         return None
 
-    def flavor_after_submit(self, record: SessionRecord) -> SessionRecord:
+    async def flavor_after_submit(
+        self, record: SessionRecord, transcript: Path | None = None, text: str | None = None
+    ) -> SessionRecord:
         """Learn ids known only after the first submit (Codex thread id)."""
         return record
 

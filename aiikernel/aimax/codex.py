@@ -8,6 +8,7 @@ submit (read-only state DB, else the newest rollout for the cwd); turn completio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 from pathlib import Path
@@ -78,29 +79,80 @@ class CodexBackend(TmuxAgentBackend):
             return codex_rollout_for_thread(self.config.codex_state_db, record.agent_session_id)
         return None
 
-    def flavor_new_transcript(self, record: SessionRecord, since: float) -> Path | None:
-        from .transcripts.locate import newest_codex_rollout
+    def flavor_new_transcript(
+        self, record: SessionRecord, since: float, text: str | None = None
+    ) -> Path | None:
+        """The rollout Codex started for our first prompt.
 
-        found = newest_codex_rollout(self.config.codex_sessions_dir, Path(record.cwd), since - 2)
-        return found[1] if found else None
+        Several Codex sessions may share a cwd and start together, so "the newest rollout for
+        this cwd" is not enough: the candidate must hold our prompt as a user message and not
+        already belong to another session.
+        """
+        for path in self._rollout_candidates(record, since - 2):
+            if text is None or self._holds_user_text(path, text):
+                return path
+        return None
 
-    def flavor_after_submit(self, record: SessionRecord) -> SessionRecord:
-        """Find the thread id and rollout Codex created for our first prompt."""
+    def _rollout_candidates(self, record: SessionRecord, since: float) -> list[Path]:
+        import datetime as dt
+        import os
+
+        from .transcripts.locate import read_codex_session_meta
+
+        claimed = {
+            r.transcript_path
+            for r in self.manager.registry.live().values()
+            if r.session_id != record.session_id and r.transcript_path
+        }
+        want = os.path.realpath(record.cwd)
+        found: list[tuple[float, Path]] = []
+        start = dt.datetime.fromtimestamp(since) - dt.timedelta(days=1)
+        days = {(start + dt.timedelta(days=i)).strftime("%Y/%m/%d") for i in range(3)}
+        for day in sorted(days):
+            for path in (self.config.codex_sessions_dir / day).glob("rollout-*.jsonl"):
+                try:
+                    mtime = path.stat().st_mtime
+                except OSError:
+                    continue
+                if mtime < since or str(path) in claimed:
+                    continue
+                meta = read_codex_session_meta(path)
+                if meta and os.path.realpath(str(meta.get("cwd", ""))) == want:
+                    found.append((mtime, path))
+        return [path for _, path in sorted(found, reverse=True)]
+
+    def _holds_user_text(self, path: Path, text: str) -> bool:
+        from .ingest import read_new_entries
+
+        want = text.strip()[:200]
+        for entry in read_new_entries(path, 0).entries:
+            for event in self.parser(entry):
+                if event.kind == "user" and (event.text or "").strip()[:200] == want:
+                    return True
+        return False
+
+    async def flavor_after_submit(
+        self, record: SessionRecord, transcript: Path | None = None, text: str | None = None
+    ) -> SessionRecord:
+        """Learn the thread id and rollout Codex created for our first prompt."""
         if record.transcript_path and record.agent_session_id:
             return record
-        from .transcripts.locate import codex_rollout_for_thread, newest_codex_rollout
+        from .transcripts.locate import codex_rollout_for_thread, read_codex_session_meta
 
-        path = None
-        thread = record.agent_session_id
-        if thread:
-            path = codex_rollout_for_thread(self.config.codex_state_db, thread)
+        path = transcript
+        if path is None and record.agent_session_id:
+            path = codex_rollout_for_thread(self.config.codex_state_db, record.agent_session_id)
         if path is None:
             since = (record.first_submit_at or record.created_at) - 2
-            found = newest_codex_rollout(self.config.codex_sessions_dir, Path(record.cwd), since)
-            if found:
-                thread, path = found
+            for _ in range(20):  # the rollout may appear just after the box emptied
+                path = self.flavor_new_transcript(record, since, text)
+                if path is not None:
+                    break
+                await asyncio.sleep(0.1)
         if path is None:
             return record
+        meta = read_codex_session_meta(path) or {}
+        thread = meta.get("id") or meta.get("session_id") or record.agent_session_id
         return self.manager.registry.update(
             record.session_id,
             lambda r: r.model_copy(

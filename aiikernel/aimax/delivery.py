@@ -125,7 +125,7 @@ class PromptDelivery:
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
             if not known_before and transcript is None:
-                transcript = self.backend.flavor_new_transcript(record, submitted_at)
+                transcript = self.backend.flavor_new_transcript(record, submitted_at, text)
             if transcript is not None and self._transcript_has(transcript, before, text):
                 confirmed_by = "transcript"
                 break
@@ -160,7 +160,8 @@ class PromptDelivery:
             record.session_id, lambda r: r.model_copy(update=update)
         )
         known = record.transcript_path
-        record = self.backend.flavor_after_submit(record)
+        found = transcript if confirmed_by == "transcript" else None
+        record = await self.backend.flavor_after_submit(record, found, text)
         if record.transcript_path != known:
             await self.backend.manager.transcript_changed(self.backend, record)
         return DeliveryReport(enters=enters, confirmed_by=confirmed_by, chars=len(text))

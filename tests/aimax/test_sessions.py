@@ -493,3 +493,27 @@ def _exited(backend, sid):
         return status if status.state == "exited" else None
 
     return check
+
+
+@pytest.mark.asyncio
+async def test_many_sessions_created_and_driven_concurrently(manager, agent_env, workdir):
+    names = [(f"c{i}", BACKENDS[i % 2]) for i in range(8)]
+    await asyncio.gather(
+        *(
+            manager.backend(b).create_new_session(create_opts(sid, workdir, agent_env))
+            for sid, b in names
+        )
+    )
+    await asyncio.gather(
+        *(
+            manager.backend(b).no_pause_current_and_queue_query_at_session(
+                {"sessionId": sid, "prompt": f"who [[reply:I-AM-{sid}]]"}
+            )
+            for sid, b in names
+        )
+    )
+    for sid, b in names:
+        backend = manager.backend(b)
+        await wait_until(lambda: replies(backend, sid) == [f"I-AM-{sid}"], 20, sid)  # noqa: B023
+    panes = {p.tag for p in await manager.tmux.list_panes()}
+    assert panes == {sid for sid, _ in names}
