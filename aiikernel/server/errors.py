@@ -13,6 +13,7 @@ the exception up in :data:`STATUS_FOR` (most specific class first), so one place
         ├── PathOutsideRoot     cwd / flagRoot escapes the server root    403
         ├── BackendDisabled     backend not allowed by configuration      403
         ├── SessionLimitReached too many running sessions                 429
+        ├── ConversationInUse   agentSessionId open in a running session  409
         └── PromptTooLarge      prompt over the configured cap            413
 """
 
@@ -64,6 +65,11 @@ class SessionLimitReached(ServerPolicyError):
     """``AimaxExtension.max_sessions`` running sessions already exist."""
 
 
+class ConversationInUse(ServerPolicyError):
+    """Another running session already drives this agent conversation (``agentSessionId``):
+    two TUIs on one conversation would interleave one transcript."""
+
+
 class PromptTooLarge(InvalidField):
     """A prompt longer than ``AimaxExtension.max_prompt_bytes``."""
 
@@ -76,6 +82,7 @@ STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (MalformedBody, 400),
     (BackendDisabled, 403),
     (SessionLimitReached, 429),
+    (ConversationInUse, 409),
     (SessionNotFound, 404),
     (UnknownBackend, 422),
     (InvalidOptions, 400),

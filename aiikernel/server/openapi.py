@@ -22,7 +22,8 @@ _ERRORS = {
     403: "Not authenticated / not authorized, a cross-origin request, a missing XSRF token, "
     "a path outside the root directory, or a backend disabled by configuration.",
     404: "Unknown session.",
-    409: "The session is running already, or not running, or its agent needs a human.",
+    409: "The session is running already, or not running, its agent needs a human, or the "
+    "agent conversation (`agentSessionId`) is open in another running session.",
     413: "A prompt over `AimaxExtension.max_prompt_bytes`.",
     422: "A request field is invalid; `field` names it.",
     429: "`AimaxExtension.max_sessions` sessions are running.",

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiikernel.aimax.errors import SessionNotFound
 
-from .errors import BackendDisabled, InvalidField, PromptTooLarge, SessionLimitReached
+from .errors import (
+    BackendDisabled,
+    ConversationInUse,
+    InvalidField,
+    PromptTooLarge,
+    SessionLimitReached,
+)
 from .models import (
     CreateSessionRequest,
     HistoryResponse,
@@ -213,7 +219,15 @@ class AimaxService:
             if req.flag_root
             else None
         )
-        running = sum(1 for r in self.manager.registry.live().values() if r.status == "running")
+        live = [r for r in self.manager.registry.live().values() if r.status == "running"]
+        running = len(live)
+        if req.agent_session_id:
+            for other in live:
+                if other.agent_session_id == req.agent_session_id and other.backend == req.backend:
+                    raise ConversationInUse(
+                        f"agent conversation {req.agent_session_id!r} is open in running session "
+                        f"{other.session_id!r}; send to that session, or stop it first"
+                    )
         if running + self._creating >= self.policy.max_sessions:
             raise SessionLimitReached(
                 f"{self.policy.max_sessions} sessions are running (the server's limit); "

@@ -278,6 +278,16 @@ async def test_invalid_requests_name_the_field(jp_fetch, jp_ws_fetch, workdir, j
     assert (await call(jp_fetch, "DELETE", "aimax", "sessions")).headers["Allow"] == "GET, POST"
     p = await _error(jp_fetch, 400, "GET", "aimax", "sessions", "q", "stream")
     assert "Upgrade: websocket" in p["message"]
+    # A second session on the agent conversation a running session drives.
+    conversation = body(await jp_fetch("aimax", "sessions", "q"))["agentSessionId"]
+    p = await _error(
+        jp_fetch,
+        409,
+        "POST",
+        *sessions,
+        data={"backend": "tmux-claude-code", "cwd": "work", "agentSessionId": conversation},
+    )
+    assert "open in running session 'q'" in p["message"]
     # A second create under a running id.
     p = await _error(
         jp_fetch,
