@@ -67,7 +67,8 @@ class AimaxService:
         self.manager = manager
         self.policy = policy
         self._status: StatusCache[SessionStatus] = StatusCache(policy.status_ttl)
-        self._creating = 0
+        self._creating: dict[str, tuple[str, str | None]] = {}
+        """Creates in flight: session id → (backend, agent conversation id)."""
         self._started: asyncio.Future[dict[str, str]] | None = None
         self.streams: set[Any] = set()
         """Open websocket streams (:class:`~.stream.StreamConnection`), closed at shutdown."""
@@ -220,22 +221,23 @@ class AimaxService:
             else None
         )
         live = [r for r in self.manager.registry.live().values() if r.status == "running"]
-        running = len(live)
         if req.agent_session_id:
-            for other in live:
-                if other.agent_session_id == req.agent_session_id and other.backend == req.backend:
+            opened = [(r.session_id, r.backend, r.agent_session_id) for r in live]
+            opened += [(sid, b, a) for sid, (b, a) in self._creating.items()]
+            for other, backend_name, conversation in opened:
+                if conversation == req.agent_session_id and backend_name == req.backend:
                     raise ConversationInUse(
                         f"agent conversation {req.agent_session_id!r} is open in running session "
-                        f"{other.session_id!r}; send to that session, or stop it first"
+                        f"{other!r}; send to that session, or stop it first"
                     )
-        if running + self._creating >= self.policy.max_sessions:
+        if len({r.session_id for r in live} | set(self._creating)) >= self.policy.max_sessions:
             raise SessionLimitReached(
                 f"{self.policy.max_sessions} sessions are running (the server's limit); "
                 "stop one first"
             )
         session_id = req.session_id or f"s-{uuid.uuid4().hex[:12]}"
         backend = self.manager.backend(req.backend)
-        self._creating += 1
+        self._creating[session_id] = (req.backend, req.agent_session_id)
         try:
             await backend.create_new_session(
                 {
@@ -250,7 +252,7 @@ class AimaxService:
                 }
             )
         finally:
-            self._creating -= 1
+            self._creating.pop(session_id, None)
             self._status.forget(session_id)
         self._tail(session_id)
         return await self.get_session(session_id)
