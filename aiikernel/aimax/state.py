@@ -147,10 +147,10 @@ class StateFile:
                 continue
             stamp, sep, payload = line.partition("\t")
             try:
-                at = float(stamp) if sep else time.time()
                 entry = json.loads(payload if sep else line)
             except ValueError:
                 continue
+            at = _stamp(stamp) if sep else time.time()
             if not isinstance(entry, dict):
                 continue
             other = entry.get("thread-id")
@@ -174,6 +174,15 @@ class StateFile:
                     signal = Signal(signal.state, self.last_hook.at, signal.detail, signal.source)
                 self.last_hook = signal
         return self.last
+
+
+def _stamp(text: str) -> float:
+    """``date +%s.%N`` output; BSD date (macOS) prints ``<seconds>.N``: keep the seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        head = text.split(".", 1)[0]
+        return float(head) if head.isdigit() else time.time()
 
 
 SCREEN_OVERRULES_AFTER = 2.0

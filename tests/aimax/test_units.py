@@ -363,3 +363,10 @@ def test_backends_are_found_by_name_and_unknown_names_list_the_choices(tmp_path)
     assert manager.backend("tmux-claude-code") is manager.backend("tmux-claude-code")
     with pytest.raises(UnknownBackend, match="tmux-claude-code, tmux-codex"):
         manager.backend("nope")
+
+
+def test_state_file_accepts_bsd_date_stamps(tmp_path):
+    state = StateFile(tmp_path / "state.jsonl")
+    state.path.write_text(f"1700000000.N\t{json.dumps({'hook_event_name': 'Stop'})}\n")
+    signal = state.read()
+    assert signal.state == "idle" and signal.at == 1700000000.0
