@@ -544,11 +544,16 @@ class TmuxAgentBackend(AgentBackend):
 
     def _transcript_signal(self, rt: SessionRuntime, record: SessionRecord) -> Signal | None:
         log = self._catch_up(rt, record)
+        # A resumed conversation can end mid-turn (its process was killed): that turn is not
+        # running in the agent process we started, so it must not read as "working" forever.
+        since = record.started_at or 0.0
         for event in reversed(log.events(max(0, log.last_seq - 200))):
             at = _iso_to_epoch(event.ts)
             if event.kind in ("turn_end", "interrupted"):
                 return Signal("idle", at, source="transcript")
             if event.kind in ("user", "tool_call", "tool_result", "assistant"):
+                if at and at < since:
+                    return None
                 return Signal("working", at, source="transcript")
         return None
 
