@@ -434,3 +434,23 @@ def test_docs_reference_is_current():
     )
     assert os.path.exists(Path(__file__).parents[2] / "docs" / "rest-api.md")
     json.dumps(openapi_document())
+
+
+async def test_resuming_a_conversation_that_ended_mid_turn(jp_fetch, workdir, jp_serverapp):
+    """The old agent was stopped during a turn; a new session on that conversation is idle and
+    takes prompts (found by schemathesis: every send to it was a 502)."""
+    first = {"backend": "tmux-codex", "cwd": "work", "agentSessionId": "conv-1", "sessionId": "a"}
+    assert (await call(jp_fetch, "POST", "aimax", "sessions", data=first)).code == 201
+    r = await call(
+        jp_fetch, "POST", "aimax", "sessions", "a", "messages", data={"prompt": "slow [[think:30]]"}
+    )
+    assert r.code == 202
+    assert (await call(jp_fetch, "DELETE", "aimax", "sessions", "a")).code == 204
+    again = {**first, "sessionId": "b"}
+    assert (await call(jp_fetch, "POST", "aimax", "sessions", data=again)).code == 201
+    assert (await wait_state(jp_fetch, "b", ("idle",)))["alive"]
+    r = await call(
+        jp_fetch, "POST", "aimax", "sessions", "b", "messages", data={"prompt": "go [[reply:B]]"}
+    )
+    assert r.code == 202, body(r)
+    await wait_history(jp_fetch, "b", lambda e: "B" in replies(e))
