@@ -208,6 +208,24 @@ class TmuxServer:
             env_args += ["-e", f"{key}={value}"]
         width, _, height = self.window_size.partition("x")
         fmt = "#{pane_id}"
+        # Before the agent starts: keep the server up when its last window closes (a server
+        # that exits and restarts reuses pane ids, so a stale id could address a new agent),
+        # and keep panes of exited agents (an agent that dies at once must still leave a pane
+        # to tag, read and report, not vanish before we configure its window).
+        await self.cmd(
+            "start-server",
+            ";",
+            "set-option",
+            "-s",
+            "exit-empty",
+            "off",
+            ";",
+            "set-option",
+            "-gw",
+            "remain-on-exit",
+            "on",
+            check=False,
+        )
         if await self.has_session(hub):
             args = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={hub}:", "-n", tag, "-c", cwd]
         else:
@@ -228,10 +246,6 @@ class TmuxServer:
             else:
                 raise
             res = await self.cmd(*args, "-c", cwd, *env_args, "--", *argv)
-        if args[0] == "new-session":
-            # Keep the server up when its last window closes: a server that exits and
-            # restarts reuses pane ids (%0, %1 …), so a stale id could address a new agent.
-            await self.cmd("set-option", "-s", "exit-empty", "off", check=False)
         pane = Pane(self, res.stdout.strip())
         await pane.window_option("remain-on-exit", "on")
         await pane.window_option(SESSION_OPTION, tag)
