@@ -57,3 +57,37 @@ def test_shipped_spec_matches_the_installer():
     )
     assert shipped["argv"] == ["python", "-m", "aiikernel", "-f", "{connection_file}"]
     assert shipped["display_name"] == "aiipython"
+
+
+def test_spec_declares_what_stock_ipykernel_declares():
+    """Frontends read these keys from the spec; ours must not promise less than `python3`."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    stock = get_kernel_dict()
+    shipped = json.loads(
+        (REPO / "aiikernel" / "resources" / "aiipython" / "kernel.json").read_text()
+    )
+    assert shipped["kernel_protocol_version"] == stock["kernel_protocol_version"]
+    assert shipped["metadata"] == stock["metadata"]
+
+
+def test_starts_with_required_transport_encryption():
+    """jupyter_client refuses a kernel whose spec does not declare curve when encryption is required."""
+    from jupyter_client.manager import KernelManager
+
+    from tests.support.kernels import execute, model_env
+
+    km = KernelManager(kernel_name="aiipython", transport_encryption="required")
+    km.start_kernel(env=model_env())
+    kc = km.client()
+    kc.start_channels()
+    try:
+        assert km.curve_publickey and km.curve_secretkey  # the channels really are encrypted
+        kc.wait_for_ready(timeout=60)
+        result = execute(kc, "print(6 * 7)")
+        assert result.stream_text() == "42\n"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        if km.has_kernel:
+            km.kill_kernel()
