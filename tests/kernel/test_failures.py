@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.kernels import execute, model_env, running_kernel
-from tests.support.model_steps import Fault, Garbled, Hang, Reply, Truncated
+from tests.support.model_steps import Fault, Garbled, Hang, Reply, StreamError, Truncated
 
 
 def assert_recovers(kc, model_server) -> None:
@@ -66,3 +66,34 @@ def test_missing_credentials_name_the_fix(model_server, tmp_path):
         assert "GEMINI_API_KEY" in text and "/login gemini" in text
         assert execute(kc, "print('alive')").stream_text().strip() == "alive"
     assert model_server.model_requests() == []
+
+
+DAMAGED_STREAMS = {
+    "garbled": lambda: Garbled("one two three four"),
+    "truncated-abrupt": lambda: Truncated("one two three four"),
+    "truncated-clean": lambda: Truncated("one two three four", abrupt=False),
+    "stream-error": lambda: StreamError("one two three four"),
+}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_damaged_stream_is_never_a_silently_short_answer(model_server, tmp_path, provider):
+    """Whatever litellm version raises (or not) for a damaged stream, the user sees the part
+    that arrived followed by a clear "Broken stream" error; the answer never just stops."""
+    env = model_env(
+        model_server,
+        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
+        ANTHROPIC_BASE_URL=model_server.anthropic_base,
+    )
+    with running_kernel("aiipython", env=env, cwd=tmp_path) as (km, kc):
+        for label, step in DAMAGED_STREAMS.items():
+            model_server.script(step())
+            result = execute(kc, f"%%ai -m {provider}/scripted\nhello")
+            text = result.all_text()
+            assert result.status == "ok", (label, result.all_text())
+            assert "one two" in text, (label, text)
+            assert "four" not in text.split("Broken stream")[0], (label, text)
+            assert "Broken stream" in text or "Provider unavailable" in text, (label, text)
+            assert "The turn ended" in text, (label, text)
+            assert model_server.model_requests()[-1].api == provider
+        assert_recovers(kc, model_server)

@@ -43,10 +43,11 @@ from a background thread, so it suits sync tests, async tests and benchmarks ali
   process may ``POST /_control/script`` (same list), ``GET /_control/requests``,
   ``POST /_control/reset``.
 
-How litellm 1.106 surfaces each step
+How litellm 1.110 surfaces each step
 -----------------------------------
 ``litellm.acompletion(stream=True, max_retries=0)`` then iterating the stream; the table
-`LITELLM_SURFACES` below is asserted by ``tests/test_model_server.py`` so it cannot go stale.
+`LITELLM_SURFACES` below is asserted by ``tests/test_model_server.py`` so it cannot go stale
+(the version is pinned in ``.ci/requirements.lock``; an upgrade re-runs that test).
 
 ==================  ==========================  ==========================================
 step                openai/ (chat completions)  anthropic/ (messages)
@@ -55,13 +56,18 @@ Fault(401)          AuthenticationError         AuthenticationError
 Fault(429)          RateLimitError              RateLimitError
 Fault(500)          InternalServerError         InternalServerError
 Hang (timeout=)     Timeout                     Timeout
-Garbled             MidStreamFallbackError      *no error*: the stream just ends at the bad
-                    (while iterating, after     line, so the text is silently short
-                    the first half of the text)
+Garbled             MidStreamFallbackError      MidStreamFallbackError
+                    (while iterating, after     ("Stream ended before a finish_reason was
+                    the first half of the text) received": the bad line is skipped)
 Truncated(abrupt)   MidStreamFallbackError      MidStreamFallbackError
-Truncated(clean)    *no error*, no finish       *no error*, no finish
+Truncated(clean)    MidStreamFallbackError      MidStreamFallbackError
+                    (no finish_reason)          (no finish_reason)
 StreamError         MidStreamFallbackError      MidStreamFallbackError
 ==================  ==========================  ==========================================
+
+Up to litellm 1.106 an Anthropic Garbled stream and a clean truncation raised nothing (the text
+was silently short); since 1.110 every damaged stream raises. The kernel's own finish check
+(`aiikernel.lm.litellm_client`) covers both, so users see "Broken stream" either way.
 
 All exception classes live in ``litellm.exceptions`` (``MidStreamFallbackError``, which is not
 re-exported as ``litellm.MidStreamFallbackError``, subclasses
@@ -119,7 +125,7 @@ __all__ = [
     "Truncated",
 ]
 
-# (litellm provider prefix, step label) -> exception class raised by litellm 1.106 with
+# (litellm provider prefix, step label) -> exception class raised by litellm 1.110 with
 # stream=True, max_retries=0 (None: no exception). Asserted by tests/test_model_server.py.
 LITELLM_SURFACES: dict[tuple[str, str], str | None] = {
     **{
@@ -131,12 +137,12 @@ LITELLM_SURFACES: dict[tuple[str, str], str | None] = {
             ("Fault(500)", "InternalServerError"),
             ("Hang", "Timeout"),
             ("Truncated(abrupt)", "MidStreamFallbackError"),
-            ("Truncated(clean)", None),
+            ("Truncated(clean)", "MidStreamFallbackError"),
             ("StreamError", "MidStreamFallbackError"),
         )
     },
     ("openai", "Garbled"): "MidStreamFallbackError",
-    ("anthropic", "Garbled"): None,
+    ("anthropic", "Garbled"): "MidStreamFallbackError",
 }
 
 
