@@ -144,16 +144,24 @@ def protect_ai_lines(lines: list[str]) -> list[str]:
     """Turn `%ai …` lines into magic calls before IPython's help syntax sees them.
 
     Without this, `%ai what is x?` ends with `?` and IPython runs `%pinfo x` instead.
+    Lines inside a string (a docstring that mentions `%ai`) and the body of a cell magic
+    are text, not magics, and stay as they are.
     """
-    out = []
-    for line in lines:
-        m = _AI_LINE.match(line.rstrip("\n"))
-        if m and not line.lstrip().startswith("%%"):
-            newline = "\n" if line.endswith("\n") else ""
-            rest = m.group("rest").strip()
-            out.append(f"{m.group('indent')}get_ipython().run_line_magic('ai', {rest!r}){newline}")
-        else:
-            out.append(line)
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    matches = (_AI_LINE.match(line.rstrip("\n")) for line in lines)
+    found = {row: m for row, m in enumerate(matches, 1) if m}
+    if not found:
+        return lines
+    from .magic_lines import real_magic_rows
+
+    real = real_magic_rows(lines, {row: len(m.group("indent")) for row, m in found.items()})
+    out = list(lines)
+    for row in real:
+        m, line = found[row], lines[row - 1]
+        newline = "\n" if line.endswith("\n") else ""
+        rest = m.group("rest").strip()
+        out[row - 1] = f"{m.group('indent')}get_ipython().run_line_magic('ai', {rest!r}){newline}"
     return out
 
 
