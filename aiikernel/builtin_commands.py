@@ -10,10 +10,15 @@ if TYPE_CHECKING:
     from .session import AiSession
 
 
+def _cell(text: str) -> str:
+    """Escape ``|`` so usages like ``[a | b]`` stay in their table cell (GFM, even in code)."""
+    return text.replace("|", "\\|")
+
+
 @command("help", usage="/help", help="List the commands.", magic=False)
 def help_command(session: AiSession, args: str) -> CommandResult:
     rows = ["| command | what it does |", "|---|---|"]
-    rows += [f"| `{cmd.usage}` | {cmd.help} |" for cmd in all_commands()]
+    rows += [f"| `{_cell(cmd.usage)}` | {_cell(cmd.help)} |" for cmd in all_commands()]
     return CommandResult("\n".join(rows), data={"commands": [c.name for c in all_commands()]})
 
 

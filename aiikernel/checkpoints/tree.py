@@ -9,7 +9,9 @@
 
 ``●`` marks the checkpoint the live namespace came from, ``○`` the others.  A
 checkpoint with a single child continues in the same column, so a long run of
-turns does not drift to the right; only branches indent.
+turns does not drift to the right; only branches indent.  The state ``/undo`` or
+``/restore`` left behind is always drawn as a branch: it is a side road, not the
+next step (the next turn from the restored state becomes its sibling).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ def describe(manifest: Manifest) -> str:
     if manifest.pruned:
         text += " (pruned)"
     return text
+
+
+def left_behind(manifest: Manifest) -> bool:
+    """Whether ``manifest`` is the state saved by /undo or /restore before moving away."""
+    return manifest.kind == "auto" and (
+        manifest.label == "before undo" or manifest.label.startswith("before restore of ")
+    )
 
 
 def clock(timestamp: float) -> str:
@@ -65,10 +74,12 @@ def render(
     for cid in sorted(by_id):
         parent = by_id[cid].parent
         children.setdefault(parent if parent in by_id else None, []).append(cid)
+    side = {cid for cid, m in by_id.items() if left_behind(m)}
     shown = set(by_id)
     if recent is not None and len(by_id) > recent:
         shown = set(sorted(by_id)[-recent:]) | set(tags) | {head} | set(children[None])
         shown |= {cid for cid in by_id if len(children.get(cid, ())) != 1}
+        shown |= side | {by_id[cid].parent for cid in side}
 
     lines = ["Checkpoint tree:"]
 
@@ -97,7 +108,7 @@ def render(
             lines.append(f"{prefix}{connector}… {folded} earlier {noun} (/tree all)")
             connector = continuation(connector)
         lines.append(prefix + connector + line(cid))
-        if len(kids) == 1:  # continue in the same column
+        if len(kids) == 1 and kids[0] not in side:  # continue in the same column
             stack.append((kids[0], prefix, continuation(connector), 0))
             continue
         child_prefix = prefix + continuation(connector)

@@ -81,11 +81,19 @@ class AuthFile(BaseModel):
         return dict.fromkeys(value, 0) if isinstance(value, list) else value
 
 
+#: A key's type prefix (``sk-``, ``hf_``, ``xai-``, Google's ``AIza``): it tells which
+#: kind of key is in use and carries none of the secret.
+_KEY_PREFIX = re.compile(r"^(?:AIza|[a-z]{2,3}[-_])")
+
+
 def mask(secret: str | None) -> str:
-    """A key as its last 4 characters only (``…abcd``)."""
+    """A key as its type prefix and last 4 characters (``sk-…abcd``); short keys show no tail."""
     if not secret:
         return "—"
-    return "…" + secret[-4:] if len(secret) > 8 else "…"
+    match = _KEY_PREFIX.match(secret)
+    prefix = match.group(0) if match else ""
+    rest = secret[len(prefix) :]
+    return prefix + "…" + (rest[-4:] if len(rest) > 8 else "")
 
 
 def _dump(data: AuthFile) -> dict[str, Any]:

@@ -117,19 +117,18 @@ def _switch_model(session: AiSession, model: str, remember: Any) -> CommandResul
     from .errors import MissingCredentials
 
     session.model_override = model
+    try:
+        credential = resolve_credential(model)
+        footer = f"\n\nCredentials: {credential.source}." if credential.source != "none" else ""
+    except MissingCredentials as exc:
+        credential, footer = None, f"\n\n⚠ {exc}"
     notes = []
     try:
-        remember(model)
+        remember(model, recent=credential is not None)  # no key: not a "Recent" model
         notes.append("remembered in settings.json for new kernels")
     except OSError as exc:
         notes.append(f"not remembered: settings.json could not be written ({exc.strerror})")
-    text = f"Switched to `{model}` ({'; '.join(notes)})."
-    try:
-        credential = resolve_credential(model)
-        if credential.source != "none":
-            text += f"\n\nCredentials: {credential.source}."
-    except MissingCredentials as exc:
-        text += f"\n\n⚠ {exc}"
+    text = f"Switched to `{model}` ({'; '.join(notes)})." + footer
     return CommandResult(text, data={"current": model})
 
 

@@ -205,13 +205,17 @@ def update_settings(change: Callable[[Settings], None]) -> Settings:
         return current
 
 
-def remember_model(model: str) -> Settings:
-    """Make ``model`` the remembered ``last_model`` and the first of the recent models."""
+def remember_model(model: str, *, recent: bool = True) -> Settings:
+    """Make ``model`` the remembered ``last_model`` and (``recent``) the first recent model.
+
+    ``recent=False`` is for a model that cannot run yet (no key): it is still the
+    user's choice, but a model that never worked does not belong in "Recent".
+    """
 
     def change(settings: Settings) -> None:
         settings.last_model = model
-        settings.recent_models = [model, *[m for m in settings.recent_models if m != model]][
-            :RECENT_LIMIT
-        ]
+        if recent:
+            others = [m for m in settings.recent_models if m != model]
+            settings.recent_models = [model, *others][:RECENT_LIMIT]
 
     return update_settings(change)

@@ -48,6 +48,10 @@ class Tally:
         }
 
 
+#: Events that show the model answered, i.e. the turn really ran.
+ANSWERED = frozenset({"text_delta", "reply_done", "usage"})
+
+
 @dataclass
 class TurnUsage:
     number: int
@@ -63,16 +67,19 @@ class UsageTracker:
         self.by_model: dict[str, Tally] = {}
         self.turns: list[TurnUsage] = []
         self._current: TurnUsage | None = None
+        self._starting: str | None = None  # model of a turn that has not answered yet
 
     def __call__(self, event: Any) -> None:
         kind = getattr(event, "kind", None)
         if kind == "turn_started":
-            self._current = TurnUsage(len(self.turns) + 1, event.model)
+            self._current, self._starting = None, event.model
+        elif kind in ANSWERED and self._current is None:
+            # Numbered only once the model answers: a turn that failed (no key, bad
+            # model) gets no number, leaves no gap and does not count as "used".
+            model = getattr(event, "model", None) or self._starting or "?"
+            self._current = TurnUsage(len(self.turns) + 1, model)
             self.turns.append(self._current)
-        elif kind == "usage":
-            if self._current is None:
-                self._current = TurnUsage(len(self.turns) + 1, event.model)
-                self.turns.append(self._current)
+        if kind == "usage":
             for tally in (
                 self._current.tally,
                 self.session_total,
@@ -80,7 +87,7 @@ class UsageTracker:
             ):
                 tally.add(event.prompt_tokens, event.completion_tokens, event.cost)
         elif kind == "done":
-            self._current = None
+            self._current = self._starting = None
 
     @property
     def last_turn(self) -> TurnUsage | None:

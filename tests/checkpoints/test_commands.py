@@ -119,3 +119,31 @@ def test_unsafe_store_is_reported_clearly(shell, session, tmp_path):
 def test_status_before_the_first_checkpoint(shell, session):
     result = run_command(session, "/checkpoints status")
     assert result.ok and "No checkpoint store yet" in result.markdown
+
+
+def test_the_state_undo_left_behind_is_drawn_as_a_branch(shell, session):
+    cell(shell, "v = 'first'")
+    session.before_turn("analyze the data")
+    cell(shell, "v = 'second'")
+    session.before_turn("make a bar chart")
+    cell(shell, "v = 'third'")
+    assert run_command(session, "/undo").ok
+
+    assert _tree_lines(session) == [
+        "Checkpoint tree:",
+        "└── [0000] ○ pre: analyze the data",
+        "    [0001] ● pre: make a bar chart",
+        "    └── [0002] ○ before undo",
+    ], "the left-behind state hangs off [0001]; it is not the next step in its column"
+
+    session.before_turn("try a scatter plot instead")
+    assert _tree_lines(session)[3:] == [
+        "    ├── [0002] ○ before undo",
+        "    └── [0003] ● pre: try a scatter plot instead",
+    ], "the left-behind state and the new turn are siblings"
+
+
+def _tree_lines(session) -> list[str]:
+    """/tree's lines without the ``(HH:MM:SS)`` clocks."""
+    text = run_command(session, "/tree").markdown.strip("`\n")
+    return [line.split("  (")[0] for line in text.splitlines()]

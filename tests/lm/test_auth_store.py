@@ -158,7 +158,13 @@ def test_broken_auth_file_errors_never_contain_the_key(home):
     assert "not valid JSON" in str(info.value) and "sk-secret" not in str(info.value)
 
 
-def test_masks_show_only_the_last_four_characters():
-    assert auth.mask("sk-abcdefghijklmnop") == "…mnop"
+def test_masks_show_only_the_type_prefix_and_the_last_four_characters():
+    assert auth.mask("sk-abcdefghijklmnop") == "sk-…mnop"
+    assert auth.mask("sk-proj-Abc123def456ghi789") == "sk-…i789"
+    assert auth.mask("hf_Abc123def456ghi789") == "hf_…i789"
+    assert auth.mask("AIzaSyD-0123456789abcdef") == "AIza…cdef"
+    assert auth.mask("zz0123456789abcdef") == "…cdef"  # no type prefix: only the tail
+    assert auth.mask("oauth-access-token-1234") == "…1234"
+    assert auth.mask("sk-short") == "sk-…"  # too short to show any of it
     assert auth.mask("short") == "…"
     assert auth.mask(None) == "—"

@@ -39,7 +39,7 @@ def test_keys_are_used_and_never_leak(lm_kernel, model_server):
         "del _k"
     )
     assert check.stream_text().split() == ["0", "0"]
-    assert "<hidden key …" + typed_key[-4:] + ">" in k.ok("print(In)").stream_text()
+    assert "<hidden key sk-…" + typed_key[-4:] + ">" in k.ok("print(In)").stream_text()
 
     # 2. /login PROVIDER asks with a password prompt: the key is never in the cell at all
     prompted = k.ok("%ai /login openai", stdin_answer=prompted_key)
@@ -109,7 +109,7 @@ def test_priority_oauth_then_stored_key_then_environment(model_server, tmp_path)
         model_server.script(Reply("one"), Reply("two"), Reply("three"))
         auth = k.ok("%ai /auth").all_text()
         assert "| openai | oauth | …1234 |" in auth
-        assert "auth.json …5678" in auth and "env:OPENAI_API_KEY …9012" in auth
+        assert "auth.json sk-…5678" in auth and "env:OPENAI_API_KEY sk-…9012" in auth
         k.ok("%%ai\nfirst")
         assert model_server.model_requests()[-1].headers["authorization"].endswith("1234")
 
@@ -123,7 +123,7 @@ def test_priority_oauth_then_stored_key_then_environment(model_server, tmp_path)
         assert "OPENAI_API_KEY is still set" in logout
         k.ok("%%ai\nthird")
         assert model_server.model_requests()[-1].headers["authorization"].endswith("9012")
-        assert "| openai | env:OPENAI_API_KEY | …9012 |" in k.ok("%ai /auth").all_text()
+        assert "| openai | env:OPENAI_API_KEY | sk-…9012 |" in k.ok("%ai /auth").all_text()
     finally:
         k.stop()
 

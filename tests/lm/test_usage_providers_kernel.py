@@ -116,6 +116,6 @@ def test_anthropic_oauth_token_goes_as_a_bearer_with_the_oauth_beta(model_server
         assert sent.headers["authorization"] == f"Bearer {token}"
         assert "oauth-2025-04-20" in sent.headers.get("anthropic-beta", "")
         assert "x-api-key" not in sent.headers
-        assert "| anthropic | oauth | …9876 |" in k.ok("%ai /auth").all_text()
+        assert "| anthropic | oauth | sk-…9876 |" in k.ok("%ai /auth").all_text()
     finally:
         k.stop()
