@@ -1,7 +1,9 @@
-"""The chat channel: the JupyterLab panel talks to the kernel's AI session over a comm.
+"""The chat channel: JupyterLab panels talk to the kernel's AI session over a comm.
 
-The panel opens a comm on target :data:`~aiikernel.chat.protocol.TARGET_NAME` and sends
-prompts and commands; the kernel answers with the same turn events a `%%ai` cell renders.
-Code run by a chat turn publishes its outputs on iopub with the comm message as parent, so
-the panel can show them next to the reply.
+A panel opens a comm on target :data:`~aiikernel.chat.protocol.TARGET_NAME`; the kernel's
+:class:`~aiikernel.chat.hub.ChatHub` keeps one bounded conversation per kernel (turns from
+`%%ai` cells and from panels alike) and broadcasts every turn event, with the outputs of
+AI-run code as Jupyter MIME bundles, to every open comm.  Modules: ``protocol`` (pydantic
+messages), ``history`` (the kept conversation), ``capture`` (IOPub tap), ``hub``,
+``channel`` (one comm), ``target`` (registration at kernel start).
 """

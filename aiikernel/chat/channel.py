@@ -1,25 +1,33 @@
-"""One open chat comm: parse requests, run them through the shared session, send answers.
+"""One open chat comm: parse requests, answer them, and carry the hub's broadcasts.
 
 Malformed requests get an ``error`` answer and change nothing; a failure inside a handler is
 reported the same way — the comm and the kernel stay up.
+
+Messages are published on IOPub directly through the kernel's session rather than with
+``comm.send``: ipykernel 7 routes a frontend's next comm message to the subshell that last
+*published* on the comm, so broadcasting an event from the main shell would move the panel's
+``history``/``state`` requests onto the busy main shell.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..commands import run_command
-from ..session import AiSession
+from ..commands import all_commands, run_command
+from .hub import ChatHub
 from .protocol import (
+    CommandInfo,
     CommandRequest,
     CommandResultMessage,
+    CommandsMessage,
+    CommandsRequest,
     ErrorMessage,
-    EventMessage,
+    HistoryRequest,
     PromptRequest,
-    StateMessage,
     StateRequest,
     client_message,
 )
@@ -36,19 +44,66 @@ def _validation_summary(exc: ValidationError) -> str:
 
 
 class ChatChannel:
-    """Serves one comm opened by a chat panel."""
+    """Serves one comm opened by a chat panel (``comm`` None: answers go to every panel)."""
 
-    def __init__(self, comm: Any, session: AiSession) -> None:
+    def __init__(self, comm: Any, hub: ChatHub) -> None:
         self.comm = comm
-        self.session = session
-        self.busy = False
-        comm.on_msg(self.on_msg)
+        self.hub = hub
+        self.comm_id = getattr(comm, "comm_id", None)
+        if comm is not None:
+            comm.on_msg(self.on_msg)
+            comm.on_close(lambda _msg: hub.remove_channel(self))
+            hub.add_channel(self)
+
+    @classmethod
+    def detached(cls, hub: ChatHub) -> ChatChannel:
+        """A channel for a request that arrived without a known comm."""
+        return cls(None, hub)
+
+    @property
+    def session(self) -> Any:
+        return self.hub.session
+
+    # -- sending -------------------------------------------------------------------------
 
     def send(self, message: Any) -> None:
-        self.comm.send(message.model_dump(mode="json"))
+        data = message.model_dump(mode="json")
+        if self.comm is None:
+            with self.hub.lock:
+                self.hub._broadcast(data)
+        else:
+            self.send_data(data)
+
+    def send_data(self, data: dict[str, Any]) -> None:
+        """Publish ``data`` on this comm (see the module docstring for why not ``comm.send``)."""
+        comm = self.comm
+        kernel = getattr(comm, "kernel", None)
+        session = getattr(kernel, "session", None)
+        if session is None or getattr(kernel, "iopub_socket", None) is None:
+            comm.send(data)
+            return
+        from ipykernel.jsonutil import json_clean
+
+        try:
+            parent = kernel.get_parent()
+        except Exception:
+            parent = {}
+        session.send(
+            kernel.iopub_socket,
+            "comm_msg",
+            json_clean({"data": data, "comm_id": comm.comm_id}),
+            parent=parent,
+            ident=comm.topic,
+            metadata={},
+        )
+
+    # -- requests ------------------------------------------------------------------------
 
     def on_msg(self, msg: dict[str, Any]) -> None:
-        data = msg.get("content", {}).get("data")
+        self.handle(msg.get("content", {}).get("data"))
+
+    def handle(self, data: Any, on_main_shell: bool | None = None) -> None:
+        """Answer one request; prompts and commands run only on the main shell."""
         try:
             request = client_message.validate_python(data)
         except ValidationError as exc:
@@ -60,8 +115,24 @@ class ChatChannel:
                 )
             )
             return
+        if on_main_shell is None:
+            on_main_shell = threading.current_thread() is threading.main_thread()
         try:
-            if isinstance(request, PromptRequest):
+            if isinstance(request, HistoryRequest):
+                self.send(self.hub.history_message(request.request_id))
+            elif isinstance(request, StateRequest):
+                self.send(self.hub.state_message(request.request_id))
+            elif isinstance(request, CommandsRequest):
+                self.send(self.commands(request.request_id))
+            elif not on_main_shell:
+                self.send(
+                    ErrorMessage(
+                        request_id=request.request_id,
+                        message=f"{request.type} requests run on the main shell: send them in an "
+                        "execute request (see the chat protocol docs), not on a subshell",
+                    )
+                )
+            elif isinstance(request, PromptRequest):
                 self.run_prompt(request)
             elif isinstance(request, CommandRequest):
                 result = run_command(self.session, request.line)
@@ -73,44 +144,26 @@ class ChatChannel:
                         data=result.data,
                     )
                 )
-            elif isinstance(request, StateRequest):
-                self.send(self.state(request.request_id))
+                self.hub.after_command()
         except Exception as exc:  # never let a chat request take the comm down
             log.exception("chat request failed")
             self.send(
                 ErrorMessage(request_id=request.request_id, message=f"{type(exc).__name__}: {exc}")
             )
 
-    def state(self, request_id: str | None = None) -> StateMessage:
-        return StateMessage(
+    def commands(self, request_id: str) -> CommandsMessage:
+        return CommandsMessage(
             request_id=request_id,
-            model=self.session.resolve_model(),
-            messages=len(self.session.conversation),
-            busy=self.busy,
+            commands=[
+                CommandInfo(name=c.name, usage=c.usage, help=c.help, aliases=list(c.aliases))
+                for c in all_commands()
+            ],
         )
 
     def run_prompt(self, request: PromptRequest) -> None:
-        if self.busy:
+        if self.hub.busy:
             self.send(
                 ErrorMessage(request_id=request.request_id, message="a turn is already running")
             )
             return
-        self.busy = True
-        events = self.session.run_turn(
-            request.text, model=request.model, max_steps=request.max_steps
-        )
-        try:
-            for event in events:
-                self.send(
-                    EventMessage(request_id=request.request_id, event=event.model_dump(mode="json"))
-                )
-        except KeyboardInterrupt:
-            events.close()
-            self.send(
-                EventMessage(
-                    request_id=request.request_id,
-                    event={"kind": "done", "reason": "interrupted", "steps": 0},
-                )
-            )
-        finally:
-            self.busy = False
+        self.hub.run_prompt(request)

@@ -1,8 +1,15 @@
 """Messages on the chat comm, both directions (pydantic: they cross the kernel boundary).
 
-Client → kernel: ``prompt``, ``command``, ``state``.  Kernel → client: ``event`` (one turn
-event, see :mod:`aiikernel.turn.events`), ``command_result``, ``state``, ``error``.
-Every request carries a client-chosen ``request_id`` that its answers repeat.
+Client → kernel: ``prompt``, ``command``, ``state``, ``history``, ``commands``.
+Kernel → client: ``event`` (one turn event, see :mod:`aiikernel.turn.events`, plus the
+chat's own ``code_output`` / ``code_clear``), ``history``, ``commands``, ``command_result``,
+``state``, ``error``.  Every request carries a client-chosen ``request_id`` that its answers
+repeat.  Events are broadcast to every open chat comm of the kernel (one conversation per
+kernel) and numbered by ``seq``, so a client that asked for the history applies only the
+events newer than the history's ``seq``.
+
+Version 2 added ``history``, ``commands``, event broadcasting with ``seq``/``turn``/``source``,
+code outputs as Jupyter MIME bundles, and session totals in ``state``.
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 TARGET_NAME = "aiikernel.chat"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_PROMPT_CHARS = 1_000_000
+
+# -- client → kernel ----------------------------------------------------------------------
 
 
 class _Request(BaseModel):
@@ -22,6 +31,8 @@ class _Request(BaseModel):
 
 
 class PromptRequest(_Request):
+    """Run an AI turn (on the main shell: send it as an execute request, see the docs)."""
+
     type: Literal["prompt"]
     text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     model: str | None = Field(default=None, max_length=256)
@@ -29,6 +40,8 @@ class PromptRequest(_Request):
 
 
 class CommandRequest(_Request):
+    """Run one slash command, e.g. ``/tree``."""
+
     type: Literal["command"]
     line: str = Field(min_length=1, max_length=100_000)
 
@@ -37,16 +50,142 @@ class StateRequest(_Request):
     type: Literal["state"]
 
 
+class HistoryRequest(_Request):
+    """The conversation as the panel shows it (answered at once, even during a turn)."""
+
+    type: Literal["history"]
+
+
+class CommandsRequest(_Request):
+    """The slash commands with their usage and help (for completion)."""
+
+    type: Literal["commands"]
+
+
 ClientMessage = Annotated[
-    PromptRequest | CommandRequest | StateRequest, Field(discriminator="type")
+    PromptRequest | CommandRequest | StateRequest | HistoryRequest | CommandsRequest,
+    Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)
 
 
+class ExecuteEnvelope(BaseModel):
+    """What a panel puts in the execute request that runs a prompt or command on the main shell.
+
+    ``comm_id`` names the panel's comm, which gets the direct answers (``command_result``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    comm_id: str | None = Field(default=None, max_length=128)
+    request: dict[str, Any]
+
+
+# -- the conversation as kept in the kernel -------------------------------------------------
+
+
+class CodeBlock(BaseModel):
+    """One runnable fence of a reply, with what it produced (nbformat output dicts)."""
+
+    index: int
+    code: str
+    start_offset: int
+    end_offset: int
+    status: Literal["running", "ok", "error", "interrupted"] = "running"
+    duration: float = 0.0
+    outputs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChatStep(BaseModel):
+    """One model reply of a turn; ``text`` is the Markdown, blocks sit at their offsets."""
+
+    step: int
+    text: str = ""
+    done: bool = False
+    blocks: list[CodeBlock] = Field(default_factory=list)
+
+
+class TurnUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+
+class TurnError(BaseModel):
+    category: str
+    message: str
+
+
+class ChatTurn(BaseModel):
+    """One prompt and everything the turn showed; ``status`` is ``running`` or a done reason."""
+
+    id: int
+    source: Literal["chat", "cell"]
+    request_id: str | None = None
+    prompt: str
+    model: str
+    max_steps: int | None = None
+    started: float
+    status: Literal["running", "answered", "max_steps", "interrupted", "error"] = "running"
+    steps: list[ChatStep] = Field(default_factory=list)
+    usage: TurnUsage = Field(default_factory=TurnUsage)
+    error: TurnError | None = None
+    notices: list[str] = Field(default_factory=list)
+
+
+class CommandInfo(BaseModel):
+    name: str
+    usage: str
+    help: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+# -- kernel → client ----------------------------------------------------------------------
+
+
+class CodeOutput(BaseModel):
+    """An output of the running block; ``display_id`` set: replace the output with that id."""
+
+    kind: Literal["code_output"] = "code_output"
+    step: int
+    index: int
+    output: dict[str, Any]
+    display_id: str | None = None
+    update: bool = False
+
+
+class CodeClear(BaseModel):
+    """``clear_output`` from the running block (``wait``: clear when the next output comes)."""
+
+    kind: Literal["code_clear"] = "code_clear"
+    step: int
+    index: int
+    wait: bool = False
+
+
 class EventMessage(BaseModel):
     type: Literal["event"] = "event"
-    request_id: str
+    seq: int
+    turn: int
+    source: Literal["chat", "cell"]
+    request_id: str | None = None
     event: dict[str, Any]
+
+
+class HistoryMessage(BaseModel):
+    """The whole kept conversation; unsolicited (``request_id`` null) after a reset."""
+
+    type: Literal["history"] = "history"
+    request_id: str | None = None
+    seq: int
+    turns: list[ChatTurn]
+    dropped: int = 0
+    busy: bool = False
+
+
+class CommandsMessage(BaseModel):
+    type: Literal["commands"] = "commands"
+    request_id: str
+    commands: list[CommandInfo]
 
 
 class CommandResultMessage(BaseModel):
@@ -57,6 +196,13 @@ class CommandResultMessage(BaseModel):
     data: dict[str, Any] | None = None
 
 
+class SessionUsage(BaseModel):
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+
 class StateMessage(BaseModel):
     type: Literal["state"] = "state"
     request_id: str | None = None
@@ -64,9 +210,24 @@ class StateMessage(BaseModel):
     model: str
     messages: int
     busy: bool
+    turns: int = 0
+    max_steps: int = 10
+    usage: SessionUsage = Field(default_factory=SessionUsage)
 
 
 class ErrorMessage(BaseModel):
     type: Literal["error"] = "error"
     request_id: str | None = None
     message: str
+
+
+ServerMessage = Annotated[
+    EventMessage
+    | HistoryMessage
+    | CommandsMessage
+    | CommandResultMessage
+    | StateMessage
+    | ErrorMessage,
+    Field(discriminator="type"),
+]
+server_message = TypeAdapter(ServerMessage)

@@ -165,7 +165,7 @@ class TurnEngine:
         """
         from ..lm.litellm_client import ModelRequest, TextChunk, UsageChunk
 
-        yield TurnStarted(model=model, prompt=prompt)
+        yield TurnStarted(model=model, prompt=prompt, max_steps=max_steps)
         content: Any = prompt
         if attachments:
             content = [{"type": "text", "text": prompt}, *attachments]

@@ -19,6 +19,8 @@ class TurnStarted(_Event):
     kind: Literal["turn_started"] = "turn_started"
     model: str
     prompt: str
+    #: The step limit of this turn (fronts show "step 2 of ≤10").
+    max_steps: int | None = None
 
 
 class StepStarted(_Event):

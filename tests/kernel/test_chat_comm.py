@@ -2,48 +2,9 @@
 
 from __future__ import annotations
 
-import queue
-import time
-import uuid
-
 from aiikernel.chat import protocol, target
+from tests.kernel.chat_helpers import ChatClient
 from tests.support.model_steps import Reply
-
-
-class ChatClient:
-    """Speaks the chat protocol over jupyter_client's raw channels, as the panel does."""
-
-    def __init__(self, kc) -> None:
-        self.kc = kc
-        self.comm_id = uuid.uuid4().hex
-        self._send(
-            "comm_open", {"comm_id": self.comm_id, "target_name": protocol.TARGET_NAME, "data": {}}
-        )
-
-    def _send(self, msg_type: str, content: dict) -> str:
-        msg = self.kc.session.msg(msg_type, content)
-        self.kc.shell_channel.send(msg)
-        return msg["header"]["msg_id"]
-
-    def request(self, data: dict) -> str:
-        return self._send("comm_msg", {"comm_id": self.comm_id, "data": data})
-
-    def collect(self, until, timeout: float = 60.0) -> tuple[list[dict], list[dict]]:
-        """Chat messages and other iopub outputs until ``until(chat_message)`` is true."""
-        chat, outputs = [], []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                msg = self.kc.get_iopub_msg(timeout=1)
-            except queue.Empty:
-                continue
-            if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == self.comm_id:
-                chat.append(msg["content"]["data"])
-                if until(chat[-1]):
-                    return chat, outputs
-            elif msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
-                outputs.append(msg)
-        raise TimeoutError(f"chat did not finish; got {chat}")
 
 
 def test_target_names_agree():

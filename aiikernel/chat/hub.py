@@ -1,0 +1,311 @@
+"""One conversation per kernel, shown in every open chat panel.
+
+The :class:`ChatHub` of a session observes every turn — started by a `%%ai` cell or by a
+panel — keeps it in a bounded :class:`~aiikernel.chat.history.ChatHistory`, and broadcasts
+each event to every open chat comm, numbered by ``seq``.  While AI-written code runs it taps
+the kernel's IOPub (see :mod:`aiikernel.chat.capture`) so the panel gets that code's outputs
+as Jupyter MIME bundles (``code_output`` events) and finds them again in the history.
+
+Threads: with JupyterLab ≥ 4.4 and ipykernel 7 a panel's comm is served on a kernel subshell,
+so ``history``/``state``/``commands`` are answered at once even while the main shell runs a
+long turn.  Turns themselves must run on the main shell (the kernel interrupt stops them there,
+and they queue with cells): a panel sends prompts and commands as a small execute request that
+calls :func:`chat_request`.  One lock orders history changes and the messages sent about them.
+
+Importing this module is cheap (no pydantic): it is loaded when the kernel starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
+
+if TYPE_CHECKING:
+    from ..session import AiSession
+    from .channel import ChatChannel
+    from .history import ChatHistory
+
+log = logging.getLogger(__name__)
+
+_ATTR = "_aiikernel_chat_hub"
+
+
+class ChatHub(LoggingConfigurable):
+    """Keeps the conversation of one kernel and tells every open chat panel about it."""
+
+    history_max_turns = Int(
+        100, help="Turns the kernel keeps for the chat panel (older ones are dropped whole)."
+    ).tag(config=True)
+    history_max_chars = Int(
+        20_000_000,
+        help="Characters the kept chat history may use in all (text and outputs); the oldest "
+        "turns are dropped beyond it.",
+    ).tag(config=True)
+    history_output_limit = Int(
+        500_000,
+        help="Characters one code output may keep in the chat history; larger ones are cut "
+        "with a visible marker (rich outputs keep the MIME types that fit).",
+    ).tag(config=True)
+
+    def __init__(self, session: AiSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self.channels: list[ChatChannel] = []
+        self.seq = 0
+        self.lock = threading.RLock()
+        self._history: ChatHistory | None = None
+        self._pending_request: str | None = None
+        self._armed: tuple[int, int] | None = None
+        self._tap: Any = None
+        session.observers.append(self.on_event)
+        shell = session.shell
+        kernel = getattr(shell, "kernel", None)
+        if kernel is not None and getattr(kernel, "session", None) is not None:
+            from .capture import IOPubTap
+
+            self._tap = IOPubTap(kernel.session, self._on_output)
+            shell.events.register("pre_run_cell", self._pre_run_cell)
+            shell.events.register("post_run_cell", self._post_run_cell)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def history(self) -> ChatHistory:
+        if self._history is None:
+            from .history import ChatHistory
+
+            self._history = ChatHistory(
+                max_turns=self.history_max_turns,
+                max_chars=self.history_max_chars,
+                output_limit=self.history_output_limit,
+            )
+        return self._history
+
+    @property
+    def busy(self) -> bool:
+        return self._history is not None and self._history.current is not None
+
+    def add_channel(self, channel: ChatChannel) -> None:
+        with self.lock:
+            self.channels.append(channel)
+
+    def remove_channel(self, channel: ChatChannel) -> None:
+        with self.lock:
+            if channel in self.channels:
+                self.channels.remove(channel)
+
+    def _broadcast(self, data: dict[str, Any]) -> None:
+        for channel in list(self.channels):
+            channel.send_data(data)
+
+    # -- turns ---------------------------------------------------------------------------
+
+    def on_event(self, event: Any) -> None:
+        """Session observer: fold ``event`` into the history and broadcast it."""
+        from .protocol import EventMessage
+
+        with self.lock:
+            history = self.history
+            if event.kind == "turn_started":
+                self._forget_if_reset(starting=True)
+                request_id, self._pending_request = self._pending_request, None
+                turn = history.begin(
+                    prompt=event.prompt,
+                    model=event.model,
+                    source="chat" if request_id else "cell",
+                    request_id=request_id,
+                    max_steps=getattr(event, "max_steps", None),
+                )
+            else:
+                turn = history.current
+                if turn is None:
+                    return
+            if event.kind == "code_started":
+                self._armed = (event.step, event.index)
+            elif event.kind in ("code_finished", "done"):
+                self._armed = None
+                if self._tap is not None:
+                    self._tap.active = False
+            wire = history.apply(turn, event)
+            self.seq += 1
+            message = EventMessage(
+                seq=self.seq,
+                turn=turn.id,
+                source=turn.source,
+                request_id=turn.request_id,
+                event=wire,
+            )
+            self._broadcast(message.model_dump(mode="json"))
+
+    def end_interrupted(self) -> None:
+        """A turn was interrupted outside the engine: close it as the engine would have."""
+        from ..turn.events import TurnDone
+
+        with self.lock:
+            turn = self.history.current
+            if turn is not None:
+                self.on_event(TurnDone(reason="interrupted", steps=len(turn.steps)))
+
+    def _forget_if_reset(self, starting: bool = False) -> None:
+        """After `/reset` (the session's prompt count went back to zero) start a fresh history."""
+        count = self.session.turn_count
+        reset = count == 1 if starting else count == 0
+        if reset and self.history.turns and self.history.current is None:
+            from .protocol import HistoryMessage
+
+            self.history.clear()
+            self.seq += 1
+            self._broadcast(HistoryMessage(seq=self.seq, turns=[]).model_dump(mode="json"))
+
+    # -- code outputs ------------------------------------------------------------------------
+
+    def _pre_run_cell(self, info: Any) -> None:
+        if self._armed is not None and self._tap is not None:
+            self._tap.active = True
+
+    def _post_run_cell(self, result: Any) -> None:
+        if self._tap is None or not self._tap.active:
+            return
+        # Stream text still buffered belongs to this block: flush it through the tap first
+        # (without holding the lock: the IO thread needs it to deliver the text).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        self._tap.active = False
+
+    def _on_output(self, msg_type: str, output: dict[str, Any], display_id: str | None) -> None:
+        from .protocol import CodeClear, CodeOutput, EventMessage
+
+        with self.lock:
+            turn = self.history.current
+            if turn is None or self._armed is None:
+                return
+            step, index = self._armed
+            if msg_type == "clear_output":
+                self.history.clear_outputs(turn, step, index)
+                event: Any = CodeClear(step=step, index=index, wait=output["wait"])
+            elif msg_type == "update_display_data":
+                if display_id is None:
+                    return
+                updated = self.history.update_display(turn, display_id, output)
+                if updated is None:
+                    return
+                event = CodeOutput(
+                    step=step, index=index, output=updated, display_id=display_id, update=True
+                )
+            else:
+                kept = self.history.add_output(turn, step, index, output, display_id)
+                event = CodeOutput(step=step, index=index, output=kept, display_id=display_id)
+            self.seq += 1
+            message = EventMessage(
+                seq=self.seq,
+                turn=turn.id,
+                source=turn.source,
+                request_id=turn.request_id,
+                event=event.model_dump(mode="json"),
+            )
+            self._broadcast(message.model_dump(mode="json"))
+
+    # -- requests ------------------------------------------------------------------------
+
+    def history_message(self, request_id: str | None) -> Any:
+        from .protocol import HistoryMessage
+
+        with self.lock:
+            self._forget_if_reset()
+            history = self.history
+            return HistoryMessage(
+                request_id=request_id,
+                seq=self.seq,
+                turns=[turn.model_copy(deep=True) for turn in history.turns],
+                dropped=history.dropped,
+                busy=self.busy,
+            )
+
+    def state_message(self, request_id: str | None = None) -> Any:
+        from ..lm.usage import usage_tracker
+        from .protocol import SessionUsage, StateMessage
+
+        with self.lock:
+            self._forget_if_reset()
+            total = usage_tracker(self.session).session_total.as_dict()
+            return StateMessage(
+                request_id=request_id,
+                model=self.session.resolve_model(),
+                messages=len(self.session.conversation),
+                busy=self.busy,
+                turns=self.session.turn_count,
+                max_steps=self.session.max_steps,
+                usage=SessionUsage(
+                    requests=total["requests"],
+                    prompt_tokens=total["prompt_tokens"],
+                    completion_tokens=total["completion_tokens"],
+                    cost=total["cost"],
+                ),
+            )
+
+    def run_prompt(self, request: Any) -> None:
+        """Run a panel's prompt as a turn (events reach every panel through :meth:`on_event`)."""
+        with self.lock:
+            self._pending_request = request.request_id
+        events = self.session.run_turn(
+            request.text, model=request.model, max_steps=request.max_steps
+        )
+        try:
+            for _ in events:
+                pass
+        except KeyboardInterrupt:
+            events.close()
+            self.end_interrupted()
+        finally:
+            with self.lock:
+                self._pending_request = None
+
+    def after_command(self) -> None:
+        """A command may have reset the conversation or changed the model: tell the panels."""
+        with self.lock:
+            self._forget_if_reset()
+            self._broadcast(self.state_message().model_dump(mode="json"))
+
+
+def chat_hub(session: AiSession) -> ChatHub:
+    """The session's hub, created (and subscribed to its turns) on first use."""
+    hub = getattr(session, _ATTR, None)
+    if hub is None:
+        hub = ChatHub(session, parent=session)
+        setattr(session, _ATTR, hub)
+        shell = session.shell
+        if shell is not None and hub not in shell.configurables:
+            shell.configurables.append(hub)  # `%config ChatHub.history_max_turns = 20`
+    return hub
+
+
+def chat_request(shell: Any, payload: str) -> None:
+    """Entry point of the execute request a panel sends to run a prompt or command.
+
+    ``payload`` is the JSON of an :class:`~aiikernel.chat.protocol.ExecuteEnvelope`.  Running
+    on the main shell, the turn queues with cells and the kernel interrupt stops it.
+    """
+    from ..session import AiSession
+
+    hub = chat_hub(AiSession.for_shell(shell))
+    data = json.loads(payload)
+    channel = (
+        next((c for c in hub.channels if c.comm_id == data.get("comm_id")), None)
+        if isinstance(data, dict)
+        else None
+    )
+    if channel is None:
+        from .channel import ChatChannel
+
+        channel = ChatChannel.detached(hub)
+    request = data.get("request") if isinstance(data, dict) else data
+    channel.handle(request, on_main_shell=True)
