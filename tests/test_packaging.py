@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -70,3 +71,121 @@ def test_wheel_metadata_and_entry_points(wheel):
     assert "aimax = aiikernel.aimax.cli:main" in entry_points
     metadata = wheel.read(f"{dist_info}/METADATA").decode()
     assert "Requires-Dist: ipykernel" in metadata and "Requires-Dist: litellm" in metadata
+
+
+def test_wheel_requires_jupyterlab_with_bounded_ranges(wheel):
+    """`pip install aiikernel` alone brings JupyterLab; majors known to break are excluded."""
+    dist_info = next(n.split("/")[0] for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    metadata = wheel.read(f"{dist_info}/METADATA").decode()
+    runtime = [
+        line.removeprefix("Requires-Dist: ")
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist: ") and "extra ==" not in line
+    ]
+    assert any(r.startswith("jupyterlab") and "<5" in r for r in runtime), runtime
+    for name in ("ipykernel", "jupyter-server", "jupyter-client", "pydantic", "litellm"):
+        (req,) = [r for r in runtime if r.replace("_", "-").startswith(name)]
+        assert "<" in req, f"{req}: no upper bound"
+
+
+@pytest.fixture(scope="module")
+def fresh_install(wheel, tmp_path_factory) -> Path:
+    """A new virtualenv with nothing but `pip install aiikernel-….whl` (versions held to the
+    lock, so the test does not drift): what a user gets from PyPI."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-c",
+            str(REPO / ".ci" / "requirements.lock"),
+            wheel.filename,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return venv
+
+
+def test_pip_install_alone_gives_lab_kernel_panel_and_server_extension(fresh_install, tmp_path):
+    bin_dir = fresh_install / "bin"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "JUPYTER_PLATFORM_DIRS": "1"}
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [str(bin_dir / "jupyter"), *args], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        return re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # no colours
+
+    assert run("lab", "--version").strip().startswith("4.")
+    assert "aiipython" in run("kernelspec", "list")
+    assert re.search(r"aiikernel v0\.1\.0 enabled\s+OK", run("labextension", "list"))
+    server_extensions = run("server", "extension", "list")
+    assert re.search(
+        r"aiikernel enabled\s+- Validating aiikernel\.\.\.\s+aiikernel 0\.1\.0 OK",
+        server_extensions,
+    ), server_extensions
+
+
+def locked_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / ".ci" / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[canonical(name)] = version
+    return pins
+
+
+def canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_lock_satisfies_every_declared_requirement():
+    """A requirement added to pyproject.toml without re-locking fails here, not on a user."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += extra
+    declared += tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    pins = locked_pins()
+    for text in declared:
+        req = Requirement(text)
+        assert canonical(req.name) in pins, f"{req.name} is not in .ci/requirements.lock"
+        assert req.specifier.contains(pins[canonical(req.name)], prereleases=True), (
+            f"{text} does not admit the locked {pins[canonical(req.name)]}"
+        )
+
+
+def test_the_tested_environment_is_the_locked_one():
+    """The suite runs against exactly the lock: a drifted install (the cause of the litellm
+    1.110 surprise) is named here instead of failing somewhere obscure."""
+    from importlib.metadata import distributions
+
+    installed = {canonical(d.metadata["Name"]): d.version for d in distributions()}
+    drifted = {
+        name: (version, installed.get(name))
+        for name, version in locked_pins().items()
+        if installed.get(name) != version
+    }
+    assert not drifted, f"locked vs installed: {drifted} (run bash .ci/setup)"
+
+
+def test_agent_clis_are_locked_with_integrity_hashes():
+    folder = REPO / "tests" / "support" / "agents"
+    wanted = json.loads((folder / "package.json").read_text())["dependencies"]
+    lock = json.loads((folder / "package-lock.json").read_text())["packages"]
+    for name, version in wanted.items():
+        entry = lock[f"node_modules/{name}"]
+        assert entry["version"] == version and entry["integrity"].startswith("sha512-")
