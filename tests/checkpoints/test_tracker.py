@@ -122,3 +122,62 @@ def test_hooks_never_raise_into_the_cell(monkeypatch, capsys):
     finally:
         tracker.unregister()
         shell.reset(new_session=False)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("try:\n    pass\nexcept ValueError as err:\n    pass", {"ValueError", "err"}),
+        ("match p:\n    case [first, *others]:\n        pass", {"p", "first", "others"}),
+        ("match p:\n    case {'k': v, **rest}:\n        pass", {"p", "v", "rest"}),
+        ("(n := 3)\nprint(f'{n!r:>{width}}')", {"n", "print", "width"}),
+        ("def g(a, b=dflt):\n    return a + outer", {"g", "dflt", "a", "outer"}),
+        ("model.eval()\nx.exec = 1", {"model", "x"}),  # attribute names are not names
+    ],
+)
+def test_more_binding_forms(code, expected):
+    assert scan_source(code) == expected
+
+
+def test_cells_are_parsed_once_and_the_parser_is_given_back():
+    """The tracker reads the AST IPython made; it must not transform or parse the cell again."""
+    shell = InteractiveShell.instance()
+    calls = []
+    original_transform = shell.transform_cell
+
+    def counting_transform(cell):
+        calls.append(cell)
+        return original_transform(cell)
+
+    shell.transform_cell = counting_transform
+    parser_before = vars(shell.compile).get("ast_parse")  # another test's tracker may wrap it
+    tracker = TouchTracker(shell)
+    tracker.register()
+    try:
+        assert shell.run_cell("once_a = 1\nonce_b = [once_a]").success
+        assert len(calls) == 1
+        assert {"once_a", "once_b"} <= tracker.take()
+    finally:
+        tracker.unregister()
+        del shell.transform_cell
+        shell.reset(new_session=False)
+    assert vars(shell.compile).get("ast_parse") is parser_before
+
+
+def test_cells_the_hook_does_not_see_are_still_tracked():
+    """A cell compiled by a fresh compiler (shell_futures=False) and a silent cell."""
+    shell = InteractiveShell.instance()
+    tracker = TouchTracker(shell)
+    tracker.register()
+    try:
+        assert shell.run_cell("unseen_a = 1", shell_futures=False).success
+        assert "unseen_a" in tracker.take()
+        assert shell.run_cell("silent_b = 2", silent=True).success
+        assert "silent_b" in tracker.take()
+        shell.run_cell("this is not python (")
+        assert tracker.take() == set()
+        assert shell.run_cell("get_ipython().run_line_magic('time', 'timed_c = 3')").success
+        assert "timed_c" in tracker.take()
+    finally:
+        tracker.unregister()
+        shell.reset(new_session=False)
