@@ -9,6 +9,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 
+import { aiCellHighlightPlugin } from './aiCellHighlight';
 import { aiikernelIcon } from './icons';
 import { AiiPanel } from './panel';
 import { CommandIDs, IAiiPanel } from './tokens';
@@ -41,4 +42,4 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   }
 };
 
-export default [panelPlugin];
+export default [panelPlugin, aiCellHighlightPlugin];
