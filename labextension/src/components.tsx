@@ -1,33 +1,11 @@
 /**
- * React views of the side panel sections. They only render model state; all
- * work (fetching, timers) lives in the model.
+ * React view of the Agents section. It only renders model state; all work
+ * (fetching, timers) lives in the model.
  */
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { AgentsStatus, IAiiPanelModel } from './tokens';
-
-/** Placeholder chat section until the chat comm lands. */
-export class ChatSection extends ReactWidget {
-  constructor() {
-    super();
-    this.addClass('jp-AiiPanel-section');
-    this.addClass('jp-AiiPanel-chat');
-    this.title.label = 'Chat';
-  }
-
-  protected render(): JSX.Element {
-    return (
-      <div className="jp-AiiPanel-placeholder">
-        <p>Chat with the aiipython kernel of the current notebook.</p>
-        <p className="jp-AiiPanel-hint">
-          For now, use <code>%%ai</code> cells in a notebook running the <b>aiipython</b>{' '}
-          kernel.
-        </p>
-      </div>
-    );
-  }
-}
 
 function AgentsView(props: { status: AgentsStatus; onRefresh: () => void }): JSX.Element {
   const { status, onRefresh } = props;

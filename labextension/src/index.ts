@@ -1,35 +1,77 @@
 /**
- * Wiring only: create the panel, put it in the left area, restore it, and add
- * the command that opens it.
+ * Wiring only: create the chat model and views, put the panel in the left area,
+ * follow the active notebook or console, restore the panel, add the commands.
  */
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IConsoleTracker } from '@jupyterlab/console';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
+import { ChatBinder } from './binder';
+import { ChatModel } from './chatModel';
+import { ChatView } from './chatView';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
 import { aiikernelIcon } from './icons';
 import { AiiPanel } from './panel';
-import { CommandIDs, IAiiPanel } from './tokens';
+import { CommandIDs, IAiiPanel, ICodeActions } from './tokens';
 
 export * from './tokens';
 
+/** Code actions on the notebook the chat follows. */
+function codeActions(notebooks: INotebookTracker | null): ICodeActions | null {
+  if (!notebooks) {
+    return null;
+  }
+  return {
+    insertBelow: (code: string) => {
+      const notebook = notebooks.currentWidget?.content;
+      if (notebook) {
+        NotebookActions.insertBelow(notebook);
+        notebook.activeCell?.model.sharedModel.setSource(code);
+      }
+    },
+    replaceActive: (code: string) => {
+      notebooks.currentWidget?.content.activeCell?.model.sharedModel.setSource(code);
+    }
+  };
+}
+
 const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   id: 'aiikernel:panel',
-  description: 'The aiikernel side panel (chat and agent sessions).',
+  description: 'The aiikernel side panel: chat with the aiipython kernel, agent sessions.',
   autoStart: true,
   provides: IAiiPanel,
-  optional: [ILayoutRestorer, ICommandPalette],
+  requires: [IRenderMimeRegistry],
+  optional: [ILayoutRestorer, ICommandPalette, ILabShell, INotebookTracker, IConsoleTracker],
   activate: (
     app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    labShell: ILabShell | null,
+    notebooks: INotebookTracker | null,
+    consoles: IConsoleTracker | null
   ): IAiiPanel => {
-    const panel = new AiiPanel();
+    const chatModel = new ChatModel();
+    const chat = new ChatView({ model: chatModel, rendermime, actions: codeActions(notebooks) });
+    const panel = new AiiPanel({ chat });
+    const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
+    panel.disposed.connect(() => binder.dispose());
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
+
+    chat.escaped.connect(() => {
+      const current = binder.current;
+      if (current) {
+        app.shell.activateById(current.id);
+      }
+    });
 
     app.commands.addCommand(CommandIDs.openPanel, {
       label: 'Open aiikernel Panel',
@@ -37,7 +79,23 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
       icon: aiikernelIcon,
       execute: () => app.shell.activateById(panel.id)
     });
-    palette?.addItem({ command: CommandIDs.openPanel, category: 'aiikernel' });
+    app.commands.addCommand(CommandIDs.focusChat, {
+      label: 'Focus the AI Chat',
+      caption: 'Open the aiikernel panel and put the cursor in the chat input',
+      execute: () => {
+        app.shell.activateById(panel.id);
+        chat.input.focus();
+      }
+    });
+    app.commands.addCommand(CommandIDs.stopTurn, {
+      label: 'Stop the AI Turn',
+      caption: 'Interrupt the kernel the chat is bound to',
+      isEnabled: () => chatModel.isTurnRunning,
+      execute: () => chatModel.stop()
+    });
+    for (const command of [CommandIDs.openPanel, CommandIDs.focusChat, CommandIDs.stopTurn]) {
+      palette?.addItem({ command, category: 'aiikernel' });
+    }
     return panel;
   }
 };

@@ -4,15 +4,16 @@
  */
 import { SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
-import { AgentsSection, ChatSection } from './components';
+import { ChatView } from './chatView';
+import { AgentsSection } from './components';
 import { aiikernelIcon } from './icons';
 import { AiiPanelModel } from './model';
 import { IAiiPanel } from './tokens';
 
 export class AiiPanel extends SidePanel implements IAiiPanel {
-  constructor(options: AiiPanel.IOptions = {}) {
+  constructor(options: AiiPanel.IOptions) {
     super();
     this.id = AiiPanel.ID;
     this.addClass('jp-AiiPanel');
@@ -25,17 +26,22 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
     this.header.addWidget(heading);
 
     this.model = options.model ?? new AiiPanelModel();
-    this.addWidget(new ChatSection());
+    this.chat = options.chat;
+    this.addWidget(options.chat);
     this.addWidget(new AgentsSection(this.model));
+    (this.content as AccordionPanel).setRelativeSizes([0.85, 0.15]);
   }
 
   readonly model: AiiPanelModel;
+  /** The Chat section. */
+  readonly chat: ChatView;
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
     this.model.dispose();
+    this.chat.model.dispose();
     super.dispose();
   }
 
@@ -68,6 +74,7 @@ export namespace AiiPanel {
   export const ID = 'aiikernel-panel';
 
   export interface IOptions {
+    chat: ChatView;
     model?: AiiPanelModel;
   }
 }

@@ -13,6 +13,41 @@ import { Widget } from '@lumino/widgets';
 export namespace CommandIDs {
   /** Reveal the aiikernel side panel in the left area. */
   export const openPanel = 'aiikernel:open-panel';
+  /** Open the panel and put the cursor in the chat input. */
+  export const focusChat = 'aiikernel:focus-chat';
+  /** Stop the running AI turn (the kernel interrupt). */
+  export const stopTurn = 'aiikernel:stop-turn';
+}
+
+/** What the chat is bound to right now. */
+export type ChatBinding =
+  | { kind: 'none' }
+  | { kind: 'no-kernel'; label: string }
+  | { kind: 'other-kernel'; label: string; kernelName: string }
+  | { kind: 'restarting'; label: string }
+  | { kind: 'connecting'; label: string }
+  | { kind: 'ready'; label: string };
+
+/** What the chat's code blocks can do to the active notebook. */
+export interface ICodeActions {
+  insertBelow(code: string): void;
+  replaceActive(code: string): void;
+}
+
+/** A prompt (or `/command`) waiting for the running turn to end. */
+export interface IQueuedPrompt {
+  id: string;
+  text: string;
+  /** Set once it was sent to the kernel. */
+  requestId?: string;
+}
+
+/** Something the panel shows after the turns that the kernel does not keep. */
+export interface IChatNote {
+  id: string;
+  kind: 'command' | 'error';
+  ok: boolean;
+  markdown: string;
 }
 
 /**

@@ -1,0 +1,262 @@
+/**
+ * The Chat section: what the chat is bound to (or the offer to switch the
+ * kernel), the conversation, the prompt queue, Stop, the input and a footer.
+ * It only renders the `ChatModel`; all work lives there.
+ */
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { ChatModel } from './chatModel';
+import { ChatInput } from './input';
+import { markdownWidget } from './markdown';
+import { IChatTurn, TurnEvent } from './protocol';
+import { describeUsage } from './records';
+import { IChatNote, ICodeActions } from './tokens';
+import { TurnView } from './turnView';
+
+function button(label: string, className: string, onClick: () => void, title = label): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.className = `jp-Button jp-mod-styled ${className}`;
+  b.textContent = label;
+  b.title = title;
+  b.setAttribute('aria-label', title);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+export class ChatView extends Panel {
+  constructor(options: ChatView.IOptions) {
+    super();
+    this.addClass('jp-AiiPanel-section');
+    this.addClass('jp-AiiPanel-chat');
+    this.addClass('jp-AiiChat');
+    this.title.label = 'Chat';
+    this.model = options.model;
+    this._rendermime = options.rendermime;
+    this._actions = options.actions ?? null;
+
+    this._banner = new Widget();
+    this._banner.addClass('jp-AiiChat-banner');
+    this._banner.node.setAttribute('role', 'status');
+    this._conversation = new Panel();
+    this._conversation.addClass('jp-AiiChat-conversation');
+    this._conversation.node.setAttribute('role', 'log');
+    this._conversation.node.setAttribute('aria-label', 'Conversation');
+    this._conversation.node.tabIndex = 0;
+    this._conversation.node.addEventListener('scroll', this._onScroll);
+    this._queue = new Widget();
+    this._queue.addClass('jp-AiiChat-queue');
+    this._queue.node.setAttribute('aria-label', 'Queued prompts');
+    this._controls = new Widget();
+    this._controls.addClass('jp-AiiChat-controls');
+    this._controls.node.appendChild(
+      button('■ Stop', 'jp-mod-warn jp-AiiChat-stop', () => void this.model.stop(), 'Stop the running turn (interrupt the kernel)')
+    );
+    this.input = new ChatInput({
+      commands: () => this.model.commands,
+      history: () => this.model.promptHistory
+    });
+    this.input.submitted.connect((_, text) => this.model.send(text), this);
+    this._footer = new Widget();
+    this._footer.addClass('jp-AiiChat-footer');
+
+    for (const widget of [this._banner, this._conversation, this._queue, this._controls, this.input, this._footer]) {
+      this.addWidget(widget);
+    }
+    this.model.stateChanged.connect(this._onState, this);
+    this.model.conversationReset.connect(this._redraw, this);
+    this.model.turnAdded.connect(this._onTurnAdded, this);
+    this.model.turnEvent.connect(this._onTurnEvent, this);
+    this.model.noteAdded.connect(this._onNote, this);
+    this._onState();
+  }
+
+  readonly model: ChatModel;
+  readonly input: ChatInput;
+
+  /** Escape was pressed in the input. */
+  get escaped(): ISignal<ChatInput, void> {
+    return this.input.escaped;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._conversation.node.removeEventListener('scroll', this._onScroll);
+    Signal.disconnectReceiver(this);
+    super.dispose();
+  }
+
+  // -- conversation ----------------------------------------------------------------
+
+  private _redraw(): void {
+    for (const widget of [...this._conversation.widgets]) {
+      widget.dispose();
+    }
+    this._views.clear();
+    if (this.model.dropped > 0) {
+      const note = new Widget();
+      note.addClass('jp-AiiChat-dropped');
+      note.node.textContent = `${this.model.dropped} earlier turn${this.model.dropped === 1 ? ' is' : 's are'} no longer kept by the kernel.`;
+      this._conversation.addWidget(note);
+    }
+    for (const turn of this.model.turns) {
+      this._onTurnAdded(this.model, turn);
+    }
+    this._stick = true;
+    this._scrollSoon();
+  }
+
+  private _onTurnAdded(_: ChatModel, turn: IChatTurn): void {
+    const view = new TurnView({ turn, rendermime: this._rendermime, actions: this._actions });
+    this._views.set(turn.id, view);
+    this._conversation.addWidget(view);
+    this._scrollSoon();
+  }
+
+  private _onTurnEvent(_: ChatModel, args: { turn: IChatTurn; event: TurnEvent }): void {
+    this._views.get(args.turn.id)?.handle(args.event);
+    this._scrollSoon();
+  }
+
+  private _onNote(_: ChatModel, note: IChatNote): void {
+    const widget = markdownWidget(this._rendermime, note.markdown);
+    widget.addClass('jp-AiiChat-note');
+    widget.node.dataset.ok = String(note.ok);
+    widget.node.dataset.kind = note.kind;
+    this._conversation.addWidget(widget);
+    this._scrollSoon();
+  }
+
+  private _onScroll = (): void => {
+    const node = this._conversation.node;
+    this._stick = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+  };
+
+  private _scrollSoon(): void {
+    if (!this._stick || this._scrollFrame) {
+      return;
+    }
+    this._scrollFrame = requestAnimationFrame(() => {
+      this._scrollFrame = 0;
+      const node = this._conversation.node;
+      node.scrollTop = node.scrollHeight;
+    });
+  }
+
+  // -- state ---------------------------------------------------------------------------
+
+  private _onState(): void {
+    const model = this.model;
+    const binding = model.binding;
+    const banner = this._banner.node;
+    banner.textContent = '';
+    banner.dataset.kind = binding.kind;
+    const ready = binding.kind === 'ready';
+    switch (binding.kind) {
+      case 'none':
+        banner.textContent = 'Open a notebook or console with the aiipython kernel to chat with it.';
+        break;
+      case 'no-kernel':
+        banner.textContent = `${binding.label} has no kernel.`;
+        break;
+      case 'other-kernel': {
+        const text = document.createElement('p');
+        text.textContent = `The kernel of ${binding.label} is ${binding.kernelName}. The chat works with the aiipython kernel.`;
+        banner.append(
+          text,
+          button('Change kernel to aiipython', 'jp-mod-accept jp-AiiChat-changeKernel', () => void model.changeKernel())
+        );
+        break;
+      }
+      case 'restarting':
+        banner.textContent = `The kernel of ${binding.label} is restarting…`;
+        break;
+      case 'connecting':
+        banner.textContent = `Connecting to the kernel of ${binding.label}…`;
+        break;
+      case 'ready':
+        banner.textContent = `Chatting with the kernel of ${binding.label}`;
+        break;
+    }
+    this._conversation.setHidden(!ready);
+    this.input.disabled = !ready;
+    this._controls.setHidden(!(ready && model.isTurnRunning));
+    this._renderQueue();
+    this._renderFooter();
+  }
+
+  private _renderQueue(): void {
+    const node = this._queue.node;
+    node.textContent = '';
+    const model = this.model;
+    const items = [...(model.sending ? [{ ...model.sending, sent: true }] : []), ...model.queue.map(q => ({ ...q, sent: false }))];
+    this._queue.setHidden(items.length === 0);
+    for (const item of items) {
+      const row = document.createElement('div');
+      row.className = 'jp-AiiChat-queued';
+      row.dataset.sent = String(item.sent);
+      const label = document.createElement('span');
+      label.className = 'jp-AiiChat-queuedText';
+      label.textContent = item.text;
+      const state = document.createElement('span');
+      state.className = 'jp-AiiChat-queuedState';
+      state.textContent = item.sent ? 'sent — waiting for the kernel' : 'queued';
+      row.append(state, label);
+      if (!item.sent) {
+        const remove = button('×', 'jp-AiiChat-unqueue', () => model.removeQueued(item.id), `Remove queued prompt: ${item.text}`);
+        row.appendChild(remove);
+      }
+      node.appendChild(row);
+    }
+  }
+
+  private _renderFooter(): void {
+    const model = this.model;
+    const state = model.serverState;
+    const node = this._footer.node;
+    node.textContent = '';
+    const part = (label: string, value: string, className: string) => {
+      const span = document.createElement('span');
+      span.className = className;
+      span.title = label;
+      span.setAttribute('aria-label', `${label}: ${value}`);
+      span.textContent = value;
+      node.appendChild(span);
+    };
+    if (state && model.binding.kind === 'ready') {
+      const modelButton = button(state.model, 'jp-AiiChat-model', () => {
+        this.input.value = '/model ';
+        this.input.focus();
+      }, 'Model (click to change)');
+      modelButton.className = 'jp-AiiChat-model';
+      node.appendChild(modelButton);
+    }
+    part('Kernel', model.kernelStatus, 'jp-AiiChat-kernelStatus');
+    if (state) {
+      part('Session usage', describeUsage(state.usage), 'jp-AiiChat-sessionUsage');
+      part('Turns', `${state.turns} turn${state.turns === 1 ? '' : 's'}`, 'jp-AiiChat-turnCount');
+    }
+  }
+
+  private _actions: ICodeActions | null;
+  private _banner: Widget;
+  private _controls: Widget;
+  private _conversation: Panel;
+  private _footer: Widget;
+  private _queue: Widget;
+  private _rendermime: IRenderMimeRegistry;
+  private _scrollFrame = 0;
+  private _stick = true;
+  private _views = new Map<number, TurnView>();
+}
+
+export namespace ChatView {
+  export interface IOptions {
+    model: ChatModel;
+    rendermime: IRenderMimeRegistry;
+    actions?: ICodeActions | null;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The chat comm protocol (version 2), mirrored from `aiikernel/chat/protocol.py`.
+ *
+ * The kernel owns the conversation; these are the shapes it sends. Every request
+ * carries a client-chosen `request_id` that its answer repeats. Events are
+ * broadcast to every open chat comm and numbered by `seq`.
+ */
+import * as nbformat from '@jupyterlab/nbformat';
+
+export const TARGET_NAME = 'aiikernel.chat';
+export const PROTOCOL_VERSION = 2;
+/** The kernelspec the chat binds to. */
+export const KERNEL_NAME = 'aiipython';
+
+// -- client → kernel -------------------------------------------------------------
+
+export type ClientRequest =
+  | { type: 'prompt'; request_id: string; text: string; model?: string; max_steps?: number }
+  | { type: 'command'; request_id: string; line: string }
+  | { type: 'state'; request_id: string }
+  | { type: 'history'; request_id: string }
+  | { type: 'commands'; request_id: string };
+
+// -- the conversation as the kernel keeps it ------------------------------------
+
+export type BlockStatus = 'running' | 'ok' | 'error' | 'interrupted';
+export type TurnStatus = 'running' | 'answered' | 'max_steps' | 'interrupted' | 'error';
+
+export interface ICodeBlock {
+  index: number;
+  code: string;
+  start_offset: number;
+  end_offset: number;
+  status: BlockStatus;
+  duration: number;
+  outputs: nbformat.IOutput[];
+}
+
+export interface IChatStep {
+  step: number;
+  text: string;
+  done: boolean;
+  blocks: ICodeBlock[];
+}
+
+export interface ITurnUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost: number | null;
+}
+
+export interface IChatTurn {
+  id: number;
+  source: 'chat' | 'cell';
+  request_id: string | null;
+  prompt: string;
+  model: string;
+  max_steps: number | null;
+  started: number;
+  status: TurnStatus;
+  steps: IChatStep[];
+  usage: ITurnUsage;
+  error: { category: string; message: string } | null;
+  notices: string[];
+}
+
+export interface ICommandInfo {
+  name: string;
+  usage: string;
+  help: string;
+  aliases: string[];
+}
+
+// -- kernel → client ----------------------------------------------------------------
+
+/** One turn event (`kind` is the discriminator); fields as in `aiikernel.turn.events`. */
+export type TurnEvent =
+  | { kind: 'turn_started'; model: string; prompt: string; max_steps: number | null }
+  | { kind: 'step_started'; step: number }
+  | { kind: 'text_delta'; step: number; text: string }
+  | { kind: 'reply_done'; step: number; text: string }
+  | {
+      kind: 'code_started';
+      step: number;
+      index: number;
+      code: string;
+      start_offset: number;
+      end_offset: number;
+    }
+  | {
+      kind: 'code_finished';
+      step: number;
+      index: number;
+      duration: number;
+      status: BlockStatus;
+      error: string | null;
+      interrupted: boolean;
+    }
+  | {
+      kind: 'code_output';
+      step: number;
+      index: number;
+      output: nbformat.IOutput;
+      display_id: string | null;
+      update: boolean;
+    }
+  | { kind: 'code_clear'; step: number; index: number; wait: boolean }
+  | {
+      kind: 'usage';
+      step: number;
+      model: string;
+      prompt_tokens: number;
+      completion_tokens: number;
+      cost: number | null;
+    }
+  | { kind: 'notice'; message: string }
+  | { kind: 'error'; category: string; message: string }
+  | { kind: 'done'; reason: Exclude<TurnStatus, 'running'>; steps: number };
+
+export interface IEventMessage {
+  type: 'event';
+  seq: number;
+  turn: number;
+  source: 'chat' | 'cell';
+  request_id: string | null;
+  event: TurnEvent;
+}
+
+export interface IHistoryMessage {
+  type: 'history';
+  request_id: string | null;
+  seq: number;
+  turns: IChatTurn[];
+  dropped: number;
+  busy: boolean;
+}
+
+export interface ISessionUsage {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost: number | null;
+}
+
+export interface IStateMessage {
+  type: 'state';
+  request_id: string | null;
+  protocol_version: number;
+  model: string;
+  messages: number;
+  busy: boolean;
+  turns: number;
+  max_steps: number;
+  usage: ISessionUsage;
+}
+
+export interface ICommandsMessage {
+  type: 'commands';
+  request_id: string;
+  commands: ICommandInfo[];
+}
+
+export interface ICommandResultMessage {
+  type: 'command_result';
+  request_id: string;
+  ok: boolean;
+  markdown: string;
+  data: Record<string, unknown> | null;
+}
+
+export interface IErrorMessage {
+  type: 'error';
+  request_id: string | null;
+  message: string;
+}
+
+export type ServerMessage =
+  | IEventMessage
+  | IHistoryMessage
+  | IStateMessage
+  | ICommandsMessage
+  | ICommandResultMessage
+  | IErrorMessage;
+
+const SERVER_TYPES = new Set(['event', 'history', 'state', 'commands', 'command_result', 'error']);
+
+/** A comm payload that looks like a server message (the kernel validated it already). */
+export function isServerMessage(value: unknown): value is ServerMessage {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    SERVER_TYPES.has((value as { type?: unknown }).type as string)
+  );
+}
+
+/** Titles of the machine-readable error categories of `TurnFailed`. */
+export const ERROR_TITLES: Record<string, string> = {
+  missing_credentials: 'No credentials',
+  authentication: 'Authentication failed',
+  rate_limited: 'Rate limited',
+  provider_unavailable: 'Provider unavailable',
+  timeout: 'Model timeout',
+  bad_request: 'Request refused',
+  stream_broken: 'Broken stream',
+  internal: 'Internal error'
+};
