@@ -17,10 +17,7 @@ import logging
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .session import AiSession
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +43,9 @@ class CommandResult:
     data: dict[str, Any] | None = None
 
 
-Handler = Callable[["AiSession", str], CommandResult]
+#: A command: (session, argument string) -> result.  The registry only passes the session
+#: through, so it sits below ``aiikernel.session``; each command module says what it uses.
+Handler = Callable[[Any, str], CommandResult]
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ def split_args(args: str) -> list[str]:
         raise CommandError(f"could not parse arguments: {exc}") from None
 
 
-def run_command(session: AiSession, line: str) -> CommandResult:
+def run_command(session: Any, line: str) -> CommandResult:
     """Run one command line and always return a result, never raise."""
     name, args = split_command(line)
     if not name:

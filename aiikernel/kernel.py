@@ -54,7 +54,7 @@ class AiiKernel(IPythonKernel):
             timer.start()
 
     def _warm_up(self) -> None:
-        from .lm.litellm_client import warm_litellm
+        from .lm.litellm_import import warm_litellm
 
         try:
             warm_litellm()

@@ -207,6 +207,7 @@ class AiSession(LoggingConfigurable):
         runner: Any = None,
     ) -> Iterator[TurnEvent]:
         """Run one AI turn and yield its events; the caller renders them."""
+        from .lm.config import models_config
         from .turn.events import TurnNotice
         from .turn.runner import ShellCodeRunner
 
@@ -216,7 +217,11 @@ class AiSession(LoggingConfigurable):
             yield TurnNotice(message=warning)
         engine = import_item(self.turn_engine_class)(
             client=self.client,
-            runner=runner or ShellCodeRunner(self.shell),
+            runner=runner
+            or ShellCodeRunner(
+                self.shell,
+                collect_images=lambda: bool(models_config(self).send_displayed_images),
+            ),
             conversation=self.conversation,
             namespace=self.namespace,
             hidden=self.hidden_names,

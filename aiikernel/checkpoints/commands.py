@@ -7,24 +7,38 @@ Each is also a line magic (`%tree` …).  Store errors become short messages via
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..commands import CommandError, CommandResult, command, split_args
 from .tree import clock
 
-if TYPE_CHECKING:
-    from ..session import AiSession
-
 T = TypeVar("T")
 
 
-def _store(session: AiSession) -> Any:
+class CheckpointSession(Protocol):
+    """What these commands use of the AI session (an ``AiSession``).
+
+    Checkpoints sit below the session, so they name its shape instead of importing it;
+    ``checkpoints_enabled`` and ``tracker`` are read when present.
+    """
+
+    @property
+    def checkpoints(self) -> Any: ...
+
+    @property
+    def namespace(self) -> dict[str, Any]: ...
+
+    @property
+    def hidden_names(self) -> set[str]: ...
+
+
+def _store(session: CheckpointSession) -> Any:
     if not getattr(session, "checkpoints_enabled", True):
         raise CommandError("checkpoints are turned off (AiSession.checkpoints_enabled = False)")
     return session.checkpoints
 
 
-def _touched(session: AiSession) -> set[str] | None:
+def _touched(session: CheckpointSession) -> set[str] | None:
     """Names changed since the last checkpoint, per the tracker (None: examine all)."""
     tracker = getattr(session, "tracker", None)
     return tracker.take() if tracker is not None else None
@@ -63,7 +77,7 @@ TREE_RECENT = 30
 
 
 @command("tree", usage="/tree [all]", help="Show the checkpoint tree (● marks the current state).")
-def tree_command(session: AiSession, args: str) -> CommandResult:
+def tree_command(session: CheckpointSession, args: str) -> CommandResult:
     words = split_args(args)
     if words not in ([], ["all"]):
         raise CommandError("/tree takes no argument but `all`")
@@ -75,7 +89,7 @@ def tree_command(session: AiSession, args: str) -> CommandResult:
 
 
 @command("undo", usage="/undo", help="Put the namespace back as it was before the last AI turn.")
-def undo_command(session: AiSession, args: str) -> CommandResult:
+def undo_command(session: CheckpointSession, args: str) -> CommandResult:
     if args.strip():
         raise CommandError("/undo takes no arguments (use /restore ID for a specific checkpoint)")
     store = _store(session)
@@ -92,7 +106,7 @@ def undo_command(session: AiSession, args: str) -> CommandResult:
     usage="/restore ID",
     help="Jump to any checkpoint by id (see /tree), fork label, or SESSION/ID of an earlier kernel.",
 )
-def restore_command(session: AiSession, args: str) -> CommandResult:
+def restore_command(session: CheckpointSession, args: str) -> CommandResult:
     target = args.strip()
     if not target:
         raise CommandError("which checkpoint? Give an id from /tree, e.g. /restore 0003")
@@ -106,7 +120,7 @@ def restore_command(session: AiSession, args: str) -> CommandResult:
 
 
 @command("fork", usage="/fork LABEL", help="Checkpoint now and name it as a branch point.")
-def fork_command(session: AiSession, args: str) -> CommandResult:
+def fork_command(session: CheckpointSession, args: str) -> CommandResult:
     label = " ".join(split_args(args))
     if not label:
         raise CommandError("a fork needs a label, e.g. /fork log-scale")
@@ -136,7 +150,7 @@ def _size(n: int) -> str:
     usage="/checkpoints [status|sessions|gc]",
     help="Store status; other kernel sessions' trees; gc: delete data no checkpoint needs.",
 )
-def checkpoints_command(session: AiSession, args: str) -> CommandResult:
+def checkpoints_command(session: CheckpointSession, args: str) -> CommandResult:
     words = split_args(args)
     action = words[0].lower() if words else "status"
     store = _store(session)

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .credentials import PROVIDER_ENV, Credential
+from .provider_keys import PROVIDER_ENV, Credential
 from .settings import aiipython_home, atomic_write_json, file_lock, user_home
 
 log = logging.getLogger(__name__)

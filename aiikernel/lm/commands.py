@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import CommandError, CommandResult, command, split_args
 
 if TYPE_CHECKING:
-    from ..session import AiSession
+    from .session_view import SessionView
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # -- /model -------------------------------------------------------------------
 
 
-def current_model_source(session: AiSession) -> tuple[str, str]:
+def current_model_source(session: SessionView) -> tuple[str, str]:
     """The model the next turn uses, and why (``chosen in this kernel``, ``remembered`` …)."""
     from .models import DEFAULT_MODEL
     from .settings import load_settings
@@ -63,7 +63,7 @@ def _format_listing(listing: Any, limit: int = 40) -> str:
     usage="/model [refresh | PROVIDER/NAME]",
     help="List models (live discovery + recent), refresh the list, or switch and remember a model.",
 )
-def model_command(session: AiSession, args: str) -> CommandResult:
+def model_command(session: SessionView, args: str) -> CommandResult:
     from .discovery import DiscoveryFailed, model_catalog
     from .settings import load_settings, remember_model, settings_problem
 
@@ -104,7 +104,7 @@ def model_command(session: AiSession, args: str) -> CommandResult:
     )
 
 
-def recent_models(session: AiSession, remembered: list[str]) -> list[str]:
+def recent_models(session: SessionView, remembered: list[str]) -> list[str]:
     """Models used in this kernel (latest first), then those chosen with /model before."""
     from .usage import usage_tracker
 
@@ -112,7 +112,7 @@ def recent_models(session: AiSession, remembered: list[str]) -> list[str]:
     return list(dict.fromkeys([*used, *remembered]))
 
 
-def _switch_model(session: AiSession, model: str, remember: Any) -> CommandResult:
+def _switch_model(session: SessionView, model: str, remember: Any) -> CommandResult:
     from .credentials import resolve_credential
     from .errors import MissingCredentials
 
@@ -159,7 +159,7 @@ def _looks_masked(key: str) -> bool:
     return "…" in key or key.startswith("<hidden") or "[REDACTED]" in key
 
 
-def _prompt_for_key(session: AiSession, provider: str) -> str | None:
+def _prompt_for_key(session: SessionView, provider: str) -> str | None:
     """Ask for the key with the frontend's password prompt, when this runs inside a cell."""
     import getpass
 
@@ -179,7 +179,7 @@ def _prompt_for_key(session: AiSession, provider: str) -> str | None:
     usage="/login [PROVIDER [KEY]]",
     help="Store an API key for a provider (prompted when KEY is left out).",
 )
-def login_command(session: AiSession, args: str) -> CommandResult:
+def login_command(session: SessionView, args: str) -> CommandResult:
     from .auth import AuthFileError, AuthStore, check_provider_name, mask
     from .discovery import model_catalog
 
@@ -227,7 +227,7 @@ def login_command(session: AiSession, args: str) -> CommandResult:
 
 
 @command("logout", usage="/logout PROVIDER", help="Forget the stored credentials of a provider.")
-def logout_command(session: AiSession, args: str) -> CommandResult:
+def logout_command(session: SessionView, args: str) -> CommandResult:
     from .auth import AuthFileError, AuthStore
     from .credentials import env_vars_of
     from .discovery import model_catalog
@@ -312,7 +312,7 @@ def auth_rows() -> list[dict[str, Any]]:
 
 
 @command("auth", usage="/auth", help="Show which credential each provider uses (keys masked).")
-def auth_command(session: AiSession, args: str) -> CommandResult:
+def auth_command(session: SessionView, args: str) -> CommandResult:
     from .auth import AuthFileError, AuthStore
 
     try:
@@ -413,7 +413,7 @@ def _vision_check(model: str) -> bool:
     usage="/image PATH",
     help="Load an image into the `images` dict and attach it to the next prompt (vision models).",
 )
-def image_command(session: AiSession, args: str) -> CommandResult:
+def image_command(session: SessionView, args: str) -> CommandResult:
     from .config import models_config
     from .images import ImageError, load_image
 
@@ -460,7 +460,7 @@ def image_command(session: AiSession, args: str) -> CommandResult:
 
 
 @command("usage", usage="/usage", help="Tokens and cost of the last turn and of this session.")
-def usage_command(session: AiSession, args: str) -> CommandResult:
+def usage_command(session: SessionView, args: str) -> CommandResult:
     from .usage import format_usage, usage_tracker
 
     tracker = usage_tracker(session)
@@ -472,9 +472,10 @@ def usage_command(session: AiSession, args: str) -> CommandResult:
     usage="/wire [N]",
     help="Show the last N raw model requests/responses (secrets redacted; default 3).",
 )
-def wire_command(session: AiSession, args: str) -> CommandResult:
+def wire_command(session: SessionView, args: str) -> CommandResult:
     from .config import models_config
-    from .wire import format_entry, wire_log
+    from .session_wire import wire_log
+    from .wire import format_entry
 
     words = split_args(args)
     if len(words) > 1 or (words and not words[0].isdigit()):
@@ -508,9 +509,9 @@ _UI_ATTR = "_aiikernel_mlflow_ui"
     usage="/mlflow [on | off | status | ui | stop]",
     help="Trace every model call to MLflow (optional extra aiikernel[mlflow]); start its UI.",
 )
-def mlflow_command(session: AiSession, args: str) -> CommandResult:
+def mlflow_command(session: SessionView, args: str) -> CommandResult:
     from . import mlflow_tracing as mt
-    from .wire import wire_log
+    from .session_wire import wire_log
 
     words = split_args(args)
     action = words[0] if words else "start"
@@ -570,7 +571,7 @@ def mlflow_command(session: AiSession, args: str) -> CommandResult:
     usage="/tabminion",
     help="Show whether TabMinion (browser AI subscriptions) is running and which AIs it offers.",
 )
-def tabminion_command(session: AiSession, args: str) -> CommandResult:
+def tabminion_command(session: SessionView, args: str) -> CommandResult:
     from .providers import tabminion_status
 
     status = tabminion_status(timeout=2.0)

@@ -12,7 +12,7 @@ from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 if TYPE_CHECKING:
-    from ..session import AiSession
+    from .session_view import SessionView
 
 
 class AiModels(LoggingConfigurable):
@@ -45,7 +45,7 @@ class AiModels(LoggingConfigurable):
 _CONFIG_ATTR = "_aiikernel_models_config"
 
 
-def models_config(session: AiSession) -> AiModels:
+def models_config(session: SessionView) -> AiModels:
     """The :class:`AiModels` of ``session``, created on first use and known to ``%config``."""
     config = getattr(session, _CONFIG_ATTR, None)
     if config is None:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from .errors import MissingCredentials, redact
 
 if TYPE_CHECKING:
-    from ..session import AiSession
+    from .session_view import SessionView
 
 Status = Literal["ok", "unavailable", "no_credentials"]
 REFUSED = "connection refused or host unreachable"
@@ -292,7 +292,7 @@ class ModelCatalog:
 _ATTR = "_aiikernel_model_catalog"
 
 
-def model_catalog(session: AiSession) -> ModelCatalog:
+def model_catalog(session: SessionView) -> ModelCatalog:
     """The session's catalog, following ``AiModels.discovery_timeout`` / ``discovery_cache_seconds``."""
     from .config import models_config
 

@@ -22,48 +22,9 @@ from traitlets.config import LoggingConfigurable
 from . import errors
 from .background import BackgroundLoop
 from .credentials import resolve_credential
+from .litellm_import import import_litellm
 
 log = logging.getLogger(__name__)
-
-_import_lock = threading.Lock()
-
-
-def import_litellm() -> Any:
-    """Import litellm once, quietly and without network access at import time."""
-    with _import_lock:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        os.environ.setdefault("LITELLM_LOG", "ERROR")
-        import litellm
-
-        litellm.suppress_debug_info = True
-        litellm.drop_params = True
-        return litellm
-
-
-#: What litellm imports or builds lazily on its first request (measured: ~0.55 s on the
-#: first call after import, ~0.14 s after this warm-up). Missing names are skipped.
-_WARM_MODULES = (
-    "openai.resources",
-    "litellm.litellm_core_utils.streaming_handler",
-    "litellm.llms.openai.openai",
-    "litellm.llms.anthropic.chat",
-)
-
-
-def warm_litellm() -> None:
-    """Import litellm and what its first request would load (modules, a tokenizer), off the turn's path."""
-    import importlib
-
-    litellm = import_litellm()
-    for name in _WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a renamed module in another litellm version is not worth failing for
-            log.debug("warm-up could not import %s", name)
-    try:  # the cost path counts tokens; this loads the default encoding once
-        litellm.token_counter(model="gpt-4o", messages=[{"role": "user", "content": "warm up"}])
-    except Exception:
-        log.debug("warm-up token count failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -181,7 +142,7 @@ class LiteLLMClient(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._background = BackgroundLoop()
-        from .wire import wire_log
+        from .session_wire import wire_log
 
         #: Every request/response, redacted (``/wire``); per session when there is one.
         self.wire = wire_log(self.parent if hasattr(self.parent, "observers") else None)

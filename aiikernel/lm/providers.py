@@ -106,7 +106,7 @@ def supports_vision(model: str) -> bool:
     endpoint = custom_providers().get(provider) if provider else None
     if endpoint is not None:
         return endpoint.vision
-    from .litellm_client import import_litellm
+    from .litellm_import import import_litellm
 
     litellm = import_litellm()
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..session import AiSession
+    from .session_view import SessionView
 
 
 @dataclass
@@ -141,7 +141,7 @@ def format_usage(tracker: UsageTracker) -> str:
 _ATTR = "_aiikernel_usage"
 
 
-def usage_tracker(session: AiSession) -> UsageTracker:
+def usage_tracker(session: SessionView) -> UsageTracker:
     """The session's tracker, registered as a turn observer on first use."""
     tracker = getattr(session, _ATTR, None)
     if tracker is None:

@@ -21,14 +21,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from .errors import redact
-
-if TYPE_CHECKING:
-    from ..session import AiSession
 
 log = logging.getLogger(__name__)
 
@@ -179,35 +176,6 @@ class WireLog:
     def last(self, n: int) -> list[WireEntry]:
         with self._lock:
             return list(self.entries)[-n:] if n > 0 else []
-
-
-_ATTR = "_aiikernel_wire_log"
-
-
-def wire_log(session: AiSession | None) -> WireLog:
-    """The wire log of ``session`` (created on first use, configured by ``AiModels``)."""
-    if session is None:
-        return WireLog()
-    found = getattr(session, _ATTR, None)
-    if found is None:
-        from .config import models_config
-
-        config = models_config(session)
-        found = WireLog(config.wire_log_size, config.wire_log_file or None)
-        setattr(session, _ATTR, found)
-
-        def follow(change: dict[str, Any]) -> None:
-            found.path = change["new"] or None
-
-        config.observe(follow, names=["wire_log_file"])
-        from .mlflow_tracing import enable_tracing, enabled_by_env
-
-        if enabled_by_env():
-            try:
-                enable_tracing(found)
-            except Exception as exc:
-                log.warning("MLflow tracing requested but not started: %s", exc)
-    return found
 
 
 def format_entry(entry: WireEntry, limit: int = 4000) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,18 +74,16 @@ class ShellCodeRunner:
 
     capture_limit = 200_000
 
-    def __init__(self, shell: Any, collect_images: bool | None = None) -> None:
+    def __init__(self, shell: Any, collect_images: bool | Callable[[], bool] = False) -> None:
         self.shell = shell
         self._collect_images = collect_images
 
     @property
     def collect_images(self) -> bool:
-        """Whether displayed images go back to the model (``AiModels.send_displayed_images``)."""
-        if self._collect_images is None:
-            from ..lm.config import models_config
-            from ..session import AiSession
-
-            return bool(models_config(AiSession.for_shell(self.shell)).send_displayed_images)
+        """Whether displayed images go back to the model; the session passes a callable that
+        reads ``AiModels.send_displayed_images`` at each block, so ``%config`` applies at once."""
+        if callable(self._collect_images):
+            return bool(self._collect_images())
         return self._collect_images
 
     def _display_hook(self, notes: list[str], images: list[dict[str, Any]] | None = None) -> Any:
