@@ -34,7 +34,8 @@ from .state import SessionStatus, Signal, decide
 from .tmux import Pane
 
 if TYPE_CHECKING:
-    from .manager import AimaxManager, SessionRuntime
+    from .host import BackendHost
+    from .runtime import SessionRuntime
     from .transcripts.events import TranscriptParser
 
 
@@ -126,7 +127,7 @@ class TmuxAgentBackend(AgentBackend):
     agent_label = "agent"
     markers: ScreenMarkers
 
-    def __init__(self, manager: AimaxManager) -> None:
+    def __init__(self, manager: BackendHost) -> None:
         self.manager = manager
         self.config = manager.config
         self._preflight_done = False
@@ -308,7 +309,7 @@ class TmuxAgentBackend(AgentBackend):
                 record.session_id, lambda r: r.model_copy(update={"started_at": time.time()})
             )
             if o.initial_prompt:
-                delivery = PromptDelivery(self, rt, record, pane)
+                delivery = PromptDelivery(self, rt.state_file, record, pane)
                 rt.last_delivery = await delivery.submit(o.initial_prompt)
                 record = self.manager.registry.get(record.session_id)
         return self._handle(record)
@@ -381,7 +382,8 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(o.session_id)
             pane = await self._live_pane(record)
-            rt.last_delivery = await PromptDelivery(self, rt, record, pane).submit(o.prompt)
+            delivery = PromptDelivery(self, rt.state_file, record, pane)
+            rt.last_delivery = await delivery.submit(o.prompt)
 
     async def pause_current_and_resume_from_session(self, opts: SendOptions | dict) -> None:
         o: SendOptions = parse_options(SendOptions, opts)
@@ -389,8 +391,9 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(o.session_id)
             pane = await self._live_pane(record)
-            await PromptDelivery(self, rt, record, pane).interrupt()
-            rt.last_delivery = await PromptDelivery(self, rt, record, pane).submit(o.prompt)
+            delivery = PromptDelivery(self, rt.state_file, record, pane)
+            await delivery.interrupt()
+            rt.last_delivery = await delivery.submit(o.prompt)
 
     async def interrupt(self, session_id: str) -> bool:
         """Interrupt the running turn only (``aimax pause``); False if nothing was running."""
@@ -398,7 +401,7 @@ class TmuxAgentBackend(AgentBackend):
         async with rt.lock:
             record = self._record(session_id)
             pane = await self._live_pane(record)
-            return await PromptDelivery(self, rt, record, pane).interrupt()
+            return await PromptDelivery(self, rt.state_file, record, pane).interrupt()
 
     async def answer_permission(self, session_id: str, approve: bool) -> str:
         """Answer the agent's permission question: Enter approves, Escape denies.
@@ -521,7 +524,7 @@ class TmuxAgentBackend(AgentBackend):
             screen_reliable=self.screen_busy_reliable,
         )
         flags = JobFlags(Path(record.flag_root), session_id)
-        log = rt.event_log(self, record)
+        log = rt.event_log(record)
         return SessionStatus(
             session_id=session_id,
             backend=self.name,

@@ -14,16 +14,19 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import DeliveryError, InvalidOptions, SessionNotRunning
 from .flags import JobFlags
 from .tmux import Pane, PaneGone
 
 if TYPE_CHECKING:
-    from .backend_base import TmuxAgentBackend
-    from .manager import SessionRuntime
-    from .registry import SessionRecord
+    from .config import AimaxConfig
+    from .recorder import PromptRecorder
+    from .registry import Registry, SessionRecord
+    from .screen import ScreenReading
+    from .state import StateFile
+    from .transcripts.events import TranscriptParser
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +45,59 @@ def normalize_prompt(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class DeliveryHost(Protocol):
+    """What delivery uses of the manager behind the backend (``AimaxManager`` provides it)."""
+
+    recorder: PromptRecorder
+    registry: Registry
+
+    async def transcript_changed(self, backend: DeliveryBackend, record: SessionRecord) -> None: ...
+
+
+class DeliveryBackend(Protocol):
+    """What delivery uses of the agent's backend (``TmuxAgentBackend`` provides it).
+
+    The backend creates the delivery, so the delivery names the backend's members it uses
+    instead of importing the backend's module (or the manager's).
+    """
+
+    name: str
+    agent_label: str
+    config: AimaxConfig
+
+    @property
+    def manager(self) -> DeliveryHost: ...
+
+    @property
+    def parser(self) -> TranscriptParser: ...
+
+    async def screen(self, pane: Pane) -> ScreenReading: ...
+
+    async def is_busy(
+        self, record: SessionRecord, pane: Pane, reading: ScreenReading | None = None
+    ) -> bool: ...
+
+    async def flavor_submit_key(self, record: SessionRecord, pane: Pane) -> str: ...
+
+    def flavor_transcript_path(self, record: SessionRecord) -> Path | None: ...
+
+    def flavor_new_transcript(
+        self, record: SessionRecord, since: float, text: str | None = None
+    ) -> Path | None: ...
+
+    async def flavor_after_submit(
+        self, record: SessionRecord, transcript: Path | None = None, text: str | None = None
+    ) -> SessionRecord: ...
+
+
 class PromptDelivery:
     """Delivers prompts to (and interrupts turns of) one session's pane for its backend."""
 
     def __init__(
-        self, backend: TmuxAgentBackend, rt: SessionRuntime, record: SessionRecord, pane: Pane
+        self, backend: DeliveryBackend, state_file: StateFile, record: SessionRecord, pane: Pane
     ) -> None:
         self.backend = backend
-        self.rt = rt
+        self.state_file = state_file
         self.record = record
         self.pane = pane
 
@@ -65,7 +113,7 @@ class PromptDelivery:
             if reading.input_text is not None and not await self.backend.is_busy(
                 self.record, self.pane, reading
             ):
-                self.rt.state_file.note("interrupt")
+                self.state_file.note("interrupt")
                 return True
         raise DeliveryError(
             f"the {self.backend.agent_label} did not stop after Escape; it may be stuck"
@@ -152,7 +200,7 @@ class PromptDelivery:
                 f"pasted the prompt but could not confirm it was submitted after {enters} Enter "
                 f"presses; the screen shows:\n{(await self.backend.screen(self.pane)).excerpt}"
             )
-        self.rt.state_file.note("submit", at=entered_at)
+        self.state_file.note("submit", at=entered_at)
         update: dict[str, Any] = {}
         if record.first_submit_at is None:
             update["first_submit_at"] = submitted_at

@@ -13,7 +13,6 @@ import fcntl
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,15 +20,13 @@ from .config import AimaxConfig
 from .errors import UnknownBackend
 from .recorder import PromptRecorder
 from .registry import Registry, SessionRecord
-from .screen import ScreenReading
-from .state import StateFile
-from .tmux import Pane, PaneInfo, TmuxServer
+from .runtime import SessionRuntime
+from .tmux import PaneInfo, TmuxServer
 
 if TYPE_CHECKING:
     from .backend_base import TmuxAgentBackend
-    from .delivery import DeliveryReport
+    from .host import TranscriptSource
     from .transcripts.eventlog import EventLog
-    from .transcripts.tail import TranscriptTailer
 
 log = logging.getLogger(__name__)
 
@@ -37,65 +34,6 @@ TAIL_POLL_WAITING = 0.2
 """Seconds between transcript checks while the transcript does not exist yet."""
 TAIL_POLL_IDLE = 5.0
 """Safety-net poll once inotify watches the transcript's directory."""
-
-
-@dataclass
-class SessionRuntime:
-    """In-memory companions of one session in this process."""
-
-    session_dir: Path
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    state_file: StateFile = field(init=False)
-    log: EventLog | None = None
-    tailer: TranscriptTailer | None = None
-    tail_task: asyncio.Task | None = None
-    tail_lock_file: Any = None
-    persisted_tail: dict | None = None
-    last_activity: int = -1
-    last_capture: float = 0.0
-    last_screen: ScreenReading | None = None
-    last_delivery: DeliveryReport | None = None
-
-    def __post_init__(self) -> None:
-        self.state_file = StateFile(self.session_dir / "state.jsonl")
-
-    def reset_state_file(self) -> None:
-        """A new session under an old id: start the state and event files afresh."""
-        stamp = int(time.time())
-        for name in ("state.jsonl", "events.jsonl"):
-            path = self.session_dir / name
-            if path.exists():
-                path.rename(path.with_name(f"{name}.{stamp}.old"))
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-        self.state_file = StateFile(self.session_dir / "state.jsonl")
-
-    def event_log(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
-        if self.log is None:
-            from .transcripts.eventlog import EventLog
-
-            self.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.log = EventLog(self.session_dir / "events.jsonl", record.session_id)
-        return self.log
-
-    async def screen_if_changed(
-        self, backend: TmuxAgentBackend, pane: Pane, activity: int
-    ) -> ScreenReading:
-        """Capture only when tmux saw pane activity since our last capture.
-
-        ``window_activity`` has one-second resolution, so activity in the same second as the
-        last capture also triggers a capture.
-        """
-        if (
-            self.last_screen is None
-            or activity != self.last_activity
-            or activity >= int(self.last_capture) - 1
-        ):
-            self.last_screen = await backend.screen(pane)
-            self.last_activity = activity
-            self.last_capture = time.time()
-        return self.last_screen
 
 
 class AimaxManager:
@@ -190,7 +128,7 @@ class AimaxManager:
         return self.registry.update(record.session_id, change)
 
     # -- events -------------------------------------------------------------------------
-    def _tailer(self, backend: TmuxAgentBackend, record: SessionRecord, log: EventLog):
+    def _tailer(self, backend: TranscriptSource, record: SessionRecord, log: EventLog):
         from .transcripts.tail import TailState, TranscriptTailer
 
         state = TailState.model_validate(record.tail_state) if record.tail_state else None
@@ -209,10 +147,10 @@ class AimaxManager:
                     session_id, lambda r: r.model_copy(update={"tail_state": state})
                 )
 
-    def catch_up(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
+    def catch_up(self, backend: TranscriptSource, record: SessionRecord) -> EventLog:
         """Make the session's event log current with its transcript, once (one-shot callers)."""
         rt = self.runtime(record.session_id)
-        log = rt.event_log(backend, record)
+        log = rt.event_log(record)
         if rt.tail_task is not None and not rt.tail_task.done():
             if rt.tailer is None:  # we are a reader: another process feeds the log
                 log.refresh()
@@ -234,7 +172,7 @@ class AimaxManager:
             rt.tailer = None
             return log
 
-    def ensure_tail(self, backend: TmuxAgentBackend, record: SessionRecord) -> EventLog:
+    def ensure_tail(self, backend: TranscriptSource, record: SessionRecord) -> EventLog:
         """Keep the session's event log live (needs a running event loop).
 
         The process holding the feeder lock tails the transcript into the log; any other
@@ -269,7 +207,7 @@ class AimaxManager:
         return lock_file
 
     async def _follow(
-        self, backend: TmuxAgentBackend, session_id: str, rt: SessionRuntime, log: EventLog
+        self, backend: TranscriptSource, session_id: str, rt: SessionRuntime, log: EventLog
     ) -> None:
         def provider() -> Path | None:
             current = self.registry.find(session_id)
@@ -307,7 +245,7 @@ class AimaxManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
 
-    async def transcript_changed(self, backend: TmuxAgentBackend, record: SessionRecord) -> None:
+    async def transcript_changed(self, backend: TranscriptSource, record: SessionRecord) -> None:
         """We learned where the transcript is (Codex's first submit): follow it at once."""
         rt = self._runtimes.get(record.session_id)
         if rt is None or rt.tail_task is None or rt.tail_task.done():
