@@ -13,7 +13,7 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float
 
-from . import __version__
+from .version import __version__
 
 
 class AiiKernel(IPythonKernel):

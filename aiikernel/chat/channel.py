@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from ..commands import all_commands, run_command
-from .hub import ChatHub
 from .protocol import (
     CommandInfo,
     CommandRequest,
@@ -35,6 +34,35 @@ from .protocol import (
 log = logging.getLogger(__name__)
 
 
+class ChannelHub(Protocol):
+    """What a channel uses of its kernel's :class:`~aiikernel.chat.hub.ChatHub`.
+
+    The hub owns the channels (it broadcasts to them and hands them execute requests), so a
+    channel names the hub's members it uses instead of importing the hub module.
+    """
+
+    session: Any
+    #: Held while a detached channel broadcasts (:meth:`_broadcast`), like the hub does.
+    lock: Any
+
+    @property
+    def busy(self) -> bool: ...
+
+    def add_channel(self, channel: ChatChannel) -> None: ...
+
+    def remove_channel(self, channel: ChatChannel) -> None: ...
+
+    def _broadcast(self, data: dict[str, Any]) -> None: ...
+
+    def history_message(self, request_id: str | None) -> Any: ...
+
+    def state_message(self, request_id: str | None = None) -> Any: ...
+
+    def run_prompt(self, request: Any) -> None: ...
+
+    def after_command(self) -> None: ...
+
+
 def _validation_summary(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -46,7 +74,7 @@ def _validation_summary(exc: ValidationError) -> str:
 class ChatChannel:
     """Serves one comm opened by a chat panel (``comm`` None: answers go to every panel)."""
 
-    def __init__(self, comm: Any, hub: ChatHub) -> None:
+    def __init__(self, comm: Any, hub: ChannelHub) -> None:
         self.comm = comm
         self.hub = hub
         self.comm_id = getattr(comm, "comm_id", None)
@@ -56,7 +84,7 @@ class ChatChannel:
             hub.add_channel(self)
 
     @classmethod
-    def detached(cls, hub: ChatHub) -> ChatChannel:
+    def detached(cls, hub: ChannelHub) -> ChatChannel:
         """A channel for a request that arrived without a known comm."""
         return cls(None, hub)
 
