@@ -7,6 +7,7 @@ Routes (design.md section 6): ``/aimax/sessions`` (GET list, POST create),
 - :mod:`.app`: the ``ExtensionApp`` (traitlets configuration, lifecycle)
 - :mod:`.service`: the policy around the one aimax manager (limits, paths, prompt cap)
 - :mod:`.handlers` / :mod:`.websocket`: HTTP verbs and the websocket, thin over the service
+- :mod:`.routes`: the URL table (the handlers and the websocket)
 - :mod:`.stream`: one websocket client's event pump (history pages, then live; backpressure)
 - :mod:`.models` / :mod:`.openapi` / :mod:`.openapi_markdown`: wire models, the OpenAPI
   document generated from them, and its Markdown rendering for docs/rest-api.md

@@ -2,7 +2,7 @@
 
 It builds one :class:`~aiikernel.aimax.manager.AimaxManager` (wrapped in the policy layer,
 :class:`~.service.AimaxService`) per server in :meth:`initialize_settings`, registers the routes
-of :mod:`.handlers`, reconciles with tmux once the event loop runs, and on shutdown leaves the
+of :mod:`.routes`, reconciles with tmux once the event loop runs, and on shutdown leaves the
 agents running in tmux unless ``stop_agents_on_shutdown`` is set (the seed's promise: a server
 restart does not kill anyone's agent).
 """
@@ -18,7 +18,7 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Type, Unicode, v
 
 from aiikernel.aimax.backends import SUPPORTED_BACKENDS
 
-from .handlers import SERVICE_SETTING, default_handlers
+from .handlers import SERVICE_SETTING
 
 
 class AimaxExtension(ExtensionApp):
@@ -127,6 +127,8 @@ class AimaxExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         if self.enabled:
+            from .routes import default_handlers
+
             self.handlers.extend(default_handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

@@ -204,20 +204,3 @@ class OpenAPIHandler(AimaxHandlerMixin, APIHandler):
 
         limit = self.aimax.policy.max_history_limit
         self.write_json(openapi_document(server_base=self.base_url, max_history_limit=limit))
-
-
-_ID = r"(?P<session_id>[^/]+)"
-
-
-def default_handlers() -> list[tuple[str, type]]:
-    """The routes, relative to the server's base URL (the websocket included)."""
-    from .websocket import StreamHandler
-
-    return [
-        (r"/aimax/sessions/?", SessionsHandler),
-        (rf"/aimax/sessions/{_ID}/messages/?", MessagesHandler),
-        (rf"/aimax/sessions/{_ID}/history/?", HistoryHandler),
-        (rf"/aimax/sessions/{_ID}/stream/?", StreamHandler),
-        (rf"/aimax/sessions/{_ID}/?", SessionHandler),
-        (r"/aimax/openapi.json", OpenAPIHandler),
-    ]

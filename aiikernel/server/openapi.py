@@ -239,7 +239,7 @@ def _schemas() -> dict[str, Any]:
 def openapi_document(server_base: str = "/", max_history_limit: int = 1000) -> dict[str, Any]:
     """The whole document; ``server_base`` is the Jupyter server's base URL, the limits are
     the server's configuration (defaults for the committed copy)."""
-    from aiikernel import __version__
+    from ..version import __version__
 
     return {
         "openapi": "3.1.0",
