@@ -109,6 +109,28 @@ def wait_turn_done(chat, count: int = 1, timeout: float = 60_000) -> None:
     )
 
 
+def shutdown_kernels(lab: LabServer) -> None:
+    """Shut every kernel of the lab down (each test starts its own)."""
+    import urllib.request
+
+    with urllib.request.urlopen(lab.url("api/kernels"), timeout=10) as r:
+        kernels = json.loads(r.read())
+    for kernel in kernels:
+        request = urllib.request.Request(lab.url(f"api/kernels/{kernel['id']}"), method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def widen_side_panel(page, width: int = 460) -> None:
+    """Drag the left area's splitter so the chat has room (for screenshots)."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box:
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
+        page.mouse.down()
+        page.mouse.move(width, box["y"] + 200, steps=5)
+        page.mouse.up()
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name

@@ -15,9 +15,11 @@ from tests.browser.chat_support import (
     open_notebook,
     screenshot,
     send,
+    shutdown_kernels,
     start_chat_lab,
     wait_bound,
     wait_turn_done,
+    widen_side_panel,
     write_notebook,
 )
 from tests.support.model_server import ScriptedModelServer
@@ -71,6 +73,7 @@ def page(chromium, chat_lab, model):
         yield page
     finally:
         context.close()
+        shutdown_kernels(chat_lab)
 
 
 def test_plot_and_dataframe_then_reload_shows_the_same_history(page, chat_lab, model):
@@ -96,6 +99,8 @@ def test_plot_and_dataframe_then_reload_shows_the_same_history(page, chat_lab, m
     assert "Pune" in turn.locator("strong").all_inner_texts()
     status = turn.locator(".jp-AiiChat-turnStatus").inner_text()
     assert "2 steps" in status and "tokens" in status
+    widen_side_panel(page)
+    turn.locator(".jp-AiiChat-block").first.scroll_into_view_if_needed()
     screenshot(page, "chat-plot.png")
 
     page.reload()
@@ -107,4 +112,155 @@ def test_plot_and_dataframe_then_reload_shows_the_same_history(page, chat_lab, m
     assert turn.locator("table.dataframe td").all_inner_texts()[:2] == ["Oslo", "3.5"]
     assert turn.get_by_text("The warmest city is").is_visible()
     assert page.locator(f"{PANEL} .jp-AiiChat-turn").count() == 1
+    assert page.errors == []
+
+
+def _prompts(chat) -> list[str]:
+    return chat.locator(".jp-AiiChat-prompt").all_inner_texts()
+
+
+def test_stop_a_slow_turn_and_queue_prompts(page, chat_lab, model):
+    write_notebook(chat_lab, "queue.ipynb")
+    open_notebook(page, chat_lab, "queue.ipynb", "queue")
+    chat = open_chat(page)
+    wait_bound(chat)
+    model.script(
+        Reply(chunks=[f"word{i} " for i in range(200)], delay=0.1),
+        Reply("first queued answer"),
+        Reply("second queued answer"),
+    )
+    send(chat, "talk slowly")
+    chat.locator(".jp-AiiChat-turn").first.get_by_text("word3").wait_for(timeout=30_000)
+    for text in ("queued one", "queued two", "queued three"):
+        send(chat, text)
+    queued = chat.locator(".jp-AiiChat-queued")
+    assert queued.locator(".jp-AiiChat-queuedText").all_inner_texts() == [
+        "queued one",
+        "queued two",
+        "queued three",
+    ]
+    widen_side_panel(page)
+    screenshot(page, "chat-queue.png")
+    chat.get_by_role("button", name="Remove queued prompt: queued three").click()
+    assert queued.count() == 2
+
+    chat.get_by_role("button", name="Stop the running turn (interrupt the kernel)").click()
+    first = chat.locator(".jp-AiiChat-turn").first
+    page.wait_for_function(
+        "() => document.querySelector('.jp-AiiChat-turn').dataset.status === 'interrupted'",
+        timeout=3_000,
+    )
+    assert "Stopped" in first.locator(".jp-AiiChat-turnStatus").inner_text()
+
+    wait_turn_done(chat, 3)
+    assert _prompts(chat) == ["talk slowly", "queued one", "queued two"]
+    assert chat.get_by_text("second queued answer").is_visible()
+    assert queued.count() == 0
+    assert len(model.model_requests()) == 3
+    assert page.errors == []
+
+
+def test_slash_command_completion_and_help(page, chat_lab, model):
+    write_notebook(chat_lab, "slash.ipynb")
+    open_notebook(page, chat_lab, "slash.ipynb", "slash")
+    chat = open_chat(page)
+    wait_bound(chat)
+    box = chat.get_by_role("textbox", name="Chat prompt")
+    box.fill("/he")
+    options = chat.get_by_role("option")
+    options.first.wait_for(timeout=10_000)
+    assert options.first.locator("code").inner_text() == "/help"
+    widen_side_panel(page)
+    box.fill("/")
+    options.nth(3).wait_for(timeout=10_000)
+    screenshot(page, "chat-slash.png")
+    box.fill("/he")
+    box.press("Tab")
+    assert box.input_value() == "/help "
+    assert "List the commands" in chat.locator(".jp-AiiChat-commandHelp").inner_text()
+    box.press("Enter")
+    note = chat.locator(".jp-AiiChat-note")
+    note.locator("table").wait_for(timeout=30_000)
+    assert "/undo" in note.inner_text()
+    # ↑ brings the last prompt back
+    box.press("ArrowUp")
+    assert box.input_value() == "/help"
+    assert page.errors == []
+
+
+def test_model_html_is_sanitised(page, chat_lab, model):
+    write_notebook(chat_lab, "xss.ipynb")
+    open_notebook(page, chat_lab, "xss.ipynb", "xss")
+    chat = open_chat(page)
+    wait_bound(chat)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    model.script(
+        Reply(
+            'Look: <img src=x onerror="window.__xss = 1; alert(1)">\n\n'
+            "<script>window.__xss2 = 2; alert(2)</script>\n\n"
+            '<a href="javascript:window.__xss3 = 3">click</a> and safe **text**.'
+        )
+    )
+    send(chat, "be evil")
+    wait_turn_done(chat)
+    turn = chat.locator(".jp-AiiChat-turn").first
+    turn.get_by_text("safe").wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("[window.__xss, window.__xss2, window.__xss3]") == [None, None, None]
+    assert dialogs == []
+    assert turn.locator("script").count() == 0
+    assert turn.locator("[onerror]").count() == 0
+    link = turn.locator("a", has_text="click")
+    if link.count():
+        assert not (link.get_attribute("href") or "").startswith("javascript:")
+        link.click()
+        assert page.evaluate("window.__xss3") is None
+
+
+def test_other_kernel_offers_the_switch(page, chat_lab, model):
+    write_notebook(chat_lab, "other.ipynb", kernel="python3")
+    open_notebook(page, chat_lab, "other.ipynb", "other")
+    chat = open_chat(page)
+    banner = chat.locator('.jp-AiiChat-banner[data-kind="other-kernel"]')
+    banner.wait_for(timeout=90_000)
+    assert "Python 3" in banner.inner_text()
+    assert chat.get_by_role("textbox", name="Chat prompt").is_disabled()
+    widen_side_panel(page)
+    screenshot(page, "chat-other-kernel.png")
+    chat.get_by_role("button", name="Change kernel to aiipython").click()
+    wait_bound(chat)
+    assert not chat.get_by_role("textbox", name="Chat prompt").is_disabled()
+
+
+def test_cell_turn_in_the_panel_dark_theme(page, chat_lab, model):
+    write_notebook(chat_lab, "dark.ipynb", cells=["%%ai\nSay hello in Markdown."])
+    open_notebook(page, chat_lab, "dark.ipynb", "dark")
+    chat = open_chat(page)
+    wait_bound(chat)
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Use Theme: JupyterLab Dark")
+    page.locator(".lm-CommandPalette-item", has_text="JupyterLab Dark").first.click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    model.script(
+        Reply(
+            "Hello! Here is a **table** and some code:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+            "```py\nprint('hi from the model')\n```\n"
+        ),
+        Reply("Done — `hi` was printed."),
+    )
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    wait_turn_done(chat)
+    turn = chat.locator(".jp-AiiChat-turn").first
+    assert turn.locator(".jp-AiiChat-prompt").get_attribute("data-source") == "cell"
+    assert "hi from the model" in turn.locator(".jp-OutputArea-output").inner_text()
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('.jp-AiiChat')).backgroundColor"
+    )
+    red, green, blue = (int(v) for v in background[background.index("(") + 1 : -1].split(",")[:3])
+    assert red + green + blue < 200, background
+    widen_side_panel(page)
+    screenshot(page, "chat-dark.png")
     assert page.errors == []
