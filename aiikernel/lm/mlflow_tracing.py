@@ -63,9 +63,11 @@ class MlflowSink:
             raise MlflowUnavailable(f"MLflow is not installed. Install it with `{INSTALL_HINT}`.")
         if os.environ.get("AIIPYTHON_MLFLOW_SILENT", "").strip().lower() in TRUE:
             logging.getLogger("mlflow").setLevel(logging.ERROR)
+        from .litellm_env import import_window
+
         # mlflow may import litellm; offline, litellm's price-map download at import can hang
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import mlflow
+        with import_window():
+            import mlflow
 
         self.uri = tracking_uri()
         self.experiment = experiment_name()

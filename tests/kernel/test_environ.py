@@ -1,0 +1,85 @@
+"""litellm is configured without touching the user's environment, in a real aiipython kernel.
+
+Every `!command` and subprocess inherits the kernel's `os.environ`, so after the background
+warm-up and an AI turn it must hold none of the variables litellm is configured through, while
+their effects stay: the bundled cost map, litellm's log handler at ERROR, tokens counted with
+the bundled encodings (no network here, so a missing one would raise).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.support.kernels import execute, model_env, running_kernel
+from tests.support.model_steps import Reply
+
+LITELLM_VARIABLES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOG", "TIKTOKEN_CACHE_DIR")
+
+STATE = (
+    f"_keys = {LITELLM_VARIABLES!r}\n"
+    + """
+import json as _j, logging as _lg, os as _os, subprocess as _sp, sys as _sys
+import litellm as _ll
+from litellm.litellm_core_utils.get_model_cost_map import _cost_map_source_info as _src
+_child = _sp.run([_sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
+                 capture_output=True, text=True, check=True).stdout
+print(_j.dumps({
+    "environ": {k: _os.environ.get(k) for k in _keys},
+    "child": {k: _j.loads(_child).get(k) for k in _keys},
+    "cost_map": _src.source,
+    "log_level": _lg.getLevelName(_ll._logging.handler.level),
+    "tokens": _ll.token_counter(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]),
+}))
+"""
+)
+
+WARM_UP_DONE = """
+import sys as _s, threading as _t
+print(not any(isinstance(x, _t.Timer) for x in _t.enumerate()) and "litellm" in _s.modules)
+"""
+
+
+def kernel_env(server, **extra: str) -> dict[str, str]:
+    env = model_env(server, **extra)
+    for key in LITELLM_VARIABLES:
+        if key not in extra:
+            env.pop(key, None)  # the test runner's own conftest sets one of them
+    return env
+
+
+def state_after_turn(kc, server) -> dict:
+    deadline = time.monotonic() + 120
+    while execute(kc, WARM_UP_DONE).stream_text().strip() != "True":
+        assert time.monotonic() < deadline, "the litellm warm-up never finished"
+        time.sleep(0.2)
+    server.script(Reply("Fine."))
+    turn = execute(kc, "%%ai\nhello", timeout=120)
+    assert "Fine." in turn.all_text(), turn.all_text()
+    result = execute(kc, STATE, timeout=120)
+    assert result.status == "ok", result.all_text()
+    return json.loads(result.stream_text().strip().splitlines()[-1])
+
+
+def test_nothing_leaks_into_the_users_environment(model_server, tmp_path):
+    with running_kernel(env=kernel_env(model_server), cwd=tmp_path) as (km, kc):
+        state = state_after_turn(kc, model_server)
+    nothing = dict.fromkeys(LITELLM_VARIABLES)
+    assert state["environ"] == nothing
+    assert state["child"] == nothing
+    assert state["cost_map"] == "local"
+    assert state["log_level"] == "ERROR"
+    assert state["tokens"] > 0
+
+
+def test_the_users_own_settings_are_kept(model_server, tmp_path):
+    tiktoken_dir = str(tmp_path / "my-tiktoken-cache")
+    env = kernel_env(model_server, LITELLM_LOG="WARNING", TIKTOKEN_CACHE_DIR=tiktoken_dir)
+    with running_kernel(env=env, cwd=tmp_path) as (km, kc):
+        state = state_after_turn(kc, model_server)
+    mine = {"LITELLM_LOCAL_MODEL_COST_MAP": None, "LITELLM_LOG": "WARNING"}
+    mine["TIKTOKEN_CACHE_DIR"] = tiktoken_dir
+    assert state["environ"] == mine
+    assert state["child"] == mine
+    assert state["cost_map"] == "local"
+    assert state["log_level"] == "WARNING"
