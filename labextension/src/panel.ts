@@ -29,7 +29,7 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
     this.chat = options.chat;
     this.addWidget(options.chat);
     this.addWidget(new AgentsSection(this.model));
-    (this.content as AccordionPanel).setRelativeSizes([0.85, 0.15]);
+    (this.content as AccordionPanel).setRelativeSizes([0.75, 0.25]);
   }
 
   readonly model: AiiPanelModel;
