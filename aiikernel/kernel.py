@@ -54,9 +54,15 @@ class AiiKernel(IPythonKernel):
             timer.start()
 
     def _warm_up(self) -> None:
+        from .lm.litellm_client import LiteLLMClient
         from .lm.litellm_import import warm_litellm
+        from .session import AiSession
 
         try:
-            warm_litellm()
+            client = AiSession.for_shell(self.shell).client
+            if isinstance(client, LiteLLMClient):
+                warm_litellm()
+            elif hasattr(client, "warm_up"):
+                client.warm_up()  # the model gateway: started (or found) in the background
         except Exception:  # a broken install shows up, clearly, at the first turn
-            self.log.debug("litellm warm-up failed", exc_info=True)
+            self.log.debug("model warm-up failed", exc_info=True)

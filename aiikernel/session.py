@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, DottedObjectName, Float, Instance, Int, Unicode, default
+from traitlets import Bool, DottedObjectName, Enum, Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ATTR = "_aiikernel_session"
+
+#: The model client class of each ``AiSession.lm_backend``.
+MODEL_CLIENTS = {
+    "auto": "aiikernel.gateway.client.AutoModelClient",
+    "gateway": "aiikernel.gateway.client.GatewayClient",
+    "litellm": "aiikernel.lm.litellm_client.LiteLLMClient",
+}
 
 
 class AiSession(LoggingConfigurable):
@@ -62,14 +69,31 @@ class AiSession(LoggingConfigurable):
         "aiikernel.turn.engine.TurnEngine",
         help="Dotted name of the class that runs one AI turn (prompt → model → code → outputs → …).",
     ).tag(config=True)
+    lm_backend = Enum(
+        list(MODEL_CLIENTS),
+        "litellm",
+        help="How models are reached: 'gateway' (the user's model gateway process, which "
+        "holds litellm for every kernel), 'litellm' (litellm inside this kernel), or 'auto' "
+        "(the gateway; litellm here, with a notice, when the gateway cannot start). "
+        "The AIIPYTHON_LM_BACKEND environment variable overrides it.",
+    ).tag(config=True)
     model_client_class = DottedObjectName(
-        "aiikernel.lm.litellm_client.LiteLLMClient",
-        help="Dotted name of the class that talks to models; the default goes through litellm.",
+        help="Dotted name of the class that talks to models; by default the one of lm_backend.",
     ).tag(config=True)
     checkpoint_store_class = DottedObjectName(
         "aiikernel.checkpoints.CheckpointStore",
         help="Dotted name of the class of the namespace checkpoint store.",
     ).tag(config=True)
+
+    @default("model_client_class")
+    def _default_model_client_class(self) -> str:
+        return MODEL_CLIENTS[self.effective_lm_backend]
+
+    @property
+    def effective_lm_backend(self) -> str:
+        """``AIIPYTHON_LM_BACKEND`` when it names a backend, else ``lm_backend``."""
+        env = os.environ.get("AIIPYTHON_LM_BACKEND", "").strip().lower()
+        return env if env in MODEL_CLIENTS else self.lm_backend
 
     @default("checkpoint_directory")
     def _default_checkpoint_directory(self) -> str:

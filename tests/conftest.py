@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.gateways"]
 
 _SPEC_ROOT = Path(tempfile.mkdtemp(prefix="aiik-kernelspec-"))
 
@@ -19,10 +19,21 @@ def pytest_configure(config):  # noqa: ARG001 - pytest hook signature
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(data_dir), existing) if p)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ["AIIPYTHON_HOME"] = str(_SPEC_ROOT / "aiipython-home")  # never the real ~/.aiipython
+    from tests.support.gateways import runtime_root_for_session
+
+    # model gateways of this session live here (never the user's), stopped at the end
+    os.environ["AIIPYTHON_RUNTIME_DIR"] = runtime_root_for_session()
 
 
 def pytest_unconfigure(config):  # noqa: ARG001
     import shutil
+
+    from tests.support.gateways import stop_all_gateways
+
+    runtime = os.environ.get("AIIPYTHON_RUNTIME_DIR", "")
+    if runtime.startswith("/tmp/aiirt-"):
+        stop_all_gateways(Path(runtime))
+        shutil.rmtree(runtime, ignore_errors=True)
 
     shutil.rmtree(_SPEC_ROOT, ignore_errors=True)
 
@@ -31,9 +42,12 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture
-def ai_kernel(model_server, tmp_path):
-    """A real `aiipython` kernel process wired to the scripted model server; yields (km, kc)."""
+def ai_kernel(model_server, tmp_path, lm_backend):
+    """A real `aiipython` kernel process wired to the scripted model server; yields (km, kc).
+
+    ``lm_backend`` chooses its model backend when a test parametrises it (indirectly)."""
     from tests.support.kernels import model_env, running_kernel
 
-    with running_kernel("aiipython", env=model_env(model_server), cwd=tmp_path) as pair:
+    env = model_env(model_server, **lm_backend)
+    with running_kernel("aiipython", env=env, cwd=tmp_path) as pair:
         yield pair

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from .errors import MissingCredentials
 from .models import provider_of
@@ -18,8 +19,13 @@ def env_vars_of(provider: str) -> tuple[str, ...]:
     return PROVIDER_ENV.get(provider, ()) + api_key_env_of(provider)
 
 
-def resolve_credential(model: str) -> Credential:
-    """The credential for ``model``; raises :class:`MissingCredentials` with the fix."""
+def resolve_credential(model: str, env: Mapping[str, str] | None = None) -> Credential:
+    """The credential for ``model``; raises :class:`MissingCredentials` with the fix.
+
+    ``env`` stands for the environment (default ``os.environ``): the model gateway passes
+    the environment of the kernel that asks.
+    """
+    environ = os.environ if env is None else env
     provider = provider_of(model)
     try:
         from .auth import lookup_credential  # stored OAuth / API keys, when present
@@ -30,7 +36,7 @@ def resolve_credential(model: str) -> Credential:
         if found is not None:
             return found
     for var in env_vars_of(provider):
-        value = os.environ.get(var)
+        value = environ.get(var)
         if value:
             return Credential(provider, value, f"env:{var}")
     if provider in KEYLESS_PROVIDERS or provider not in PROVIDER_ENV:

@@ -43,7 +43,14 @@ class UsageChunk:
     cost: float | None
 
 
-Chunk = TextChunk | UsageChunk
+@dataclass(frozen=True)
+class NoticeChunk:
+    """Something the user should know about how the request is served (shown once, not sent)."""
+
+    message: str
+
+
+Chunk = TextChunk | UsageChunk | NoticeChunk
 
 
 @dataclass(frozen=True)

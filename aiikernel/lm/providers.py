@@ -15,6 +15,7 @@ with ``conversation_mode="new"`` so every call starts a fresh browser conversati
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,27 +28,31 @@ TABMINION = "tabminion"
 TABMINION_DEFAULT_URL = "http://localhost:8080"
 
 
-def tabminion_url() -> str:
-    """TabMinion's root URL (its OpenAI API is under ``/v1``)."""
-    return (os.environ.get("TABMINION_URL") or TABMINION_DEFAULT_URL).rstrip("/")
+def tabminion_url(env: Mapping[str, str] | None = None) -> str:
+    """TabMinion's root URL (its OpenAI API is under ``/v1``); ``env`` defaults to ``os.environ``."""
+    environ = os.environ if env is None else env
+    return (environ.get("TABMINION_URL") or TABMINION_DEFAULT_URL).rstrip("/")
 
 
-def tabminion_extra_body() -> dict[str, Any]:
+def tabminion_extra_body(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Fields TabMinion reads from each request: a fresh conversation, optional window/focus."""
+    environ = os.environ if env is None else env
     extra: dict[str, Any] = {"conversation_mode": "new"}
-    window = os.environ.get("TABMINION_WINDOW_ID", "").strip()
+    window = environ.get("TABMINION_WINDOW_ID", "").strip()
     if window:
         extra["window_id"] = int(window) if window.isdigit() else window
-    activate = os.environ.get("TABMINION_ACTIVATE", "").strip()
+    activate = environ.get("TABMINION_ACTIVATE", "").strip()
     if activate:
         extra["activate"] = activate.lower() not in ("0", "false", "no")
     return extra
 
 
-def custom_providers(settings: Settings | None = None) -> dict[str, ProviderConfig]:
+def custom_providers(
+    settings: Settings | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, ProviderConfig]:
     """Every named OpenAI-compatible endpoint: TabMinion plus the settings.json ones."""
     settings = settings or load_settings()
-    found = {TABMINION: ProviderConfig(base_url=tabminion_url() + "/v1")}
+    found = {TABMINION: ProviderConfig(base_url=tabminion_url(env) + "/v1")}
     found.update(settings.providers)
     return found
 
@@ -67,15 +72,23 @@ class Route:
     custom: bool = False
 
 
-def route(model: str, api_key: str | None, settings: Settings | None = None) -> Route:
-    """How to call ``model`` through litellm (custom endpoints become ``openai/…`` + base URL)."""
+def route(
+    model: str,
+    api_key: str | None,
+    settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Route:
+    """How to call ``model`` through litellm (custom endpoints become ``openai/…`` + base URL).
+
+    ``env`` stands for the environment (default ``os.environ``; the gateway passes the kernel's).
+    """
     provider, name = split_model(model)
-    endpoint = custom_providers(settings).get(provider) if provider else None
+    endpoint = custom_providers(settings, env).get(provider) if provider else None
     if endpoint is None:
         return Route(model, {"api_key": api_key} if api_key else {})
     extra = dict(endpoint.extra_body)
     if provider == TABMINION:
-        extra.update(tabminion_extra_body())
+        extra.update(tabminion_extra_body(env))
     kwargs: dict[str, Any] = {
         "api_base": endpoint.base_url,
         # the OpenAI SDK insists on some key; keyless local servers ignore it

@@ -29,6 +29,7 @@ from .events import (
     TurnDone,
     TurnEvent,
     TurnFailed,
+    TurnNotice,
     TurnStarted,
     Usage,
 )
@@ -163,7 +164,7 @@ class TurnEngine:
         ``attachments`` are extra content parts (OpenAI/litellm format, e.g. ``image_url``)
         sent with the prompt to models that accept them.
         """
-        from ..lm.litellm_client import ModelRequest, TextChunk, UsageChunk
+        from ..lm.litellm_client import ModelRequest, NoticeChunk, TextChunk, UsageChunk
 
         yield TurnStarted(model=model, prompt=prompt, max_steps=max_steps)
         content: Any = prompt
@@ -189,6 +190,8 @@ class TurnEngine:
                             completion_tokens=chunk.completion_tokens,
                             cost=chunk.cost,
                         )
+                    elif isinstance(chunk, NoticeChunk):
+                        yield TurnNotice(message=chunk.message)
             except KeyboardInterrupt:
                 close = getattr(stream, "close", None)
                 if close:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.kernels import execute
 from tests.support.model_steps import Reply
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 def test_fence_runs_in_user_namespace_and_outputs_are_fed_back(ai_kernel, model_server):

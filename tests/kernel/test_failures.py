@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.kernels import execute, model_env, running_kernel
 from tests.support.model_steps import Fault, Garbled, Hang, Reply, StreamError, Truncated
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 def assert_recovers(kc, model_server) -> None:
@@ -57,8 +60,8 @@ def test_timeout_is_reported(ai_kernel, model_server):
     assert_recovers(kc, model_server)
 
 
-def test_missing_credentials_name_the_fix(model_server, tmp_path):
-    env = model_env(None)  # no keys at all, default model (gemini)
+def test_missing_credentials_name_the_fix(model_server, tmp_path, lm_backend):
+    env = model_env(None, **lm_backend)  # no keys at all, default model (gemini)
     with running_kernel(env=env, cwd=tmp_path) as (km, kc):
         result = execute(kc, "%%ai\nhello")
         text = result.all_text()
@@ -77,13 +80,16 @@ DAMAGED_STREAMS = {
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_a_damaged_stream_is_never_a_silently_short_answer(model_server, tmp_path, provider):
+def test_a_damaged_stream_is_never_a_silently_short_answer(
+    model_server, tmp_path, provider, lm_backend
+):
     """Whatever litellm version raises (or not) for a damaged stream, the user sees the part
     that arrived followed by a clear "Broken stream" error; the answer never just stops."""
     env = model_env(
         model_server,
         ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
         ANTHROPIC_BASE_URL=model_server.anthropic_base,
+        **lm_backend,
     )
     with running_kernel("aiipython", env=env, cwd=tmp_path) as (km, kc):
         for label, step in DAMAGED_STREAMS.items():

@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.kernels import execute
 from tests.support.model_steps import Reply
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 class Interrupter:
