@@ -1,8 +1,8 @@
 """The model client: stream a chat completion through litellm, errors converted to ours.
 
 litellm costs seconds and ~130 MB to import, so it is imported on the first
-request (or warmed in the background with :meth:`LiteLLMClient.warm_up`), with
-``LITELLM_LOCAL_MODEL_COST_MAP=True`` set first so it never fetches a cost map.
+request (or warmed in the background with :meth:`LiteLLMClient.warm_up`), offline and
+without leaving its settings in the user's environment (:mod:`.litellm_env`).
 """
 
 from __future__ import annotations
