@@ -51,6 +51,11 @@ class AiSession(LoggingConfigurable):
     namespace_budget = Int(
         6000, help="Characters the namespace summary in the system prompt may use."
     ).tag(config=True)
+    recent_cells_budget = Int(
+        4000,
+        help="Characters the recent cells (source, short outputs, errors of the last cells the "
+        "user ran) may use in the system prompt; 0 leaves them out.",
+    ).tag(config=True)
     request_timeout = Float(
         120.0, help="Seconds to wait for the model before a request is abandoned."
     ).tag(config=True)
@@ -107,6 +112,12 @@ class AiSession(LoggingConfigurable):
         self._checkpoints: Any = None
         self._tracker: Any = None
         self.turn_count = 0
+        #: The last cells the user ran (not AI code, not `%%ai` cells): the model sees them.
+        from .turn.cells import CellLog
+
+        self.cell_log = CellLog()
+        self._turn_depth = 0
+        self._recording = False
         #: Called with every event of every turn (usage totals, wire log, UI mirrors).
         self.observers: list[Callable[[Any], None]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
@@ -128,6 +139,8 @@ class AiSession(LoggingConfigurable):
             setattr(shell, _ATTR, session)
             shell.configurables.append(session)  # so `%config AiSession.max_steps = 5` works
             session._start_tracking()
+            shell.events.register("pre_run_cell", session._pre_run_cell)
+            shell.events.register("post_run_cell", session._post_run_cell)
         return session
 
     # -- namespace -------------------------------------------------------------
@@ -143,6 +156,55 @@ class AiSession(LoggingConfigurable):
         """Names IPython put in the namespace itself (never summarised or checkpointed)."""
         assert self.shell is not None
         return set(self.shell.user_ns_hidden)
+
+    # -- recent cells ----------------------------------------------------------
+
+    @property
+    def turn_running(self) -> bool:
+        """An AI turn runs now (its code's cells are not the user's)."""
+        return self._turn_depth > 0
+
+    def _pre_run_cell(self, info: Any) -> None:
+        source = getattr(info, "raw_cell", "") or ""
+        self._recording = not (
+            self.turn_running
+            or getattr(info, "silent", False)
+            or not getattr(info, "store_history", True)
+            or source.lstrip().startswith(("%%ai", "%ai"))
+            or not source.strip()
+        )
+        if self._recording:
+            number = getattr(self.shell, "execution_count", None)
+            self.cell_log.begin(source, number)
+
+    def _post_run_cell(self, result: Any) -> None:
+        if not self._recording:
+            return
+        self._recording = False
+        value, error = getattr(result, "result", None), None
+        text = None
+        if value is not None:
+            try:
+                text = repr(value)
+            except Exception as exc:
+                text = f"<repr failed: {type(exc).__name__}>"
+        exc = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+        if exc is not None:
+            from .turn.runner import format_error
+
+            error = format_error(exc, limit=4)
+        self.cell_log.finish(result=text, error=error)
+
+    @property
+    def recording_cell(self) -> bool:
+        """A user cell runs now (its outputs belong in :attr:`cell_log`)."""
+        return self._recording
+
+    def recent_cells(self) -> str:
+        """The recent cells as Markdown for the system prompt (within ``recent_cells_budget``)."""
+        if self.recent_cells_budget <= 0:
+            return ""
+        return self.cell_log.render(self.recent_cells_budget)
 
     # -- conversation ----------------------------------------------------------
 
@@ -251,16 +313,21 @@ class AiSession(LoggingConfigurable):
             hidden=self.hidden_names,
             output_limit=self.output_limit,
             namespace_budget=self.namespace_budget,
+            recent_cells=self.recent_cells,
         )
         attachments, self.pending_attachments = self.pending_attachments, []
-        for event in engine.run(
-            prompt,
-            model=self.resolve_model(model),
-            max_steps=max_steps or self.max_steps,
-            attachments=attachments or None,
-        ):
-            self._notify(event)
-            yield event
+        self._turn_depth += 1
+        try:
+            for event in engine.run(
+                prompt,
+                model=self.resolve_model(model),
+                max_steps=max_steps or self.max_steps,
+                attachments=attachments or None,
+            ):
+                self._notify(event)
+                yield event
+        finally:
+            self._turn_depth -= 1
 
     def _notify(self, event: Any) -> None:
         for observer in list(self.observers):

@@ -62,6 +62,7 @@ class ChatHub(LoggingConfigurable):
         self._history: ChatHistory | None = None
         self._pending_request: str | None = None
         self._armed: tuple[int, int] | None = None
+        self._user_cell = False
         self._tap: Any = None
         session.observers.append(self.on_event)
         shell = session.shell
@@ -166,7 +167,13 @@ class ChatHub(LoggingConfigurable):
     # -- code outputs ------------------------------------------------------------------------
 
     def _pre_run_cell(self, info: Any) -> None:
-        if self._armed is not None and self._tap is not None:
+        if self._tap is None:
+            return
+        # A user cell: its outputs go to the session's recent cells (what the model is told).
+        self._user_cell = self._armed is None and bool(
+            getattr(self.session, "recording_cell", False)
+        )
+        if self._armed is not None or self._user_cell:
             self._tap.active = True
 
     def _post_run_cell(self, result: Any) -> None:
@@ -180,11 +187,16 @@ class ChatHub(LoggingConfigurable):
             except Exception:
                 pass
         self._tap.active = False
+        self._user_cell = False
 
     def _on_output(self, msg_type: str, output: dict[str, Any], display_id: str | None) -> None:
         from .protocol import CodeClear, CodeOutput, EventMessage
 
         with self.lock:
+            if self._user_cell and self._armed is None:
+                if msg_type not in ("clear_output", "update_display_data"):
+                    self.session.cell_log.add_output(output)
+                return
             turn = self.history.current
             if turn is None or self._armed is None:
                 return

@@ -15,7 +15,7 @@ Guarantees every front relies on:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..lm.errors import ModelError, redact
@@ -56,6 +56,11 @@ and you may continue with more code. When you are done, reply without any ```py 
 
 The user's namespace right now:
 {namespace}
+"""
+
+RECENT_CELLS = """
+The cells the user ran most recently in this kernel (oldest first; outputs shortened):
+{cells}
 """
 
 TRUNCATION_MARK = "\n… [{cut} characters cut] …\n"
@@ -136,6 +141,7 @@ class TurnEngine:
         hidden: set[str] | None = None,
         output_limit: int = 4000,
         namespace_budget: int = 6000,
+        recent_cells: Callable[[], str] | None = None,
     ) -> None:
         self.client = client
         self.runner = runner
@@ -144,11 +150,17 @@ class TurnEngine:
         self.hidden = hidden or set()
         self.output_limit = output_limit
         self.namespace_budget = namespace_budget
+        #: Returns the recent cells as Markdown ("" for none); asked at every model request.
+        self.recent_cells = recent_cells
 
     def build_messages(self) -> list[dict[str, Any]]:
         """System prompt with a fresh namespace summary, then the conversation."""
         summary = summarize_namespace(self.namespace, self.hidden, self.namespace_budget)
-        system = {"role": "system", "content": SYSTEM_PROMPT.format(namespace=summary)}
+        content = SYSTEM_PROMPT.format(namespace=summary)
+        cells = self.recent_cells() if self.recent_cells is not None else ""
+        if cells:
+            content += RECENT_CELLS.format(cells=cells)
+        system = {"role": "system", "content": content}
         return [system, *merge_roles(self.conversation)]
 
     def run(

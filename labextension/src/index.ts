@@ -16,6 +16,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ChatBinder } from './binder';
 import { ChatModel } from './chatModel';
 import { ChatView } from './chatView';
+import { ErrorActions } from './errorActions';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
 import { aiikernelIcon } from './icons';
 import { AiiPanel } from './panel';
@@ -65,6 +66,18 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     panel.disposed.connect(() => binder.dispose());
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
+
+    if (notebooks) {
+      const fixes = new ErrorActions({
+        notebooks,
+        send: (notebook, prompt) => {
+          app.shell.activateById(notebook.id); // the chat follows the notebook it fixes
+          app.shell.activateById(panel.id);
+          chatModel.send(prompt);
+        }
+      });
+      panel.disposed.connect(() => fixes.dispose());
+    }
 
     chat.escaped.connect(() => {
       const current = binder.current;

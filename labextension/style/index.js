@@ -1,2 +1,3 @@
 import './base.css';
 import './chat.css';
+import './notebook.css';

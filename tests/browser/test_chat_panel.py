@@ -90,7 +90,6 @@ def test_plot_and_dataframe_then_reload_shows_the_same_history(page, chat_lab, m
     assert turn.locator(".jp-AiiChat-prompt").inner_text() == "Which city is warmest? Plot it."
     block = turn.locator(".jp-AiiChat-block").first
     assert block.get_attribute("data-status") == "ok"
-    screenshot(page, "debug.png")
     png = block.locator(".jp-OutputArea-output img[src^='data:image/png']")
     png.wait_for(timeout=30_000)
     table = block.locator(".jp-OutputArea-output table.dataframe")
