@@ -412,8 +412,9 @@ class GatewayServer(LoggingConfigurable):
             log.error("litellm could not be loaded: %s", future.exception())
         else:
             log.info("litellm loaded and warm")
-            with contextlib.suppress(OSError):
-                self._write_state()
+            if not self._stop.is_set() and self._owns_socket():
+                with contextlib.suppress(OSError):
+                    self._write_state()
 
     async def _watch_idle(self) -> None:
         if self.idle_timeout <= 0:
