@@ -16,7 +16,9 @@ from .commands import CommandResult, all_commands, run_command
 
 USAGE = """\
 Usage:
-  %%ai [-m MODEL] [--max-steps N]      (cell magic: the cell body is the prompt)
+  %%ai [-m MODEL] [--max-steps N] [--ask | --auto]
+                                       (cell magic: the cell body is the prompt; --ask:
+                                       each code block waits for run / skip / edit)
   %ai [-m MODEL] [--max-steps N] PROMPT
   %ai reset                            start a fresh conversation
   %ai /COMMAND [ARGS]                  run a command (/help lists them)"""
@@ -30,9 +32,11 @@ class UsageError(ValueError):
 class AiOptions:
     model: str | None = None
     max_steps: int | None = None
+    run_mode: str | None = None
 
 
 _OPTION = re.compile(r"\s*(-m|--model|--max-steps)(?:=|\s+)(\S+)")
+_FLAG = re.compile(r"\s*--(ask|auto)(?=\s|$)")
 
 
 def parse_options(line: str) -> tuple[AiOptions, str]:
@@ -40,6 +44,11 @@ def parse_options(line: str) -> tuple[AiOptions, str]:
     opts = AiOptions()
     rest = line
     while True:
+        flag_match = _FLAG.match(rest)
+        if flag_match:
+            opts.run_mode = flag_match.group(1)
+            rest = rest[flag_match.end() :]
+            continue
         m = _OPTION.match(rest)
         if not m:
             break
@@ -87,7 +96,14 @@ class AiMagics(Magics):
             print(USAGE)
             return
         renderer = CellRenderer(self.shell)
-        events = self.session.run_turn(prompt.strip(), model=opts.model, max_steps=opts.max_steps)
+        approve = None
+        if (opts.run_mode or self.session.run_mode) == "ask":
+            from .turn.approval import stdin_approval
+
+            approve = stdin_approval()
+        events = self.session.run_turn(
+            prompt.strip(), model=opts.model, max_steps=opts.max_steps, approve=approve
+        )
         try:
             for event in events:
                 renderer.handle(event)

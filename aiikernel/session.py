@@ -51,6 +51,12 @@ class AiSession(LoggingConfigurable):
     namespace_budget = Int(
         6000, help="Characters the namespace summary in the system prompt may use."
     ).tag(config=True)
+    run_mode = Enum(
+        ["auto", "ask"],
+        "auto",
+        help="'auto': the AI's code blocks run as they come; 'ask': each block waits for the "
+        "user's Run / Edit / Skip (the chat panel's buttons, or the stdin prompt in a %%ai cell).",
+    ).tag(config=True)
     recent_cells_budget = Int(
         4000,
         help="Characters the recent cells (source, short outputs, errors of the last cells the "
@@ -291,8 +297,13 @@ class AiSession(LoggingConfigurable):
         model: str | None = None,
         max_steps: int | None = None,
         runner: Any = None,
+        approve: Any = None,
     ) -> Iterator[TurnEvent]:
-        """Run one AI turn and yield its events; the caller renders them."""
+        """Run one AI turn and yield its events; the caller renders them.
+
+        ``approve`` (run mode ``ask``) is asked before each code block runs; see
+        :mod:`aiikernel.turn.approval`.
+        """
         from .lm.config import models_config
         from .turn.events import TurnNotice
         from .turn.runner import ShellCodeRunner
@@ -314,6 +325,7 @@ class AiSession(LoggingConfigurable):
             output_limit=self.output_limit,
             namespace_budget=self.namespace_budget,
             recent_cells=self.recent_cells,
+            approve=approve,
         )
         attachments, self.pending_attachments = self.pending_attachments, []
         self._turn_depth += 1

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from ..commands import all_commands, run_command
 from .protocol import (
+    ApproveRequest,
     CommandInfo,
     CommandRequest,
     CommandResultMessage,
@@ -26,6 +27,8 @@ from .protocol import (
     CommandsRequest,
     ErrorMessage,
     HistoryRequest,
+    NamesMessage,
+    NamesRequest,
     PromptRequest,
     StateRequest,
     client_message,
@@ -61,6 +64,8 @@ class ChannelHub(Protocol):
     def run_prompt(self, request: Any) -> None: ...
 
     def after_command(self) -> None: ...
+
+    def approve(self, request: Any) -> str | None: ...
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -152,6 +157,16 @@ class ChatChannel:
                 self.send(self.hub.state_message(request.request_id))
             elif isinstance(request, CommandsRequest):
                 self.send(self.commands(request.request_id))
+            elif isinstance(request, ApproveRequest):
+                problem = self.hub.approve(request)
+                if problem:
+                    self.send(ErrorMessage(request_id=request.request_id, message=problem))
+            elif isinstance(request, NamesRequest):
+                from .mentions import user_names
+
+                session = self.session
+                names = user_names(session.namespace, session.hidden_names)
+                self.send(NamesMessage(request_id=request.request_id, names=names))
             elif not on_main_shell:
                 self.send(
                     ErrorMessage(

@@ -170,13 +170,26 @@ class ChatHistory:
                 )
             )
             wire["start_offset"] = start
+        elif kind == "code_awaiting":
+            block = self._block(turn, event.step, event.index)
+            if block is not None:
+                block.status = "pending"
         elif kind == "code_finished":
             block = self._block(turn, event.step, event.index)
             if block is not None:
                 block.duration = event.duration
                 block.status = (
-                    "interrupted" if event.interrupted else "error" if event.error else "ok"
+                    "skipped"
+                    if getattr(event, "skipped", False)
+                    else "interrupted"
+                    if event.interrupted
+                    else "error"
+                    if event.error
+                    else "ok"
                 )
+                edited = getattr(event, "edited_code", None)
+                if edited is not None:
+                    block.code, block.edited = edited, True
                 wire["status"] = block.status
         elif kind == "usage":
             turn.usage.prompt_tokens += event.prompt_tokens
@@ -191,7 +204,7 @@ class ChatHistory:
             turn.status = event.reason
             for step in turn.steps:
                 for block in step.blocks:
-                    if block.status == "running":
+                    if block.status in ("running", "pending"):
                         block.status = "interrupted"
         return wire
 

@@ -61,8 +61,13 @@ class ChatHub(LoggingConfigurable):
         self.lock = threading.RLock()
         self._history: ChatHistory | None = None
         self._pending_request: str | None = None
+        self._pending_labels: list[str] = []
         self._armed: tuple[int, int] | None = None
         self._user_cell = False
+        #: Run mode ``ask``: the block (turn, step, index) waiting for the user, and the answer.
+        self._awaiting: tuple[int, int, int] | None = None
+        self._decision: Any = None
+        self._decided = threading.Event()
         self._tap: Any = None
         session.observers.append(self.on_event)
         shell = session.shell
@@ -116,6 +121,7 @@ class ChatHub(LoggingConfigurable):
             if event.kind == "turn_started":
                 self._forget_if_reset(starting=True)
                 request_id, self._pending_request = self._pending_request, None
+                labels, self._pending_labels = self._pending_labels, []
                 turn = history.begin(
                     prompt=event.prompt,
                     model=event.model,
@@ -123,6 +129,7 @@ class ChatHub(LoggingConfigurable):
                     request_id=request_id,
                     max_steps=getattr(event, "max_steps", None),
                 )
+                turn.attachments = labels
             else:
                 turn = history.current
                 if turn is None:
@@ -134,6 +141,8 @@ class ChatHub(LoggingConfigurable):
                 if self._tap is not None:
                     self._tap.active = False
             wire = history.apply(turn, event)
+            if event.kind == "turn_started":
+                wire["attachments"] = list(turn.attachments)
             self.seq += 1
             message = EventMessage(
                 seq=self.seq,
@@ -266,10 +275,21 @@ class ChatHub(LoggingConfigurable):
 
     def run_prompt(self, request: Any) -> None:
         """Run a panel's prompt as a turn (events reach every panel through :meth:`on_event`)."""
+        parts: list[dict[str, Any]] = []
+        if getattr(request, "attachments", None):
+            from .mentions import attachment_parts
+
+            parts, labels = attachment_parts(self.session.namespace, request.attachments)
+            self._pending_labels = labels
+        self.session.pending_attachments = parts + list(self.session.pending_attachments)
         with self.lock:
             self._pending_request = request.request_id
+        mode = getattr(request, "run_mode", None) or self.session.run_mode
         events = self.session.run_turn(
-            request.text, model=request.model, max_steps=request.max_steps
+            request.text,
+            model=request.model,
+            max_steps=request.max_steps,
+            approve=self._wait_for_approval if mode == "ask" else None,
         )
         try:
             for _ in events:
@@ -280,6 +300,42 @@ class ChatHub(LoggingConfigurable):
         finally:
             with self.lock:
                 self._pending_request = None
+                self._pending_labels = []
+
+    # -- run mode ask ---------------------------------------------------------------------
+
+    def _wait_for_approval(self, code: str) -> Any:
+        """The approver of a panel's turn: wait (interruptibly) for an ``approve`` request."""
+        from ..turn.approval import Decision
+
+        with self.lock:
+            turn = self.history.current
+            if turn is None or self._armed is None:
+                return Decision("run", code)
+            self._awaiting = (turn.id, *self._armed)
+            self._decision = None
+            self._decided.clear()
+        try:
+            while not self._decided.wait(0.2):  # short waits: the kernel interrupt gets through
+                pass
+            return self._decision
+        finally:
+            with self.lock:
+                self._awaiting = None
+
+    def approve(self, request: Any) -> str | None:
+        """A panel's answer for the waiting block; returns why it was refused, if it was."""
+        from ..turn.approval import Decision
+
+        with self.lock:
+            if self._awaiting != (request.turn, request.step, request.index):
+                return "that code block is not waiting for an answer"
+            if request.action == "edit" and not (request.code or "").strip():
+                return "an edited block needs code"
+            code = request.code if request.action == "edit" else ""
+            self._decision = Decision(request.action, code or "")
+            self._decided.set()
+        return None
 
     def after_command(self) -> None:
         """A command may have reset the conversation or changed the model: tell the panels."""

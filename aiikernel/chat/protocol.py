@@ -9,7 +9,10 @@ kernel) and numbered by ``seq``, so a client that asked for the history applies 
 events newer than the history's ``seq``.
 
 Version 2 added ``history``, ``commands``, event broadcasting with ``seq``/``turn``/``source``,
-code outputs as Jupyter MIME bundles, and session totals in ``state``.
+code outputs as Jupyter MIME bundles, and session totals in ``state``.  Version 3 added
+attachments (@-mentions) on ``prompt``, their labels on a turn, the ``names`` request, and run
+mode ``ask`` (``run_mode`` on ``prompt``, the ``code_awaiting`` event, the ``approve`` request,
+block statuses ``pending``/``skipped``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 TARGET_NAME = "aiikernel.chat"
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_PROMPT_CHARS = 1_000_000
+MAX_ATTACHMENT_CHARS = 200_000
 
 # -- client → kernel ----------------------------------------------------------------------
 
@@ -30,6 +34,26 @@ class _Request(BaseModel):
     request_id: str = Field(min_length=1, max_length=128)
 
 
+class VariableMention(BaseModel):
+    """``@name``: the kernel adds a summary of that variable to the prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["variable"]
+    name: str = Field(min_length=1, max_length=256)
+
+
+class TextAttachment(BaseModel):
+    """``@cell``, ``@notebook``, ``@file:path``: text the panel read, sent with the prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["text"]
+    label: str = Field(min_length=1, max_length=1024)
+    text: str = Field(max_length=MAX_ATTACHMENT_CHARS)
+
+
+Attachment = Annotated[VariableMention | TextAttachment, Field(discriminator="kind")]
+
+
 class PromptRequest(_Request):
     """Run an AI turn (on the main shell: send it as an execute request, see the docs)."""
 
@@ -37,6 +61,9 @@ class PromptRequest(_Request):
     text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     model: str | None = Field(default=None, max_length=256)
     max_steps: int | None = Field(default=None, ge=1, le=1000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    #: ``ask``: each code block waits for an ``approve`` request; None: the kernel's default.
+    run_mode: Literal["auto", "ask"] | None = None
 
 
 class CommandRequest(_Request):
@@ -62,8 +89,31 @@ class CommandsRequest(_Request):
     type: Literal["commands"]
 
 
+class ApproveRequest(_Request):
+    """Run mode ``ask``: the user's answer for the block that waits (answered on a subshell)."""
+
+    type: Literal["approve"]
+    turn: int
+    step: int
+    index: int
+    action: Literal["run", "edit", "skip"]
+    code: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+
+
+class NamesRequest(_Request):
+    """The user's variables (for ``@`` completion)."""
+
+    type: Literal["names"]
+
+
 ClientMessage = Annotated[
-    PromptRequest | CommandRequest | StateRequest | HistoryRequest | CommandsRequest,
+    PromptRequest
+    | CommandRequest
+    | StateRequest
+    | HistoryRequest
+    | CommandsRequest
+    | NamesRequest
+    | ApproveRequest,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)
@@ -90,9 +140,11 @@ class CodeBlock(BaseModel):
     code: str
     start_offset: int
     end_offset: int
-    status: Literal["running", "ok", "error", "interrupted"] = "running"
+    status: Literal["running", "pending", "ok", "error", "interrupted", "skipped"] = "running"
     duration: float = 0.0
     outputs: list[dict[str, Any]] = Field(default_factory=list)
+    #: Run mode ``ask``: the user edited the block before it ran (``code`` is what ran).
+    edited: bool = False
 
 
 class ChatStep(BaseModel):
@@ -130,6 +182,8 @@ class ChatTurn(BaseModel):
     usage: TurnUsage = Field(default_factory=TurnUsage)
     error: TurnError | None = None
     notices: list[str] = Field(default_factory=list)
+    #: Labels of what was attached to the prompt (``@df``, ``@file:data.csv``, …).
+    attachments: list[str] = Field(default_factory=list)
 
 
 class CommandInfo(BaseModel):
@@ -188,6 +242,17 @@ class CommandsMessage(BaseModel):
     commands: list[CommandInfo]
 
 
+class NameInfo(BaseModel):
+    name: str
+    type: str
+
+
+class NamesMessage(BaseModel):
+    type: Literal["names"] = "names"
+    request_id: str
+    names: list[NameInfo]
+
+
 class CommandResultMessage(BaseModel):
     type: Literal["command_result"] = "command_result"
     request_id: str
@@ -225,6 +290,7 @@ ServerMessage = Annotated[
     EventMessage
     | HistoryMessage
     | CommandsMessage
+    | NamesMessage
     | CommandResultMessage
     | StateMessage
     | ErrorMessage,

@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..lm.errors import ModelError, redact
+from .approval import Approver
 from .context import summarize_namespace
 from .events import (
+    CodeAwaiting,
     CodeFinished,
     CodeStarted,
     ReplyDone,
@@ -81,6 +83,17 @@ def feedback_message(outcomes: list[Outcome], limit: int) -> str:
     parts = []
     for index, outcome in enumerate(outcomes, start=1):
         lines = [f"### Output of block {index}"]
+        if outcome.skipped:
+            parts.append(
+                "\n".join([*lines, "(The user chose not to run this block: it did not run.)"])
+            )
+            continue
+        if outcome.edited_code is not None:
+            lines.append(
+                "The user edited this block before running it; it ran as:\n```py\n"
+                + truncate(outcome.edited_code, limit)
+                + "\n```"
+            )
         if outcome.stdout:
             lines.append("stdout:\n```\n" + truncate(outcome.stdout, limit) + "\n```")
         if outcome.stderr:
@@ -142,6 +155,7 @@ class TurnEngine:
         output_limit: int = 4000,
         namespace_budget: int = 6000,
         recent_cells: Callable[[], str] | None = None,
+        approve: Approver | None = None,
     ) -> None:
         self.client = client
         self.runner = runner
@@ -152,6 +166,8 @@ class TurnEngine:
         self.namespace_budget = namespace_budget
         #: Returns the recent cells as Markdown ("" for none); asked at every model request.
         self.recent_cells = recent_cells
+        #: Run mode ``ask``: asked before each block runs (None: run mode ``auto``).
+        self.approve = approve
 
     def build_messages(self) -> list[dict[str, Any]]:
         """System prompt with a fresh namespace summary, then the conversation."""
@@ -237,8 +253,10 @@ class TurnEngine:
             outcomes: list[Outcome] = []
             for index, fence in enumerate(fences):
                 yield CodeStarted(step=step, index=index, code=fence.code, end_offset=fence.end)
+                if self.approve is not None:
+                    yield CodeAwaiting(step=step, index=index, code=fence.code)
                 try:
-                    outcome = self.runner.run(fence.code)
+                    outcome = self._run_block(fence.code)
                 except KeyboardInterrupt:
                     outcome = Outcome(error="KeyboardInterrupt", interrupted=True)
                 outcomes.append(outcome)
@@ -260,6 +278,19 @@ class TurnEngine:
                 {"role": "user", "content": feedback_content(outcomes, self.output_limit)}
             )
         yield TurnDone(reason="max_steps", steps=step)
+
+    def _run_block(self, code: str) -> Outcome:
+        """Run one block, after asking the user in run mode ``ask``."""
+        if self.approve is None:
+            return self.runner.run(code)
+        decision = self.approve(code)
+        if decision.action == "skip":
+            return Outcome(skipped=True)
+        if decision.action == "edit" and decision.code != code:
+            outcome = self.runner.run(decision.code)
+            outcome.edited_code = decision.code
+            return outcome
+        return self.runner.run(code)
 
     def _remember_reply(self, text: str, interrupted: bool = False) -> None:
         if interrupted:

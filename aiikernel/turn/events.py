@@ -57,6 +57,15 @@ class CodeStarted(_Event):
     end_offset: int
 
 
+class CodeAwaiting(_Event):
+    """Run mode ``ask``: the block waits for the user's Run / Edit / Skip."""
+
+    kind: Literal["code_awaiting"] = "code_awaiting"
+    step: int
+    index: int
+    code: str
+
+
 class CodeFinished(_Event):
     """What running a fence produced (as fed back to the model)."""
 
@@ -70,6 +79,9 @@ class CodeFinished(_Event):
     error: str | None = None
     interrupted: bool = False
     duration: float = 0.0
+    #: Run mode ``ask``: the user skipped the block, or edited it (the code that ran).
+    skipped: bool = False
+    edited_code: str | None = None
 
 
 class Usage(_Event):
@@ -110,6 +122,7 @@ TurnEvent = Annotated[
     | TextDelta
     | ReplyDone
     | CodeStarted
+    | CodeAwaiting
     | CodeFinished
     | Usage
     | TurnNotice

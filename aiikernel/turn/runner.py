@@ -29,6 +29,10 @@ class Outcome:
     duration: float = 0.0
     #: Image content parts of what the code displayed (only when sending them back is enabled).
     images: list[dict[str, Any]] = field(default_factory=list)
+    #: Run mode ``ask``: the user skipped the block (it did not run) …
+    skipped: bool = False
+    #: … or edited it first (this is the code that ran).
+    edited_code: str | None = None
 
 
 class CodeRunner(Protocol):

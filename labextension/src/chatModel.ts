@@ -9,12 +9,16 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { ChatConnection, newRequestId } from './connection';
 import {
+  ApproveAction,
+  Attachment,
   IChatTurn,
   ICommandInfo,
   IEventMessage,
   IHistoryMessage,
+  INameInfo,
   IStateMessage,
   KERNEL_NAME,
+  RunMode,
   ServerMessage,
   TurnEvent
 } from './protocol';
@@ -43,6 +47,14 @@ export class ChatModel {
     return this._noteAdded;
   }
 
+  /** A `names` answer arrived. */
+  get namesChanged(): ISignal<this, void> {
+    return this._namesChanged;
+  }
+
+  /** Run mode of the prompts sent from now on ('ask': each code block waits for Run / Edit / Skip). */
+  runMode: RunMode = 'auto';
+
   get binding(): ChatBinding {
     return this._binding;
   }
@@ -64,6 +76,10 @@ export class ChatModel {
   }
   get commands(): readonly ICommandInfo[] {
     return this._commands;
+  }
+  /** The kernel's user variables, as of the last `names` answer (for `@` completion). */
+  get names(): readonly INameInfo[] {
+    return this._names;
   }
   get sessionContext(): ISessionContext | null {
     return this._context;
@@ -102,8 +118,8 @@ export class ChatModel {
     this._sync();
   }
 
-  /** Send a prompt or a `/command`; it waits in the queue while a turn runs. */
-  send(text: string): void {
+  /** Send a prompt (with what its @-mentions attach) or a `/command`; it waits in the queue while a turn runs. */
+  send(text: string, attachments: Attachment[] = []): void {
     const trimmed = text.trim();
     if (!trimmed) {
       return;
@@ -111,9 +127,40 @@ export class ChatModel {
     if (this._promptHistory[this._promptHistory.length - 1] !== trimmed) {
       this._promptHistory.push(trimmed);
     }
-    this._queue.push({ id: newRequestId('q'), text: trimmed });
+    this._queue.push({ id: newRequestId('q'), text: trimmed, attachments, runMode: this.runMode });
     this._stateChanged.emit();
     this._pump();
+  }
+
+  /** Ask the kernel for its variables again; resolves when `names` is updated (or after 2 s). */
+  refreshNames(): Promise<void> {
+    const connection = this._connection;
+    if (!connection) {
+      return Promise.resolve();
+    }
+    return new Promise(resolve => {
+      const done = () => {
+        window.clearTimeout(timer);
+        this._namesChanged.disconnect(done);
+        resolve();
+      };
+      const timer = window.setTimeout(done, 2000);
+      this._namesChanged.connect(done);
+      connection.request({ type: 'names', request_id: newRequestId('v') });
+    });
+  }
+
+  /** Run mode ask: answer for the block that waits (the kernel takes it on a subshell). */
+  approve(turn: number, step: number, index: number, action: ApproveAction, code?: string): void {
+    this._connection?.request({
+      type: 'approve',
+      request_id: newRequestId('a'),
+      turn,
+      step,
+      index,
+      action,
+      ...(action === 'edit' ? { code } : {})
+    });
   }
 
   removeQueued(id: string): void {
@@ -234,6 +281,10 @@ export class ChatModel {
         this._commands = message.commands;
         this._stateChanged.emit();
         break;
+      case 'names':
+        this._names = message.names;
+        this._namesChanged.emit();
+        break;
       case 'command_result':
         this._note({ kind: 'command', ok: message.ok, markdown: message.markdown });
         break;
@@ -318,7 +369,13 @@ export class ChatModel {
     this._stateChanged.emit();
     const request = isCommand
       ? ({ type: 'command', request_id: requestId, line: next.text } as const)
-      : ({ type: 'prompt', request_id: requestId, text: next.text } as const);
+      : ({
+          type: 'prompt',
+          request_id: requestId,
+          text: next.text,
+          ...(next.attachments?.length ? { attachments: next.attachments } : {}),
+          ...(next.runMode ? { run_mode: next.runMode } : {})
+        } as const);
     void connection.run(request).then(status => {
       if (connection !== this._connection) {
         return;
@@ -349,6 +406,8 @@ export class ChatModel {
   private _dropped = 0;
   private _inFlight = false;
   private _label = '';
+  private _names: INameInfo[] = [];
+  private _namesChanged = new Signal<this, void>(this);
   private _noteAdded = new Signal<this, IChatNote>(this);
   private _promptHistory: string[] = [];
   private _queue: IQueuedPrompt[] = [];

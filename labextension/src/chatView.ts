@@ -10,6 +10,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { ChatModel } from './chatModel';
 import { ChatInput } from './input';
 import { markdownWidget } from './markdown';
+import { IMentionSource, mentionCompletions, resolveMentions } from './mentions';
 import { IChatTurn, TurnEvent } from './protocol';
 import { describeUsage } from './records';
 import { IChatNote, ICodeActions } from './tokens';
@@ -53,15 +54,24 @@ export class ChatView extends Panel {
     this._controls.node.appendChild(
       button('■ Stop', 'jp-mod-warn jp-AiiChat-stop', () => void this.model.stop(), 'Stop the running turn (interrupt the kernel)')
     );
+    this._mentions = options.mentions ?? null;
     this.input = new ChatInput({
       commands: () => this.model.commands,
-      history: () => this.model.promptHistory
+      history: () => this.model.promptHistory,
+      mentions: async prefix => {
+        if (Date.now() - this._namesAt > 1500) {
+          this._namesAt = Date.now(); // the namespace may have changed since the last look
+          await this.model.refreshNames();
+        }
+        return mentionCompletions(prefix, this.model.names, this._mentions);
+      }
     });
-    this.input.submitted.connect((_, text) => this.model.send(text), this);
+    this.input.submitted.connect((_, text) => void this._submit(text), this);
     this._footer = new Widget();
     this._footer.addClass('jp-AiiChat-footer');
+    this._runMode = this._runModeToggle();
 
-    for (const widget of [this._banner, this._conversation, this._queue, this._controls, this.input, this._footer]) {
+    for (const widget of [this._banner, this._conversation, this._queue, this._controls, this.input, this._runMode, this._footer]) {
       this.addWidget(widget);
     }
     this.model.stateChanged.connect(this._onState, this);
@@ -89,6 +99,15 @@ export class ChatView extends Panel {
     super.dispose();
   }
 
+  /** Resolve the prompt's mentions, then send it (in the order the prompts were typed). */
+  private _submit(text: string): Promise<void> {
+    this._sending = this._sending.then(async () => {
+      const attachments = text.trim().startsWith('/') ? [] : await resolveMentions(text, this._mentions);
+      this.model.send(text, attachments);
+    });
+    return this._sending;
+  }
+
   // -- conversation ----------------------------------------------------------------
 
   private _redraw(): void {
@@ -110,7 +129,16 @@ export class ChatView extends Panel {
   }
 
   private _onTurnAdded(_: ChatModel, turn: IChatTurn): void {
-    const view = new TurnView({ turn, rendermime: this._rendermime, actions: this._actions });
+    const view = new TurnView({
+      turn,
+      rendermime: this._rendermime,
+      actions: this._actions,
+      decide: (step, index, action, code) => this.model.approve(turn.id, step, index, action, code),
+      onEdit: text => {
+        this.input.value = text;
+        this.input.focus();
+      }
+    });
     this._views.set(turn.id, view);
     this._conversation.addWidget(view);
     this._scrollSoon();
@@ -144,6 +172,31 @@ export class ChatView extends Panel {
       const node = this._conversation.node;
       node.scrollTop = node.scrollHeight;
     });
+  }
+
+  /** The per-prompt run mode: "Ask before running code" (its default is a setting). */
+  private _runModeToggle(): Widget {
+    const widget = new Widget();
+    widget.addClass('jp-AiiChat-options');
+    const label = document.createElement('label');
+    label.className = 'jp-AiiChat-runMode';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = this.model.runMode === 'ask';
+    box.addEventListener('change', () => {
+      this.model.runMode = box.checked ? 'ask' : 'auto';
+    });
+    label.append(box, ' Ask before running code');
+    label.title = 'Each code block the AI writes waits for Run / Edit / Skip';
+    widget.node.appendChild(label);
+    this._runModeBox = box;
+    return widget;
+  }
+
+  /** Set the run mode of the prompts sent from now on (the setting's default, or the toggle). */
+  setRunMode(mode: 'auto' | 'ask'): void {
+    this.model.runMode = mode;
+    this._runModeBox.checked = mode === 'ask';
   }
 
   // -- state ---------------------------------------------------------------------------
@@ -242,11 +295,16 @@ export class ChatView extends Panel {
   }
 
   private _actions: ICodeActions | null;
+  private _mentions: IMentionSource | null;
+  private _namesAt = 0;
+  private _sending: Promise<void> = Promise.resolve();
   private _banner: Widget;
   private _controls: Widget;
   private _conversation: Panel;
   private _footer: Widget;
   private _queue: Widget;
+  private _runMode: Widget;
+  private _runModeBox!: HTMLInputElement;
   private _rendermime: IRenderMimeRegistry;
   private _scrollFrame = 0;
   private _stick = true;
@@ -258,5 +316,7 @@ export namespace ChatView {
     model: ChatModel;
     rendermime: IRenderMimeRegistry;
     actions?: ICodeActions | null;
+    /** What `@cell`, `@notebook` and `@file:` read. */
+    mentions?: IMentionSource | null;
   }
 }

@@ -9,14 +9,16 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { markdownWidget } from './markdown';
-import { BlockStatus, ICodeBlock } from './protocol';
+import { ApproveAction, BlockStatus, ICodeBlock } from './protocol';
 import { ICodeActions } from './tokens';
 
 const STATUS_TEXT: Record<BlockStatus, string> = {
   running: 'running',
+  pending: 'waiting for you',
   ok: 'ran',
   error: 'error',
-  interrupted: 'interrupted'
+  interrupted: 'interrupted',
+  skipped: 'skipped — not run'
 };
 
 function displayIdOf(output: nbformat.IOutput): string | undefined {
@@ -38,7 +40,13 @@ export class CodeBlockView extends Panel {
     title.textContent = `Code ${options.block.index + 1}`;
     header.node.append(title, this._status, this._actionBar(options.actions));
     this.addWidget(header);
-    this.addWidget(markdownWidget(options.rendermime, '```python\n' + options.block.code + '\n```'));
+    this._rendermime = options.rendermime;
+    this._decide = options.decide ?? null;
+    this._code = markdownWidget(options.rendermime, '```python\n' + options.block.code + '\n```');
+    this.addWidget(this._code);
+    this._decision = new Widget();
+    this._decision.addClass('jp-AiiChat-decision');
+    this.addWidget(this._decision);
 
     this._outputs = new OutputArea({
       model: new OutputAreaModel({ trusted: false }),
@@ -60,7 +68,9 @@ export class CodeBlockView extends Panel {
   /** Show the block's state; a running block counts its seconds. */
   setStatus(status: BlockStatus, duration = 0): void {
     this.node.dataset.status = status;
+    this.node.dataset.edited = String(!!this._block.edited);
     this._stopTimer();
+    this._renderDecision(status);
     if (status === 'running') {
       const started = Date.now();
       const tick = () => {
@@ -71,8 +81,16 @@ export class CodeBlockView extends Panel {
       this._timer = window.setInterval(tick, 1000);
     } else {
       const time = duration > 0 ? ` · ${duration < 10 ? duration.toFixed(1) : Math.round(duration)} s` : '';
-      this._status.textContent = STATUS_TEXT[status] + time;
+      this._status.textContent = (this._block.edited ? 'edited · ' : '') + STATUS_TEXT[status] + time;
     }
+  }
+
+  /** Show `code` (the block was edited before it ran). */
+  setCode(code: string): void {
+    const index = this.widgets.indexOf(this._code);
+    this._code.dispose();
+    this._code = markdownWidget(this._rendermime, '```python\n' + code + '\n```');
+    this.insertWidget(index, this._code);
   }
 
   addOutput(output: nbformat.IOutput, displayId: string | null): void {
@@ -125,6 +143,51 @@ export class CodeBlockView extends Panel {
     return bar;
   }
 
+  /** Run mode ask: Run / Edit / Skip while the block waits (only the panel's own turns). */
+  private _renderDecision(status: BlockStatus): void {
+    const node = this._decision.node;
+    node.textContent = '';
+    this._decision.setHidden(status !== 'pending');
+    if (status !== 'pending') {
+      return;
+    }
+    if (!this._decide) {
+      node.textContent = 'Waiting for your answer in the notebook (Run / Skip / Edit).';
+      return;
+    }
+    const decide = this._decide;
+    const button = (label: string, title: string, className: string, run: () => void) => {
+      const b = document.createElement('button');
+      b.className = `jp-Button jp-mod-styled ${className}`;
+      b.textContent = label;
+      b.title = title;
+      b.setAttribute('aria-label', title);
+      b.addEventListener('click', run);
+      node.appendChild(b);
+      return b;
+    };
+    const run = button('Run', 'Run this code block', 'jp-mod-accept', () => decide('run'));
+    button('Edit', 'Edit this code block before it runs', 'jp-mod-reject', () => {
+      node.textContent = '';
+      const editor = document.createElement('textarea');
+      editor.className = 'jp-AiiChat-blockEditor';
+      editor.value = this._block.code;
+      editor.rows = Math.min(12, this._block.code.split('\n').length + 1);
+      editor.setAttribute('aria-label', 'Code to run instead');
+      node.appendChild(editor);
+      button('Run edited', 'Run the edited code', 'jp-mod-accept', () => decide('edit', editor.value));
+      button('Cancel', 'Back to Run / Edit / Skip', 'jp-mod-reject', () => this._renderDecision('pending'));
+      editor.focus();
+    });
+    button('Skip', 'Skip this code block (it does not run)', 'jp-mod-warn', () => decide('skip'));
+    requestAnimationFrame(() => {
+      // keyboard users answer at once, but focus is never taken from outside the chat
+      if (this.node.closest('.jp-AiiChat')?.contains(document.activeElement)) {
+        run.focus({ preventScroll: true });
+      }
+    });
+  }
+
   private _stopTimer(): void {
     if (this._timer) {
       window.clearInterval(this._timer);
@@ -133,6 +196,10 @@ export class CodeBlockView extends Panel {
   }
 
   private _block: ICodeBlock;
+  private _code: Widget;
+  private _decide: ((action: ApproveAction, code?: string) => void) | null;
+  private _decision: Widget;
+  private _rendermime: IRenderMimeRegistry;
   private _displays = new Map<string, number[]>();
   private _outputs: OutputArea;
   private _status: HTMLElement;
@@ -145,5 +212,7 @@ export namespace CodeBlockView {
     rendermime: IRenderMimeRegistry;
     actions?: ICodeActions | null;
     maxOutputs?: number;
+    /** Run mode ask: answer for this block (none: the turn is not the panel's). */
+    decide?: ((action: ApproveAction, code?: string) => void) | null;
   }
 }

@@ -10,7 +10,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { ChatBinder } from './binder';
@@ -19,29 +19,11 @@ import { ChatView } from './chatView';
 import { ErrorActions } from './errorActions';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
 import { aiikernelIcon } from './icons';
+import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
-import { CommandIDs, IAiiPanel, ICodeActions } from './tokens';
+import { CommandIDs, IAiiPanel } from './tokens';
 
 export * from './tokens';
-
-/** Code actions on the notebook the chat follows. */
-function codeActions(notebooks: INotebookTracker | null): ICodeActions | null {
-  if (!notebooks) {
-    return null;
-  }
-  return {
-    insertBelow: (code: string) => {
-      const notebook = notebooks.currentWidget?.content;
-      if (notebook) {
-        NotebookActions.insertBelow(notebook);
-        notebook.activeCell?.model.sharedModel.setSource(code);
-      }
-    },
-    replaceActive: (code: string) => {
-      notebooks.currentWidget?.content.activeCell?.model.sharedModel.setSource(code);
-    }
-  };
-}
 
 const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   id: 'aiikernel:panel',
@@ -60,7 +42,12 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     consoles: IConsoleTracker | null
   ): IAiiPanel => {
     const chatModel = new ChatModel();
-    const chat = new ChatView({ model: chatModel, rendermime, actions: codeActions(notebooks) });
+    const chat = new ChatView({
+      model: chatModel,
+      rendermime,
+      actions: notebooks ? codeActions(notebooks) : null,
+      mentions: notebooks ? mentionSource(notebooks, app.serviceManager.contents) : null
+    });
     const panel = new AiiPanel({ chat });
     const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
     panel.disposed.connect(() => binder.dispose());

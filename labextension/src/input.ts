@@ -2,12 +2,21 @@
  * The prompt box. Enter sends, Shift+Enter starts a new line, ↑/↓ walk through
  * earlier prompts, Escape goes back to the notebook. Typing `/` opens a list of
  * the kernel's commands (↑/↓ to choose, Tab or Enter to complete) with each
- * command's usage and help shown inline.
+ * command's usage and help shown inline; typing `@` opens the mentions (variables,
+ * `@cell`, `@notebook`, `@file:path`), which show as chips above the box.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { IMentionCompletion, mentionLabel, parseMentions, removeMention } from './mentions';
 import { ICommandInfo } from './protocol';
+
+/** One entry of the completion list. */
+interface ICompletion {
+  code: string;
+  detail: string;
+  apply: () => void;
+}
 
 export class ChatInput extends Widget {
   constructor(options: ChatInput.IOptions) {
@@ -18,21 +27,25 @@ export class ChatInput extends Widget {
     this._completions.className = 'jp-AiiChat-completions';
     this._completions.id = `jp-AiiChat-completions-${Private.nextId++}`;
     this._completions.setAttribute('role', 'listbox');
-    this._completions.setAttribute('aria-label', 'Commands');
+    this._completions.setAttribute('aria-label', 'Completions');
     this._completions.hidden = true;
+    this._chips = document.createElement('div');
+    this._chips.className = 'jp-AiiChat-chips';
+    this._chips.setAttribute('aria-label', 'Attachments');
+    this._chips.hidden = true;
     this._help = document.createElement('div');
     this._help.className = 'jp-AiiChat-commandHelp';
     this._help.hidden = true;
     this._textarea = document.createElement('textarea');
     this._textarea.className = 'jp-AiiChat-textarea';
     this._textarea.rows = 2;
-    this._textarea.placeholder = 'Ask about your data — Enter sends, Shift+Enter new line, / for commands';
+    this._textarea.placeholder = 'Ask about your data — Enter sends, Shift+Enter new line, / commands, @ mentions';
     this._textarea.setAttribute('aria-label', 'Chat prompt');
     this._textarea.setAttribute('aria-autocomplete', 'list');
     this._textarea.setAttribute('aria-controls', this._completions.id);
     this._textarea.addEventListener('keydown', this._onKeyDown);
     this._textarea.addEventListener('input', this._onInput);
-    this.node.append(this._completions, this._help, this._textarea);
+    this.node.append(this._completions, this._help, this._chips, this._textarea);
   }
 
   /** The user pressed Enter on a non-empty prompt. */
@@ -77,7 +90,7 @@ export class ChatInput extends Widget {
       this._select((this._selected + step + this._matches.length) % this._matches.length);
       event.preventDefault();
     } else if (open && (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey))) {
-      this._complete(this._matches[this._selected]);
+      this._matches[this._selected].apply();
       event.preventDefault();
     } else if (event.key === 'Enter' && !event.shiftKey) {
       event.preventDefault();
@@ -104,13 +117,14 @@ export class ChatInput extends Widget {
 
   private _onInput = (): void => {
     const text = this._textarea.value;
+    this._renderChips(text);
     const m = /^\/(\S*)(\s?)/.exec(text);
-    const commands = this._options.commands();
     if (!m) {
-      this._hideCompletions();
       this._help.hidden = true;
+      this._mentionInput(text);
       return;
     }
+    const commands = this._options.commands();
     const [, name, space] = m;
     const exact = commands.find(c => c.name === name || c.aliases.includes(name));
     if (space && exact) {
@@ -118,10 +132,69 @@ export class ChatInput extends Widget {
       this._showHelp(exact);
       return;
     }
-    this._matches = commands.filter(c => c.name.startsWith(name.toLowerCase()));
+    this._matches = commands
+      .filter(c => c.name.startsWith(name.toLowerCase()))
+      .map(c => ({ code: c.usage, detail: c.help, apply: () => this._complete(c) }));
     this._showCompletions();
     this._help.hidden = true;
   };
+
+  /** `@…` right before the caret: offer the mentions that fit. */
+  private _mentionInput(text: string): void {
+    const caret = this._textarea.selectionStart ?? text.length;
+    const token = /(^|\s)@([\w:./-]*)$/.exec(text.slice(0, caret));
+    const ticket = ++this._mentionTicket;
+    if (!token || !this._options.mentions) {
+      this._hideCompletions();
+      return;
+    }
+    const start = caret - token[2].length - 1;
+    void this._options.mentions(token[2]).then(items => {
+      if (ticket !== this._mentionTicket) {
+        return; // the text changed meanwhile
+      }
+      this._matches = items.map(item => ({
+        code: item.label,
+        detail: item.detail,
+        apply: () => this._insertMention(start, caret, item)
+      }));
+      this._showCompletions();
+    });
+  }
+
+  private _insertMention(start: number, end: number, item: IMentionCompletion): void {
+    const text = this._textarea.value;
+    this._textarea.value = text.slice(0, start) + item.insert + text.slice(end);
+    const caret = start + item.insert.length;
+    this._textarea.setSelectionRange(caret, caret);
+    this._textarea.focus();
+    this._hideCompletions();
+    this._onInput();
+  }
+
+  private _renderChips(text: string): void {
+    const mentions = parseMentions(text);
+    this._chips.textContent = '';
+    this._chips.hidden = mentions.length === 0;
+    for (const mention of mentions) {
+      const label = mentionLabel(mention);
+      const chip = document.createElement('span');
+      chip.className = 'jp-AiiChat-chip';
+      chip.dataset.kind = mention.kind;
+      chip.textContent = label;
+      const remove = document.createElement('button');
+      remove.className = 'jp-AiiChat-chipRemove';
+      remove.textContent = '×';
+      remove.title = `Remove ${label}`;
+      remove.setAttribute('aria-label', `Remove attachment ${label}`);
+      remove.addEventListener('click', () => {
+        this.value = removeMention(this._textarea.value, label);
+        this.focus();
+      });
+      chip.appendChild(remove);
+      this._chips.appendChild(chip);
+    }
+  }
 
   private _walkHistory(direction: number, event: KeyboardEvent): void {
     const history = this._options.history();
@@ -158,19 +231,19 @@ export class ChatInput extends Widget {
       this._hideCompletions();
       return;
     }
-    this._matches.forEach((command, i) => {
+    this._matches.forEach((match, i) => {
       const item = document.createElement('li');
       item.className = 'jp-AiiChat-completion';
       item.id = `${this._completions.id}-${i}`;
       item.setAttribute('role', 'option');
-      const usage = document.createElement('code');
-      usage.textContent = command.usage;
-      const help = document.createElement('span');
-      help.textContent = command.help;
-      item.append(usage, help);
+      const code = document.createElement('code');
+      code.textContent = match.code;
+      const detail = document.createElement('span');
+      detail.textContent = match.detail;
+      item.append(code, detail);
       item.addEventListener('mousedown', e => {
         e.preventDefault();
-        this._complete(command);
+        match.apply();
       });
       this._completions.appendChild(item);
     });
@@ -215,7 +288,9 @@ export class ChatInput extends Widget {
   private _escaped = new Signal<this, void>(this);
   private _help: HTMLElement;
   private _historyIndex = -1;
-  private _matches: ICommandInfo[] = [];
+  private _chips: HTMLElement;
+  private _matches: ICompletion[] = [];
+  private _mentionTicket = 0;
   private _options: ChatInput.IOptions;
   private _selected = 0;
   private _submitted = new Signal<this, string>(this);
@@ -228,6 +303,8 @@ export namespace ChatInput {
     commands: () => readonly ICommandInfo[];
     /** Earlier prompts, oldest first. */
     history: () => readonly string[];
+    /** Completions for a typed `@prefix` (no `@` completion without it). */
+    mentions?: (prefix: string) => Promise<IMentionCompletion[]>;
   }
 }
 

@@ -8,14 +8,37 @@
 import * as nbformat from '@jupyterlab/nbformat';
 
 export const TARGET_NAME = 'aiikernel.chat';
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** The kernelspec the chat binds to. */
 export const KERNEL_NAME = 'aiipython';
 
 // -- client → kernel -------------------------------------------------------------
 
+/** What an @-mention attaches to a prompt: a variable (the kernel describes it) or text. */
+export type Attachment =
+  | { kind: 'variable'; name: string }
+  | { kind: 'text'; label: string; text: string };
+
 export type ClientRequest =
-  | { type: 'prompt'; request_id: string; text: string; model?: string; max_steps?: number }
+  | {
+      type: 'prompt';
+      request_id: string;
+      text: string;
+      model?: string;
+      max_steps?: number;
+      attachments?: Attachment[];
+      run_mode?: RunMode;
+    }
+  | { type: 'names'; request_id: string }
+  | {
+      type: 'approve';
+      request_id: string;
+      turn: number;
+      step: number;
+      index: number;
+      action: ApproveAction;
+      code?: string;
+    }
   | { type: 'command'; request_id: string; line: string }
   | { type: 'state'; request_id: string }
   | { type: 'history'; request_id: string }
@@ -23,7 +46,9 @@ export type ClientRequest =
 
 // -- the conversation as the kernel keeps it ------------------------------------
 
-export type BlockStatus = 'running' | 'ok' | 'error' | 'interrupted';
+export type BlockStatus = 'running' | 'pending' | 'ok' | 'error' | 'interrupted' | 'skipped';
+export type RunMode = 'auto' | 'ask';
+export type ApproveAction = 'run' | 'edit' | 'skip';
 export type TurnStatus = 'running' | 'answered' | 'max_steps' | 'interrupted' | 'error';
 
 export interface ICodeBlock {
@@ -34,6 +59,8 @@ export interface ICodeBlock {
   status: BlockStatus;
   duration: number;
   outputs: nbformat.IOutput[];
+  /** Run mode ask: the user edited the block before it ran (`code` is what ran). */
+  edited?: boolean;
 }
 
 export interface IChatStep {
@@ -62,6 +89,8 @@ export interface IChatTurn {
   usage: ITurnUsage;
   error: { category: string; message: string } | null;
   notices: string[];
+  /** Labels of what was attached (`@df`, `@file:data.csv`); absent from older kernels. */
+  attachments?: string[];
 }
 
 export interface ICommandInfo {
@@ -75,7 +104,13 @@ export interface ICommandInfo {
 
 /** One turn event (`kind` is the discriminator); fields as in `aiikernel.turn.events`. */
 export type TurnEvent =
-  | { kind: 'turn_started'; model: string; prompt: string; max_steps: number | null }
+  | {
+      kind: 'turn_started';
+      model: string;
+      prompt: string;
+      max_steps: number | null;
+      attachments?: string[];
+    }
   | { kind: 'step_started'; step: number }
   | { kind: 'text_delta'; step: number; text: string }
   | { kind: 'reply_done'; step: number; text: string }
@@ -95,7 +130,10 @@ export type TurnEvent =
       status: BlockStatus;
       error: string | null;
       interrupted: boolean;
+      skipped?: boolean;
+      edited_code?: string | null;
     }
+  | { kind: 'code_awaiting'; step: number; index: number; code: string }
   | {
       kind: 'code_output';
       step: number;
@@ -160,6 +198,17 @@ export interface ICommandsMessage {
   commands: ICommandInfo[];
 }
 
+export interface INameInfo {
+  name: string;
+  type: string;
+}
+
+export interface INamesMessage {
+  type: 'names';
+  request_id: string;
+  names: INameInfo[];
+}
+
 export interface ICommandResultMessage {
   type: 'command_result';
   request_id: string;
@@ -179,10 +228,11 @@ export type ServerMessage =
   | IHistoryMessage
   | IStateMessage
   | ICommandsMessage
+  | INamesMessage
   | ICommandResultMessage
   | IErrorMessage;
 
-const SERVER_TYPES = new Set(['event', 'history', 'state', 'commands', 'command_result', 'error']);
+const SERVER_TYPES = new Set(['event', 'history', 'state', 'commands', 'names', 'command_result', 'error']);
 
 /** A comm payload that looks like a server message (the kernel validated it already). */
 export function isServerMessage(value: unknown): value is ServerMessage {

@@ -22,7 +22,8 @@ export function newTurn(message: IEventMessage): IChatTurn {
     steps: [],
     usage: { prompt_tokens: 0, completion_tokens: 0, cost: null },
     error: null,
-    notices: []
+    notices: [],
+    attachments: event.attachments ?? []
   };
 }
 
@@ -71,11 +72,22 @@ export function applyEvent(turn: IChatTurn, event: TurnEvent): void {
         outputs: []
       });
       break;
+    case 'code_awaiting': {
+      const block = blockOf(turn, event.step, event.index);
+      if (block) {
+        block.status = 'pending';
+      }
+      break;
+    }
     case 'code_finished': {
       const block = blockOf(turn, event.step, event.index);
       if (block) {
         block.status = event.status;
         block.duration = event.duration;
+        if (event.edited_code !== null && event.edited_code !== undefined) {
+          block.code = event.edited_code;
+          block.edited = true;
+        }
       }
       break;
     }
@@ -124,7 +136,7 @@ export function applyEvent(turn: IChatTurn, event: TurnEvent): void {
       turn.status = event.reason;
       for (const step of turn.steps) {
         for (const block of step.blocks) {
-          if (block.status === 'running') {
+          if (block.status === 'running' || block.status === 'pending') {
             block.status = 'interrupted';
           }
         }
@@ -145,4 +157,25 @@ export function describeUsage(usage: {
     text += ` · $${usage.cost.toFixed(4)}`;
   }
   return text;
+}
+
+/** The code the turn ran, in order (for "insert this turn's code as cells"). */
+export function turnCode(turn: IChatTurn): string[] {
+  const codes: string[] = [];
+  for (const step of turn.steps) {
+    for (const block of [...step.blocks].sort((a, b) => a.index - b.index)) {
+      codes.push(block.code);
+    }
+  }
+  return codes;
+}
+
+/** The turn as Markdown: the prompt quoted, then the model's replies (for "copy"). */
+export function turnMarkdown(turn: IChatTurn): string {
+  const prompt = turn.prompt
+    .split('\n')
+    .map(line => `> ${line}`)
+    .join('\n');
+  const replies = turn.steps.map(step => step.text.trim()).filter(Boolean);
+  return [prompt, ...replies].join('\n\n') + '\n';
 }

@@ -9,6 +9,8 @@ import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import type { Attachment, RunMode } from './protocol';
+
 /** Command identifiers contributed by the extension. */
 export namespace CommandIDs {
   /** Reveal the aiikernel side panel in the left area. */
@@ -31,6 +33,8 @@ export type ChatBinding =
 /** What the chat's code blocks can do to the active notebook. */
 export interface ICodeActions {
   insertBelow(code: string): void;
+  /** Insert cells below the active cell, one per code, in order. */
+  insertAllBelow(codes: readonly string[]): void;
   replaceActive(code: string): void;
 }
 
@@ -38,6 +42,10 @@ export interface ICodeActions {
 export interface IQueuedPrompt {
   id: string;
   text: string;
+  /** What the prompt's @-mentions attach (resolved when it was sent). */
+  attachments?: Attachment[];
+  /** The run mode chosen when it was sent. */
+  runMode?: RunMode;
   /** Set once it was sent to the kernel. */
   requestId?: string;
 }

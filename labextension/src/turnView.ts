@@ -10,8 +10,8 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { CodeBlockView } from './codeBlock';
 import { markdownWidget, StreamingMarkdown } from './markdown';
-import { ERROR_TITLES, IChatStep, IChatTurn, TurnEvent } from './protocol';
-import { describeUsage } from './records';
+import { ApproveAction, ERROR_TITLES, IChatStep, IChatTurn, TurnEvent } from './protocol';
+import { describeUsage, turnCode, turnMarkdown } from './records';
 import { ICodeActions } from './tokens';
 
 function textWidget(className: string, text: string, role?: string): Widget {
@@ -29,10 +29,12 @@ class StepView extends Panel {
   constructor(
     step: IChatStep,
     private readonly _rendermime: IRenderMimeRegistry,
-    private readonly _actions: ICodeActions | null
+    private readonly _actions: ICodeActions | null,
+    private readonly _decide: TurnView.Decide | null = null
   ) {
     super();
     this.addClass('jp-AiiChat-step');
+    this._step = step.step;
     if (step.done) {
       this.layoutStep(step);
     } else {
@@ -82,7 +84,13 @@ class StepView extends Panel {
   }
 
   private _newBlock(block: IChatStep['blocks'][number]): CodeBlockView {
-    const view = new CodeBlockView({ block, rendermime: this._rendermime, actions: this._actions });
+    const decide = this._decide;
+    const view = new CodeBlockView({
+      block,
+      rendermime: this._rendermime,
+      actions: this._actions,
+      decide: decide ? (action, code) => decide(this._step, block.index, action, code) : null
+    });
     this._blocks.set(block.index, view);
     return view;
   }
@@ -94,6 +102,7 @@ class StepView extends Panel {
   }
 
   private _blocks = new Map<number, CodeBlockView>();
+  private _step: number;
   private _streaming: StreamingMarkdown | null = null;
 }
 
@@ -104,6 +113,7 @@ export class TurnView extends Panel {
     this._turn = options.turn;
     this._rendermime = options.rendermime;
     this._actions = options.actions ?? null;
+    this._decide = options.decide ?? null;
     this.node.dataset.turn = String(options.turn.id);
 
     const prompt = textWidget('jp-AiiChat-prompt', options.turn.prompt);
@@ -113,12 +123,29 @@ export class TurnView extends Panel {
       prompt.node.title = 'Sent from a %%ai cell';
     }
     this.addWidget(prompt);
+    const attachments = options.turn.attachments ?? [];
+    if (attachments.length) {
+      const chips = new Widget();
+      chips.addClass('jp-AiiChat-chips');
+      chips.node.setAttribute('aria-label', 'Attached');
+      for (const label of attachments) {
+        const chip = document.createElement('span');
+        chip.className = 'jp-AiiChat-chip';
+        chip.textContent = label;
+        chips.node.appendChild(chip);
+      }
+      this.addWidget(chips);
+    }
     this._stepsPanel = new Panel();
     this._stepsPanel.addClass('jp-AiiChat-steps');
     this.addWidget(this._stepsPanel);
     this._notices = new Panel();
     this.addWidget(this._notices);
-    this._status = textWidget('jp-AiiChat-turnStatus', '', 'status');
+    this._status = textWidget('jp-AiiChat-turnStatus', '');
+    this._statusText = document.createElement('span');
+    this._statusText.className = 'jp-AiiChat-turnStatusText';
+    this._statusText.setAttribute('role', 'status');
+    this._status.node.append(this._statusText, this._actionBar(options.onEdit));
     this.addWidget(this._status);
 
     for (const step of options.turn.steps) {
@@ -155,9 +182,17 @@ export class TurnView extends Panel {
         }
         break;
       }
-      case 'code_finished':
-        this._steps.get(event.step)?.block(event.index)?.setStatus(event.status, event.duration);
+      case 'code_awaiting':
+        this._steps.get(event.step)?.block(event.index)?.setStatus('pending');
         break;
+      case 'code_finished': {
+        const view = this._steps.get(event.step)?.block(event.index);
+        if (view && event.edited_code) {
+          view.setCode(event.edited_code);
+        }
+        view?.setStatus(event.status, event.duration);
+        break;
+      }
       case 'code_output': {
         const block = this._steps.get(event.step)?.block(event.index);
         if (event.update && event.display_id) {
@@ -190,7 +225,8 @@ export class TurnView extends Panel {
   }
 
   private _addStep(step: IChatStep): void {
-    const view = new StepView(step, this._rendermime, this._actions);
+    const decide = this._turn.source === 'chat' ? this._decide : null;
+    const view = new StepView(step, this._rendermime, this._actions, decide);
     this._steps.set(step.step, view);
     this._stepsPanel.addWidget(view);
   }
@@ -234,11 +270,39 @@ export class TurnView extends Panel {
       default:
         text = `${turn.model} · ${steps} step${steps === 1 ? '' : 's'}${usage}`;
     }
-    this._status.node.textContent = text;
+    this._statusText.textContent = text;
+    this._insertAll.hidden = turn.status === 'running' || !this._actions || turnCode(turn).length === 0;
     this.node.dataset.status = turn.status;
   }
 
+  /** Edit (the prompt back in the input), Copy as Markdown, Insert the code as cells. */
+  private _actionBar(onEdit: ((text: string) => void) | undefined): HTMLElement {
+    const bar = document.createElement('span');
+    bar.className = 'jp-AiiChat-turnActions';
+    const add = (label: string, title: string, run: () => void) => {
+      const b = document.createElement('button');
+      b.className = 'jp-AiiChat-action';
+      b.textContent = label;
+      b.title = title;
+      b.setAttribute('aria-label', title);
+      b.addEventListener('click', run);
+      bar.appendChild(b);
+      return b;
+    };
+    if (onEdit) {
+      add('Edit', 'Edit and resend this prompt', () => onEdit(this._turn.prompt));
+    }
+    add('Copy', 'Copy this turn as Markdown', () => void navigator.clipboard?.writeText(turnMarkdown(this._turn)));
+    this._insertAll = add('Insert code', "Insert this turn's code as cells below the active cell", () =>
+      this._actions?.insertAllBelow(turnCode(this._turn))
+    );
+    return bar;
+  }
+
   private _actions: ICodeActions | null;
+  private _decide: TurnView.Decide | null;
+  private _insertAll!: HTMLButtonElement;
+  private _statusText: HTMLElement;
   private _error: Widget | null = null;
   private _notices: Panel;
   private _rendermime: IRenderMimeRegistry;
@@ -253,5 +317,11 @@ export namespace TurnView {
     turn: IChatTurn;
     rendermime: IRenderMimeRegistry;
     actions?: ICodeActions | null;
+    /** Put a prompt back in the input, to edit and send again. */
+    onEdit?: (text: string) => void;
+    /** Run mode ask: the user's answer for a waiting block of this turn. */
+    decide?: Decide | null;
   }
+
+  export type Decide = (step: number, index: number, action: ApproveAction, code?: string) => void;
 }

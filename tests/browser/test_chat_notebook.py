@@ -10,6 +10,7 @@ from tests.browser.chat_support import (
     open_chat,
     open_notebook,
     screenshot,
+    send,
     shutdown_kernels,
     start_chat_lab,
     wait_bound,
@@ -102,3 +103,140 @@ def test_no_fix_button_for_other_kernels(page, chat_lab, model):
     page.locator(".jp-OutputArea-output", has_text="ZeroDivisionError").wait_for(timeout=60_000)
     page.wait_for_timeout(300)  # the decoration runs on the next animation frame
     assert page.locator(".jp-AiiFixWithAi").count() == 0
+
+
+def _wait_cell_ran(page, index: int = 0) -> None:
+    page.wait_for_function(
+        """i => {
+            const p = document.querySelectorAll('.jp-Notebook .jp-InputArea-prompt')[i];
+            return p && /\\[\\d+\\]/.test(p.textContent);
+        }""",
+        arg=index,
+        timeout=60_000,
+    )
+
+
+def test_mention_a_variable_reaches_the_model(page, chat_lab, model):
+    write_notebook(chat_lab, "mention.ipynb", cells=["scores = {'ann': 3, 'bob': 5}"])
+    (chat_lab.log_path.parent / "notebooks" / "notes.txt").write_text("bob cheated at cards\n")
+    open_notebook(page, chat_lab, "mention.ipynb", "mention")
+    chat = open_chat(page)
+    wait_bound(chat)
+    _run_first_cell(page)
+    _wait_cell_ran(page)
+    box = chat.get_by_role("textbox", name="Chat prompt")
+    box.fill("who wins in @sc")
+    chat.get_by_role("option").filter(has_text="@scores").wait_for(timeout=30_000)
+    assert "dict" in chat.get_by_role("option").first.inner_text()
+    box.press("Tab")
+    assert box.input_value() == "who wins in @scores "
+    box.press_sequentially("and @file:no")
+    chat.get_by_role("option").filter(has_text="@file:notes.txt").wait_for(timeout=30_000)
+    box.press("Tab")
+    box.press_sequentially("?")
+    chips = chat.locator(".jp-AiiChat-input .jp-AiiChat-chip")
+    labels = chips.evaluate_all("els => els.map(e => e.firstChild.textContent)")
+    assert labels == ["@scores", "@file:notes.txt"]
+    widen_side_panel(page)
+    screenshot(page, "chat-mentions.png")
+    model.script(Reply("**bob** has 5, but he cheated."))
+    box.press("Enter")
+    wait_turn_done(chat)
+    text = _last_user_text(model)
+    assert text.startswith("who wins in @scores and @file:notes.txt ?")
+    assert "Attached @scores:\nscores: dict len=2" in text and "'bob': 5" in text
+    assert "Attached @file:notes.txt:\nbob cheated at cards" in text
+    turn = chat.locator(".jp-AiiChat-turn").first
+    assert turn.locator(".jp-AiiChat-chip").all_inner_texts() == ["@scores", "@file:notes.txt"]
+    assert chips.count() == 0
+    assert page.errors == []
+
+
+def test_insert_turn_code_as_cells_copy_and_edit(page, chat_lab, model):
+    write_notebook(chat_lab, "insert.ipynb", cells=["# my cell"])
+    open_notebook(page, chat_lab, "insert.ipynb", "insert")
+    chat = open_chat(page)
+    wait_bound(chat)
+    model.script(
+        Reply("First:\n```py\nbase = 20\n```\nthen:\n```py\ntotal = base + 22\ntotal\n```"),
+        Reply("Now a check:\n```py\nassert total == 42\n```"),
+        Reply("All done."),
+    )
+    send(chat, "compute the total")
+    wait_turn_done(chat)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    turn = chat.locator(".jp-AiiChat-turn").first
+    turn.get_by_role(
+        "button", name="Insert this turn's code as cells below the active cell"
+    ).click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 4", timeout=10_000
+    )
+    sources = page.evaluate(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell .cm-content')]
+                .map(n => n.innerText.trim())"""
+    )
+    assert sources == ["# my cell", "base = 20", "total = base + 22\ntotal", "assert total == 42"]
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    turn.get_by_role("button", name="Copy this turn as Markdown").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("> compute the total\n\nFirst:\n```py\nbase = 20")
+    assert "All done." in copied
+
+    turn.get_by_role("button", name="Edit and resend this prompt").click()
+    box = chat.get_by_role("textbox", name="Chat prompt")
+    assert box.input_value() == "compute the total"
+    assert box.evaluate("el => el === document.activeElement")
+    widen_side_panel(page)
+    screenshot(page, "chat-turn-actions.png")
+    assert page.errors == []
+
+
+def test_run_mode_ask_waits_for_run_edit_skip(page, chat_lab, model):
+    write_notebook(chat_lab, "ask.ipynb")
+    open_notebook(page, chat_lab, "ask.ipynb", "ask")
+    chat = open_chat(page)
+    wait_bound(chat)
+    chat.get_by_label("Ask before running code").check()
+    model.script(
+        Reply(
+            "Three steps:\n```py\nx = 1\nprint('x is', x)\n```\n"
+            "```py\ny = 2\n```\n```py\nz = 3\n```\n"
+        ),
+        Reply("Noted what you chose."),
+    )
+    send(chat, "set some names")
+    run = chat.get_by_role("button", name="Run this code block")
+    run.wait_for(timeout=60_000)
+    blocks = chat.locator(".jp-AiiChat-block")
+    assert blocks.first.get_attribute("data-status") == "pending"
+    widen_side_panel(page)
+    screenshot(page, "chat-ask.png")
+    run.click()
+    blocks.nth(1).locator("[data-status], .jp-AiiChat-decision").first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-AiiChat-block')[1]?.dataset.status === 'pending'",
+        timeout=60_000,
+    )
+    assert "x is 1" in blocks.first.locator(".jp-OutputArea-output").inner_text()
+    blocks.nth(1).get_by_role("button", name="Edit this code block before it runs").click()
+    editor = blocks.nth(1).get_by_role("textbox", name="Code to run instead")
+    editor.fill("y = 'edited'")
+    blocks.nth(1).get_by_role("button", name="Run the edited code").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-AiiChat-block')[2]?.dataset.status === 'pending'",
+        timeout=60_000,
+    )
+    blocks.nth(2).get_by_role("button", name="Skip this code block (it does not run)").click()
+    wait_turn_done(chat)
+    assert [blocks.nth(i).get_attribute("data-status") for i in range(3)] == [
+        "ok",
+        "ok",
+        "skipped",
+    ]
+    assert "y = 'edited'" in blocks.nth(1).inner_text()
+    feedback = model.model_requests()[-1].body_json["messages"][-1]["content"]
+    assert "The user edited this block" in feedback and "y = 'edited'" in feedback
+    assert "did not run" in feedback
+    assert page.errors == []

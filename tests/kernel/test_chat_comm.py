@@ -61,3 +61,39 @@ def test_open_prompt_command_and_bad_messages(ai_kernel, model_server):
     state, _ = chat.collect(lambda m: m["type"] == "state")
     assert state[-1]["messages"] == 4 and state[-1]["request_id"] == "s1"
     assert execute(kc, "print('kernel fine')").stream_text().strip() == "kernel fine"
+
+
+def test_mentions_reach_the_model_and_names_are_listed(ai_kernel, model_server):
+    from tests.kernel.chat_helpers import is_done
+
+    km, kc = ai_kernel
+    chat = ChatClient(kc)
+    chat.collect(lambda m: m["type"] == "state")
+    from tests.support.kernels import execute
+
+    execute(kc, "scores = {'ann': 3, 'bob': 5}\nlimit = 7")
+    names = chat.ask({"type": "names", "request_id": "n1"}, "names")["names"]
+    assert {"name": "scores", "type": "dict"} in names and {"name": "limit", "type": "int"} in names
+
+    model_server.script(Reply("Bob wins."))
+    chat.execute_request(
+        {
+            "type": "prompt",
+            "request_id": "m1",
+            "text": "who wins in @scores?",
+            "attachments": [
+                {"kind": "variable", "name": "scores"},
+                {"kind": "variable", "name": "missing"},
+                {"kind": "text", "label": "@file:notes.txt", "text": "bob cheated"},
+            ],
+        }
+    )
+    chat.collect(is_done)
+    content = model_server.model_requests()[-1].body_json["messages"][-1]["content"]
+    text = "\n".join(part["text"] for part in content)
+    assert text.startswith("who wins in @scores?")
+    assert "Attached @scores:\nscores: dict len=2" in text and "'bob': 5" in text
+    assert "`missing` is not defined" in text
+    assert "Attached @file:notes.txt:\nbob cheated" in text
+    history = chat.ask({"type": "history", "request_id": "h1"}, "history")
+    assert history["turns"][-1]["attachments"] == ["@scores", "@missing", "@file:notes.txt"]

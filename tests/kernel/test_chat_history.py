@@ -103,7 +103,7 @@ def test_panel_prompt_runs_on_the_main_shell_and_answers_its_comm(ai_kernel, mod
     assert all(c["usage"].startswith("/") and c["help"] for c in commands["commands"])
 
     state = chat.ask({"type": "state", "request_id": "s1"}, "state")
-    assert state["protocol_version"] == 2 and state["turns"] == 1
+    assert state["protocol_version"] == 3 and state["turns"] == 1
     assert state["usage"]["prompt_tokens"] == 20 and state["max_steps"] == 10
 
     # /reset: every panel is told to start from an empty history
