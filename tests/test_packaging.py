@@ -114,6 +114,7 @@ def fresh_install(wheel, tmp_path_factory) -> Path:
     return venv
 
 
+@pytest.mark.timeout(1800)  # a whole virtualenv from pip's cache: minutes on a loaded machine
 def test_pip_install_alone_gives_lab_kernel_panel_and_server_extension(fresh_install, tmp_path):
     bin_dir = fresh_install / "bin"
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "JUPYTER_PLATFORM_DIRS": "1"}
