@@ -13,11 +13,75 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import CorruptCheckpointError
+from .errors import CorruptCheckpointError, UnsafeStoreError
 from .records import BlobRef
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _check_mode(path: Path, st: os.stat_result, directory: bool) -> None:
+    """Refuse ``st`` unless it is a plain file/directory of ours no one else can write."""
+    plain = stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)
+    if not plain:
+        what = "directory" if directory else "file"
+        raise UnsafeStoreError(f"{path} is not a plain {what}; refusing to use it")
+    if st.st_uid != os.getuid():
+        raise UnsafeStoreError(
+            f"{path} belongs to another user (uid {st.st_uid}); refusing to load "
+            "checkpoints from it (unpickling runs code)"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        fix = "chmod 700 " if directory else "chmod 600 "
+        raise UnsafeStoreError(
+            f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+            "refusing to use it. Fix with: " + fix + str(path)
+        )
+
+
+def check_private_dir(path: Path, *, missing_ok: bool = False) -> None:
+    """``path`` is a directory (not a symlink) of this user that only this user can write."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise
+    _check_mode(path, st, directory=True)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` 0700 whatever the umask (or check the existing one is private)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(path, 0o700, follow_symlinks=False)
+    check_private_dir(path)
+
+
+def read_private(path: Path) -> bytes:
+    """The bytes of ``path``, opened without following a symlink and checked as private.
+
+    Used for everything that is unpickled (manifests hold inline pickle streams,
+    chunks hold the rest): a file another user could have written is refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # ELOOP: a symlink
+        raise UnsafeStoreError(f"{path} cannot be opened safely ({exc})") from None
+    try:
+        _check_mode(path, os.fstat(fd), directory=False)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def _hash(data: memoryview | bytes) -> str:
@@ -94,7 +158,7 @@ class ChunkStore:
         key = _hash(data)
         path = self.path(key)
         if not path.exists():
-            path.parent.mkdir(mode=0o700, exist_ok=True)
+            make_private_dir(path.parent)
             atomic_write(path, data, self.tmp_dir)
             self._unsynced_dirs.add(path.parent)
             self.bytes_written += data.nbytes
@@ -122,14 +186,24 @@ class ChunkStore:
         out = bytearray(blob.size)
         view = memoryview(out)
         offset = 0
+        check_private_dir(self.root)
         for key, size in blob.chunks:
             piece = view[offset : offset + size]
+            path = self.path(key)
             try:
-                with open(self.path(key), "rb", buffering=0) as fh:
-                    got = fh.readinto(piece)
-                    extra = fh.read(1)
+                check_private_dir(path.parent)
+                fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
                 raise CorruptCheckpointError(f"chunk {key[:12]}… of {what} is missing") from None
+            except OSError as exc:  # ELOOP: a symlink where a chunk should be
+                raise UnsafeStoreError(f"{path} cannot be opened safely ({exc})") from None
+            try:
+                _check_mode(path, os.fstat(fd), directory=False)
+                with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+                    got = fh.readinto(piece)
+                    extra = fh.read(1)
+            finally:
+                os.close(fd)
             if got != size or extra or _hash(piece) != key:
                 raise CorruptCheckpointError(f"chunk {key[:12]}… of {what} is corrupt")
             offset += size

@@ -27,7 +27,6 @@ import importlib
 import json
 import os
 import re
-import stat
 import sys
 import threading
 import time
@@ -50,7 +49,13 @@ from .errors import (
 )
 from .grouping import names_to_examine, same_state, store_names
 from .names import checkpointable_names
-from .objects import ChunkStore, atomic_write
+from .objects import (
+    ChunkStore,
+    atomic_write,
+    check_private_dir,
+    make_private_dir,
+    read_private,
+)
 from .pickling import load_group
 from .records import CheckpointInfo, CheckpointKind, Manifest, RestoreReport
 
@@ -167,37 +172,40 @@ class CheckpointStore(LoggingConfigurable):
         return self.root.is_dir()
 
     def _check_private(self, path: Path) -> None:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-            raise UnsafeStoreError(f"{path} is not a plain directory; refusing to use it")
-        if st.st_uid != os.getuid():
-            raise UnsafeStoreError(
-                f"{path} belongs to another user (uid {st.st_uid}); refusing to load "
-                "checkpoints from it (unpickling runs code)"
-            )
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise UnsafeStoreError(
-                f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
-                "refusing to use it. Fix with: chmod 700 " + str(path)
-            )
+        check_private_dir(path, missing_ok=True)
+
+    def _check_session_path(self, session_dir: Path) -> None:
+        """Every directory between the store root and a session's manifests is private."""
+        for path in (
+            self.root,
+            self.root / "sessions",
+            session_dir,
+            session_dir / "checkpoints",
+        ):
+            check_private_dir(path)
 
     def _open(self, create: bool) -> bool:
         """Open (and with ``create`` make) the store; False when it does not exist."""
         if self._opened:
             return True
         root = self.root
-        if not root.exists():
+        if not os.path.lexists(root):
             if not create:
                 return False
-            root.mkdir(mode=0o700, parents=True)
-            os.chmod(root, 0o700)
+            root.parent.mkdir(parents=True, exist_ok=True)
         for path in (root, root / "objects", root / "sessions", root / "tmp", self._session_dir):
             self._check_private(path)
-        for path in (root / "objects", root / "tmp", self._manifest_dir):
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Every level explicitly 0700, whatever the umask (mkdir(parents=True) would
+        # give the intermediate ones the umask's mode).
+        for path in (
+            root,
+            root / "objects",
+            root / "tmp",
+            root / "sessions",
+            self._session_dir,
+            self._manifest_dir,
+        ):
+            make_private_dir(path)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             atomic_write(gitignore, b"*\n", root / "tmp")
@@ -255,6 +263,7 @@ class CheckpointStore(LoggingConfigurable):
         cached = self._manifests.get(cid)
         if cached is not None:
             return cached
+        self._check_session_path(self._session_dir)
         manifest = _read_manifest(self._manifest_path(cid), cid)
         self._manifests[cid] = manifest
         return manifest
@@ -272,6 +281,7 @@ class CheckpointStore(LoggingConfigurable):
             raise CheckpointNotFoundError(
                 f"no kernel session called {session!r} (/checkpoints sessions lists them)"
             )
+        self._check_session_path(directory)
         cid = f"{int(match.group(1)):04d}"
         return _read_manifest(directory / "checkpoints" / f"{cid}.json", f"{session}/{cid}")
 
@@ -307,6 +317,8 @@ class CheckpointStore(LoggingConfigurable):
         for path in sorted(self._manifest_dir.glob("*.json")):
             try:
                 found.append(self._manifest(path.stem))
+            except UnsafeStoreError:
+                raise
             except CheckpointError as exc:
                 self.log.warning("skipping checkpoint: %s", exc)
         return found
@@ -595,6 +607,8 @@ class CheckpointStore(LoggingConfigurable):
                 if str(exc).startswith(prefix):
                     raise
                 raise CorruptCheckpointError(prefix + str(exc)) from exc
+            except UnsafeStoreError:
+                raise
             except CheckpointError as exc:
                 failed[h] = str(exc)
             finally:
@@ -751,7 +765,7 @@ def _import(name: str) -> Any:
 def _read_manifest(path: Path, label: str) -> Manifest:
     """Parse and check one manifest file, with errors people can act on."""
     try:
-        manifest = Manifest.model_validate_json(path.read_bytes())
+        manifest = Manifest.model_validate_json(read_private(path))
     except FileNotFoundError:
         raise CheckpointNotFoundError(f"checkpoint [{label}] does not exist") from None
     except (ValidationError, ValueError) as exc:

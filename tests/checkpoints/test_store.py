@@ -676,3 +676,113 @@ def test_a_module_that_no_longer_imports_is_reported(nb, store):
     report = store.undo(nb, touched={"vanishing", "x"})
     assert nb["x"] == 1
     assert "could not be imported" in report.not_rolled_back["vanishing"]
+
+
+_UMASK_SCRIPT = r"""
+import os, sys
+os.umask(int(sys.argv[2], 8))
+from aiikernel.checkpoints import CheckpointStore
+ns = {"__name__": "__main__"}
+first = CheckpointStore(directory=sys.argv[1], session_name="one", chunk_size=4096,
+                        inline_limit=16)
+ns["x"] = list(range(5000))
+first.checkpoint(ns, label="a")
+first.fork("f" + str(os.getpid()), ns)
+second = CheckpointStore(directory=sys.argv[1], session_name="two")
+ns["x"] = None
+second.restore(ns, "one/0000")
+assert ns["x"] == list(range(5000)), ns["x"]
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("umask", ["000", "002", "022"])
+def test_every_level_is_private_whatever_the_umask(tmp_path, umask):
+    import subprocess
+    import sys
+
+    store_dir = tmp_path / "deep" / ".aiipython_checkpoints"
+    for _ in range(2):  # the second run opens the store the first one made
+        done = subprocess.run(
+            [sys.executable, "-c", _UMASK_SCRIPT, str(store_dir), umask],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    paths = [store_dir, *store_dir.rglob("*")]
+    assert any(p.parent.name == "objects" for p in paths)  # a chunk shard exists
+    for path in paths:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def _two_sessions(nb, store_dir):
+    mine = CheckpointStore(directory=str(store_dir), session_name="mine", chunk_size=4096)
+    other = CheckpointStore(
+        directory=str(store_dir), session_name="other", chunk_size=4096, inline_limit=16
+    )
+    nb["x"] = np.arange(10_000)
+    other.checkpoint(nb, label="theirs")
+    nb["x"] = 0
+    mine.checkpoint(nb, label="mine")
+    return mine
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "other_session_dir_0777",
+        "other_checkpoints_dir_0777",
+        "manifest_0666",
+        "manifest_symlink",
+        "shard_0777",
+        "chunk_0666",
+        "chunk_symlink",
+        "sessions_0777",
+    ],
+)
+def test_nothing_writable_by_others_is_unpickled(nb, store_dir, tamper):
+    mine = _two_sessions(nb, store_dir)
+    session = store_dir / "sessions" / "other"
+    manifest = session / "checkpoints" / "0000.json"
+    chunk = sorted(p for p in (store_dir / "objects").rglob("*") if p.is_file())[0]
+    if tamper == "other_session_dir_0777":
+        os.chmod(session, 0o777)
+    elif tamper == "other_checkpoints_dir_0777":
+        os.chmod(session / "checkpoints", 0o777)
+    elif tamper == "manifest_0666":
+        os.chmod(manifest, 0o666)
+    elif tamper == "manifest_symlink":
+        real = store_dir.parent / "planted.json"
+        real.write_bytes(manifest.read_bytes())
+        manifest.unlink()
+        manifest.symlink_to(real)
+    elif tamper == "shard_0777":
+        for shard in (store_dir / "objects").iterdir():
+            os.chmod(shard, 0o777)
+    elif tamper == "chunk_0666":
+        for path in (store_dir / "objects").rglob("*"):
+            if path.is_file():
+                os.chmod(path, 0o666)
+    elif tamper == "chunk_symlink":
+        real = store_dir.parent / "planted.chunk"
+        real.write_bytes(chunk.read_bytes())
+        chunk.unlink()
+        chunk.symlink_to(real)
+    elif tamper == "sessions_0777":
+        os.chmod(store_dir / "sessions", 0o777)
+    with pytest.raises(UnsafeStoreError):
+        mine.restore(nb, "other/0000")
+    assert nb["x"] == 0
+
+
+def test_a_session_directory_made_writable_after_open_is_refused(nb, store, store_dir):
+    nb["x"] = 1
+    store.checkpoint(nb, label="one")
+    nb["x"] = 2
+    store.checkpoint(nb, label="two", touched={"x"})
+    store._manifests.clear()
+    os.chmod(store_dir / "sessions" / "test" / "checkpoints", 0o777)
+    with pytest.raises(UnsafeStoreError, match="writable by group or others"):
+        store.restore(nb, "0000")
