@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,7 @@ class AiSession(LoggingConfigurable):
         self.conversation: list[dict[str, Any]] = []
         self.model_override: str | None = None
         self._client: Any = None
+        self._client_lock = threading.Lock()  # the kernel's warm-up thread may create it too
         self._checkpoints: Any = None
         self._tracker: Any = None
         self.turn_count = 0
@@ -230,9 +232,10 @@ class AiSession(LoggingConfigurable):
     @property
     def client(self) -> Any:
         """The model client, created on first use (keeps its connection pool between turns)."""
-        if self._client is None:
-            self._client = import_item(self.model_client_class)(parent=self)
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = import_item(self.model_client_class)(parent=self)
+            return self._client
 
     # -- checkpoints -----------------------------------------------------------
 

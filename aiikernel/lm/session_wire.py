@@ -8,6 +8,7 @@ settings and to :mod:`.mlflow_tracing`, a sink that itself builds on :mod:`.wire
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .wire import WireLog
@@ -18,12 +19,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ATTR = "_aiikernel_wire_log"
+_lock = threading.RLock()
 
 
 def wire_log(session: SessionView | None) -> WireLog:
     """The wire log of ``session`` (created on first use, configured by ``AiModels``)."""
     if session is None:
         return WireLog()
+    with _lock:  # one log per session, its sinks attached before anyone else sees it
+        return _session_log(session)
+
+
+def _session_log(session: SessionView) -> WireLog:
     found = getattr(session, _ATTR, None)
     if found is None:
         from .config import models_config
