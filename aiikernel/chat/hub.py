@@ -265,6 +265,8 @@ class ChatHub(LoggingConfigurable):
                 busy=self.busy,
                 turns=self.session.turn_count,
                 max_steps=self.session.max_steps,
+                auth_source=self._auth_source(),
+                run_mode=self.session.run_mode,
                 usage=SessionUsage(
                     requests=total["requests"],
                     prompt_tokens=total["prompt_tokens"],
@@ -272,6 +274,20 @@ class ChatHub(LoggingConfigurable):
                     cost=total["cost"],
                 ),
             )
+
+    def _auth_source(self) -> str | None:
+        """Where the current model's key comes from (the footer shows it)."""
+        try:
+            from ..lm.credentials import resolve_credential
+            from ..lm.errors import MissingCredentials
+
+            try:
+                return resolve_credential(self.session.resolve_model()).source
+            except MissingCredentials:
+                return "missing"
+        except Exception:  # the footer is a convenience; a broken auth file shows in /auth
+            log.debug("auth source lookup failed", exc_info=True)
+            return None
 
     def run_prompt(self, request: Any) -> None:
         """Run a panel's prompt as a turn (events reach every panel through :meth:`on_event`)."""

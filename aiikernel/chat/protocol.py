@@ -278,6 +278,10 @@ class StateMessage(BaseModel):
     turns: int = 0
     max_steps: int = 10
     usage: SessionUsage = Field(default_factory=SessionUsage)
+    #: Where the current model's key comes from (``env:OPENAI_API_KEY``, ``auth.json``,
+    #: ``oauth``, ``none``), or ``missing``; version 3.
+    auth_source: str | None = None
+    run_mode: Literal["auto", "ask"] = "auto"
 
 
 class ErrorMessage(BaseModel):

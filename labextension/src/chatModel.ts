@@ -15,13 +15,13 @@ import {
   ICommandInfo,
   IEventMessage,
   IHistoryMessage,
-  INameInfo,
   IStateMessage,
   KERNEL_NAME,
   RunMode,
   ServerMessage,
   TurnEvent
 } from './protocol';
+import { KernelQueries } from './queries';
 import { applyEvent, newTurn } from './records';
 import { ChatBinding, IChatNote, IQueuedPrompt } from './tokens';
 
@@ -47,13 +47,12 @@ export class ChatModel {
     return this._noteAdded;
   }
 
-  /** A `names` answer arrived. */
-  get namesChanged(): ISignal<this, void> {
-    return this._namesChanged;
-  }
-
   /** Run mode of the prompts sent from now on ('ask': each code block waits for Run / Edit / Skip). */
   runMode: RunMode = 'auto';
+  /** Variables and models for the input's completions. */
+  readonly queries = new KernelQueries();
+  /** Step limit of the prompts sent from now on (0: the kernel's default). */
+  maxSteps = 0;
 
   get binding(): ChatBinding {
     return this._binding;
@@ -76,10 +75,6 @@ export class ChatModel {
   }
   get commands(): readonly ICommandInfo[] {
     return this._commands;
-  }
-  /** The kernel's user variables, as of the last `names` answer (for `@` completion). */
-  get names(): readonly INameInfo[] {
-    return this._names;
   }
   get sessionContext(): ISessionContext | null {
     return this._context;
@@ -132,24 +127,6 @@ export class ChatModel {
     this._pump();
   }
 
-  /** Ask the kernel for its variables again; resolves when `names` is updated (or after 2 s). */
-  refreshNames(): Promise<void> {
-    const connection = this._connection;
-    if (!connection) {
-      return Promise.resolve();
-    }
-    return new Promise(resolve => {
-      const done = () => {
-        window.clearTimeout(timer);
-        this._namesChanged.disconnect(done);
-        resolve();
-      };
-      const timer = window.setTimeout(done, 2000);
-      this._namesChanged.connect(done);
-      connection.request({ type: 'names', request_id: newRequestId('v') });
-    });
-  }
-
   /** Run mode ask: answer for the block that waits (the kernel takes it on a subshell). */
   approve(turn: number, step: number, index: number, action: ApproveAction, code?: string): void {
     this._connection?.request({
@@ -180,6 +157,7 @@ export class ChatModel {
 
   dispose(): void {
     this.bind(null);
+    this.queries.dispose();
     Signal.clearData(this);
   }
 
@@ -236,6 +214,7 @@ export class ChatModel {
   private _connect(kernel: Kernel.IKernelConnection): void {
     const connection = new ChatConnection(kernel);
     this._connection = connection;
+    this.queries.attach(connection);
     this._awaitingHistory = true;
     this._buffered = [];
     connection.message.connect(this._onMessage, this);
@@ -251,6 +230,7 @@ export class ChatModel {
     if (this._connection) {
       this._connection.dispose();
       this._connection = null;
+      this.queries.attach(null);
     }
     this._sending = null;
     this._inFlight = false;
@@ -259,7 +239,7 @@ export class ChatModel {
   // -- messages ---------------------------------------------------------------------
 
   private _onMessage(sender: ChatConnection, message: ServerMessage): void {
-    if (sender !== this._connection) {
+    if (sender !== this._connection || this.queries.handle(message)) {
       return;
     }
     switch (message.type) {
@@ -280,10 +260,6 @@ export class ChatModel {
       case 'commands':
         this._commands = message.commands;
         this._stateChanged.emit();
-        break;
-      case 'names':
-        this._names = message.names;
-        this._namesChanged.emit();
         break;
       case 'command_result':
         this._note({ kind: 'command', ok: message.ok, markdown: message.markdown });
@@ -374,7 +350,8 @@ export class ChatModel {
           request_id: requestId,
           text: next.text,
           ...(next.attachments?.length ? { attachments: next.attachments } : {}),
-          ...(next.runMode ? { run_mode: next.runMode } : {})
+          ...(next.runMode ? { run_mode: next.runMode } : {}),
+          ...(this.maxSteps > 0 ? { max_steps: this.maxSteps } : {})
         } as const);
     void connection.run(request).then(status => {
       if (connection !== this._connection) {
@@ -406,8 +383,6 @@ export class ChatModel {
   private _dropped = 0;
   private _inFlight = false;
   private _label = '';
-  private _names: INameInfo[] = [];
-  private _namesChanged = new Signal<this, void>(this);
   private _noteAdded = new Signal<this, IChatNote>(this);
   private _promptHistory: string[] = [];
   private _queue: IQueuedPrompt[] = [];

@@ -13,8 +13,9 @@ import { markdownWidget } from './markdown';
 import { IMentionSource, mentionCompletions, resolveMentions } from './mentions';
 import { IChatTurn, TurnEvent } from './protocol';
 import { describeUsage } from './records';
-import { IChatNote, ICodeActions } from './tokens';
+import { DEFAULT_CHAT_SETTINGS, IChatNote, IChatSettings, ICodeActions } from './tokens';
 import { TurnView } from './turnView';
+import { CellRunView } from './codeBlock';
 
 function button(label: string, className: string, onClick: () => void, title = label): HTMLButtonElement {
   const b = document.createElement('button');
@@ -58,12 +59,13 @@ export class ChatView extends Panel {
     this.input = new ChatInput({
       commands: () => this.model.commands,
       history: () => this.model.promptHistory,
+      models: () => this.model.queries.listModels(),
       mentions: async prefix => {
         if (Date.now() - this._namesAt > 1500) {
           this._namesAt = Date.now(); // the namespace may have changed since the last look
-          await this.model.refreshNames();
+          await this.model.queries.refreshNames();
         }
-        return mentionCompletions(prefix, this.model.names, this._mentions);
+        return mentionCompletions(prefix, this.model.queries.names, this._mentions);
       }
     });
     this.input.submitted.connect((_, text) => void this._submit(text), this);
@@ -101,11 +103,45 @@ export class ChatView extends Panel {
 
   /** Resolve the prompt's mentions, then send it (in the order the prompts were typed). */
   private _submit(text: string): Promise<void> {
+    const trimmed = text.trim();
+    if (trimmed.startsWith('!') && trimmed.length > 1) {
+      this._runCode(trimmed.slice(1));
+      return this._sending;
+    }
     this._sending = this._sending.then(async () => {
       const attachments = text.trim().startsWith('/') ? [] : await resolveMentions(text, this._mentions);
       this.model.send(text, attachments);
     });
     return this._sending;
+  }
+
+  /** `!code`: run it in the kernel like a cell, its outputs shown in the conversation. */
+  private _runCode(code: string): void {
+    const context = this.model.sessionContext;
+    if (!context || this.model.binding.kind !== 'ready') {
+      return;
+    }
+    const view = new CellRunView({ code, rendermime: this._rendermime });
+    this._conversation.addWidget(view);
+    this._stick = true;
+    this._scrollSoon();
+    void view.run(context).then(() => this._scrollSoon());
+  }
+
+  /** Apply the settings (at start and whenever they change). */
+  configure(settings: Partial<IChatSettings>): void {
+    const all = { ...DEFAULT_CHAT_SETTINGS, ...settings };
+    this.input.sendKey = all.sendKey;
+    this.model.maxSteps = all.maxSteps;
+    this.setRunMode(all.runMode);
+    this.node.style.setProperty(
+      '--jp-AiiChat-output-max-height',
+      all.outputMaxHeight > 0 ? `${all.outputMaxHeight}px` : 'none'
+    );
+    if (all.historyShown !== this._historyShown) {
+      this._historyShown = all.historyShown;
+      this._redraw();
+    }
   }
 
   // -- conversation ----------------------------------------------------------------
@@ -121,7 +157,20 @@ export class ChatView extends Panel {
       note.node.textContent = `${this.model.dropped} earlier turn${this.model.dropped === 1 ? ' is' : 's are'} no longer kept by the kernel.`;
       this._conversation.addWidget(note);
     }
-    for (const turn of this.model.turns) {
+    const turns = this.model.turns;
+    const hidden = this._historyShown > 0 && !this._showAll ? Math.max(turns.length - this._historyShown, 0) : 0;
+    if (hidden > 0) {
+      const more = new Widget();
+      more.addClass('jp-AiiChat-dropped');
+      more.node.appendChild(
+        button(`Show ${hidden} earlier turn${hidden === 1 ? '' : 's'}`, 'jp-AiiChat-showEarlier', () => {
+          this._showAll = true;
+          this._redraw();
+        })
+      );
+      this._conversation.addWidget(more);
+    }
+    for (const turn of turns.slice(hidden)) {
       this._onTurnAdded(this.model, turn);
     }
     this._stick = true;
@@ -288,6 +337,10 @@ export class ChatView extends Panel {
       node.appendChild(modelButton);
     }
     part('Kernel', model.kernelStatus, 'jp-AiiChat-kernelStatus');
+    if (state?.auth_source) {
+      const source = state.auth_source === 'missing' ? 'no key — /login' : state.auth_source;
+      part('Credentials', source, 'jp-AiiChat-authSource');
+    }
     if (state) {
       part('Session usage', describeUsage(state.usage), 'jp-AiiChat-sessionUsage');
       part('Turns', `${state.turns} turn${state.turns === 1 ? '' : 's'}`, 'jp-AiiChat-turnCount');
@@ -296,6 +349,8 @@ export class ChatView extends Panel {
 
   private _actions: ICodeActions | null;
   private _mentions: IMentionSource | null;
+  private _historyShown = DEFAULT_CHAT_SETTINGS.historyShown;
+  private _showAll = false;
   private _namesAt = 0;
   private _sending: Promise<void> = Promise.resolve();
   private _banner: Widget;

@@ -3,6 +3,7 @@
  * time, code actions, and its outputs in an `OutputArea` — rendered exactly as a
  * notebook renders them (plots, DataFrame HTML, tracebacks), untrusted.
  */
+import { ISessionContext } from '@jupyterlab/apputils';
 import * as nbformat from '@jupyterlab/nbformat';
 import { OutputArea, OutputAreaModel } from '@jupyterlab/outputarea';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -215,4 +216,54 @@ export namespace CodeBlockView {
     /** Run mode ask: answer for this block (none: the turn is not the panel's). */
     decide?: ((action: ApproveAction, code?: string) => void) | null;
   }
+}
+
+/**
+ * `!code` typed in the chat: runs in the kernel exactly like a cell (history, stdin,
+ * outputs in an `OutputArea`), so the model's recent cells include it too.
+ */
+export class CellRunView extends Panel {
+  constructor(options: { code: string; rendermime: IRenderMimeRegistry }) {
+    super();
+    this.addClass('jp-AiiChat-block');
+    this.addClass('jp-AiiChat-cellRun');
+    const header = new Widget();
+    header.addClass('jp-AiiChat-blockHeader');
+    this._status = document.createElement('span');
+    this._status.className = 'jp-AiiChat-blockStatus';
+    this._status.setAttribute('role', 'status');
+    const title = document.createElement('span');
+    title.className = 'jp-AiiChat-blockTitle';
+    title.textContent = 'Run in the kernel';
+    header.node.append(title, this._status);
+    this.addWidget(header);
+    this.addWidget(markdownWidget(options.rendermime, '```python\n' + options.code + '\n```'));
+    this._outputs = new OutputArea({
+      model: new OutputAreaModel({ trusted: true }),
+      rendermime: options.rendermime
+    });
+    this._outputs.addClass('jp-AiiChat-outputs');
+    this.addWidget(this._outputs);
+    this._code = options.code;
+  }
+
+  /** Run the code on `sessionContext`'s kernel; resolves with the reply's status. */
+  async run(sessionContext: ISessionContext): Promise<string> {
+    this.node.dataset.status = 'running';
+    this._status.textContent = 'running…';
+    let status = 'error';
+    try {
+      const reply = await OutputArea.execute(this._code, this._outputs, sessionContext);
+      status = reply?.content.status ?? 'error';
+    } catch (error) {
+      status = 'error';
+    }
+    this.node.dataset.status = status === 'ok' ? 'ok' : 'error';
+    this._status.textContent = status === 'ok' ? 'ran' : status;
+    return status;
+  }
+
+  private _code: string;
+  private _outputs: OutputArea;
+  private _status: HTMLElement;
 }

@@ -12,6 +12,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { ChatBinder } from './binder';
 import { ChatModel } from './chatModel';
@@ -21,7 +22,7 @@ import { aiCellHighlightPlugin } from './aiCellHighlight';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
-import { CommandIDs, IAiiPanel } from './tokens';
+import { CommandIDs, IAiiPanel, IChatSettings } from './tokens';
 
 export * from './tokens';
 
@@ -31,7 +32,7 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   autoStart: true,
   provides: IAiiPanel,
   requires: [IRenderMimeRegistry],
-  optional: [ILayoutRestorer, ICommandPalette, ILabShell, INotebookTracker, IConsoleTracker],
+  optional: [ILayoutRestorer, ICommandPalette, ILabShell, INotebookTracker, IConsoleTracker, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
@@ -39,7 +40,8 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     palette: ICommandPalette | null,
     labShell: ILabShell | null,
     notebooks: INotebookTracker | null,
-    consoles: IConsoleTracker | null
+    consoles: IConsoleTracker | null,
+    settings: ISettingRegistry | null
   ): IAiiPanel => {
     const chatModel = new ChatModel();
     const chat = new ChatView({
@@ -64,6 +66,17 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
         }
       });
       panel.disposed.connect(() => fixes.dispose());
+    }
+
+    if (settings) {
+      void settings.load(panelPlugin.id).then(
+        setting => {
+          const apply = () => chat.configure(setting.composite as unknown as Partial<IChatSettings>);
+          apply();
+          setting.changed.connect(apply);
+        },
+        reason => console.warn('aiikernel: settings could not be loaded', reason)
+      );
     }
 
     chat.escaped.connect(() => {

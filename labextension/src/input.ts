@@ -39,13 +39,13 @@ export class ChatInput extends Widget {
     this._textarea = document.createElement('textarea');
     this._textarea.className = 'jp-AiiChat-textarea';
     this._textarea.rows = 2;
-    this._textarea.placeholder = 'Ask about your data — Enter sends, Shift+Enter new line, / commands, @ mentions';
     this._textarea.setAttribute('aria-label', 'Chat prompt');
     this._textarea.setAttribute('aria-autocomplete', 'list');
     this._textarea.setAttribute('aria-controls', this._completions.id);
     this._textarea.addEventListener('keydown', this._onKeyDown);
     this._textarea.addEventListener('input', this._onInput);
     this.node.append(this._completions, this._help, this._chips, this._textarea);
+    this.sendKey = 'Enter';
   }
 
   /** The user pressed Enter on a non-empty prompt. */
@@ -92,7 +92,7 @@ export class ChatInput extends Widget {
     } else if (open && (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey))) {
       this._matches[this._selected].apply();
       event.preventDefault();
-    } else if (event.key === 'Enter' && !event.shiftKey) {
+    } else if (this._isSend(event)) {
       event.preventDefault();
       const text = this._textarea.value;
       if (text.trim()) {
@@ -115,6 +115,25 @@ export class ChatInput extends Widget {
     }
   };
 
+  /** Enter (or Ctrl/⌘+Enter, with the send-key setting) sends; Shift+Enter never does. */
+  private _isSend(event: KeyboardEvent): boolean {
+    if (event.key !== 'Enter' || event.shiftKey) {
+      return false;
+    }
+    const chord = event.ctrlKey || event.metaKey;
+    return this.sendKey === 'Enter' ? !chord : chord;
+  }
+
+  /** Which key sends: 'Enter' (Shift+Enter new line) or 'Ctrl+Enter' (Enter new line). */
+  get sendKey(): 'Enter' | 'Ctrl+Enter' {
+    return this._sendKey;
+  }
+  set sendKey(key: 'Enter' | 'Ctrl+Enter') {
+    this._sendKey = key;
+    const send = key === 'Enter' ? 'Enter sends, Shift+Enter new line' : 'Ctrl+Enter sends';
+    this._textarea.placeholder = `Ask about your data — ${send}, / commands, @ mentions, !code runs`;
+  }
+
   private _onInput = (): void => {
     const text = this._textarea.value;
     this._renderChips(text);
@@ -128,8 +147,12 @@ export class ChatInput extends Widget {
     const [, name, space] = m;
     const exact = commands.find(c => c.name === name || c.aliases.includes(name));
     if (space && exact) {
-      this._hideCompletions();
       this._showHelp(exact);
+      if (exact.name === 'model' && this._options.models) {
+        this._modelPicker(text.slice(m[0].length));
+      } else {
+        this._hideCompletions();
+      }
       return;
     }
     this._matches = commands
@@ -138,6 +161,30 @@ export class ChatInput extends Widget {
     this._showCompletions();
     this._help.hidden = true;
   };
+
+  /** `/model …`: a searchable list of the models discovery found (type to filter). */
+  private _modelPicker(query: string): void {
+    const ticket = ++this._mentionTicket;
+    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    void this._options.models!().then(models => {
+      if (ticket !== this._mentionTicket) {
+        return;
+      }
+      this._matches = models
+        .filter(model => words.every(word => model.toLowerCase().includes(word)))
+        .slice(0, 50)
+        .map(model => ({
+          code: model,
+          detail: '',
+          apply: () => {
+            this._textarea.value = `/model ${model}`;
+            this._hideCompletions();
+            this._textarea.focus();
+          }
+        }));
+      this._showCompletions();
+    });
+  }
 
   /** `@…` right before the caret: offer the mentions that fit. */
   private _mentionInput(text: string): void {
@@ -289,6 +336,7 @@ export class ChatInput extends Widget {
   private _help: HTMLElement;
   private _historyIndex = -1;
   private _chips: HTMLElement;
+  private _sendKey: 'Enter' | 'Ctrl+Enter' = 'Enter';
   private _matches: ICompletion[] = [];
   private _mentionTicket = 0;
   private _options: ChatInput.IOptions;
@@ -303,6 +351,8 @@ export namespace ChatInput {
     commands: () => readonly ICommandInfo[];
     /** Earlier prompts, oldest first. */
     history: () => readonly string[];
+    /** The models for the `/model` picker. */
+    models?: () => Promise<string[]>;
     /** Completions for a typed `@prefix` (no `@` completion without it). */
     mentions?: (prefix: string) => Promise<IMentionCompletion[]>;
   }

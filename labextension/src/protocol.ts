@@ -190,6 +190,9 @@ export interface IStateMessage {
   turns: number;
   max_steps: number;
   usage: ISessionUsage;
+  /** Where the model's key comes from (`env:…`, `auth.json`, `oauth`, `none`, `missing`). */
+  auth_source?: string | null;
+  run_mode?: RunMode;
 }
 
 export interface ICommandsMessage {

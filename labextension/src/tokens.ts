@@ -30,6 +30,26 @@ export type ChatBinding =
   | { kind: 'connecting'; label: string }
   | { kind: 'ready'; label: string };
 
+/** The chat's settings (schema `labextension/schema/panel.json`). */
+export interface IChatSettings {
+  sendKey: 'Enter' | 'Ctrl+Enter';
+  /** 0: the kernel's default. */
+  maxSteps: number;
+  runMode: 'auto' | 'ask';
+  /** Turns drawn after a (re)connect; 0: all. */
+  historyShown: number;
+  /** Pixels; 0: no limit. */
+  outputMaxHeight: number;
+}
+
+export const DEFAULT_CHAT_SETTINGS: IChatSettings = {
+  sendKey: 'Enter',
+  maxSteps: 0,
+  runMode: 'auto',
+  historyShown: 50,
+  outputMaxHeight: 480
+};
+
 /** What the chat's code blocks can do to the active notebook. */
 export interface ICodeActions {
   insertBelow(code: string): void;

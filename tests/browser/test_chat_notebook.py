@@ -240,3 +240,63 @@ def test_run_mode_ask_waits_for_run_edit_skip(page, chat_lab, model):
     assert "The user edited this block" in feedback and "y = 'edited'" in feedback
     assert "did not run" in feedback
     assert page.errors == []
+
+
+def _put_settings(lab, values: dict) -> None:
+    import json
+    import urllib.request
+
+    body = json.dumps({"raw": json.dumps(values)}).encode()
+    request = urllib.request.Request(
+        f"{lab.base_url}lab/api/settings/aiikernel:panel?token={lab.token}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_bang_code_settings_footer_and_model_picker(page, chat_lab, model):
+    write_notebook(chat_lab, "bang.ipynb")
+    _put_settings(chat_lab, {"sendKey": "Ctrl+Enter", "runMode": "ask", "outputMaxHeight": 200})
+    try:
+        open_notebook(page, chat_lab, "bang.ipynb", "bang")
+        chat = open_chat(page)
+        wait_bound(chat)
+        assert chat.get_by_label("Ask before running code").is_checked()
+        box = chat.get_by_role("textbox", name="Chat prompt")
+        box.fill("!answer = 6 * 7")
+        box.press("Enter")  # with Ctrl+Enter to send, Enter is a new line
+        assert box.input_value() == "!answer = 6 * 7\n"
+        box.press_sequentially("print('answer is', answer)")
+        box.press("Control+Enter")
+        run = chat.locator(".jp-AiiChat-cellRun")
+        run.locator(".jp-OutputArea-output", has_text="answer is 42").wait_for(timeout=60_000)
+        assert run.get_attribute("data-status") == "ok"
+        assert box.input_value() == ""
+        max_height = page.evaluate(
+            "getComputedStyle(document.querySelector('.jp-AiiChat-outputs')).maxHeight"
+        )
+        assert max_height == "200px"
+        auth = chat.locator(".jp-AiiChat-authSource")
+        auth.wait_for(timeout=30_000)
+        assert auth.inner_text() == "env:OPENAI_API_KEY"
+
+        box.fill("/model scri")
+        option = chat.get_by_role("option").filter(has_text="openai/scripted")
+        option.wait_for(timeout=60_000)
+        widen_side_panel(page)
+        screenshot(page, "chat-model-picker.png")
+        box.press("Tab")
+        assert box.input_value() == "/model openai/scripted"
+    finally:
+        _put_settings(chat_lab, {})
+    # the model knows the cell the chat ran: it is among the recent cells
+    chat.get_by_label("Ask before running code").uncheck()
+    model.script(Reply("It is 42."))
+    box.fill("what is answer?")
+    box.press("Control+Enter")
+    wait_turn_done(chat)
+    system = model.model_requests()[-1].body_json["messages"][0]["content"]
+    assert "answer = 6 * 7" in system.split("most recently")[1]
+    assert page.errors == []
