@@ -140,6 +140,17 @@ export class ChatModel {
     });
   }
 
+  /** Change a prompt that waits in the queue (it keeps its place). */
+  updateQueued(id: string, text: string, attachments: Attachment[] = []): void {
+    const trimmed = text.trim();
+    if (!trimmed) {
+      this.removeQueued(id);
+      return;
+    }
+    this._queue = this._queue.map(item => (item.id === id ? { ...item, text: trimmed, attachments } : item));
+    this._stateChanged.emit();
+  }
+
   removeQueued(id: string): void {
     this._queue = this._queue.filter(item => item.id !== id);
     this._stateChanged.emit();

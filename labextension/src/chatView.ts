@@ -307,12 +307,50 @@ export class ChatView extends Panel {
       state.className = 'jp-AiiChat-queuedState';
       state.textContent = item.sent ? 'sent — waiting for the kernel' : 'queued';
       row.append(state, label);
-      if (!item.sent) {
+      if (!item.sent && this._editing?.id === item.id) {
+        row.replaceChild(this._queueEditor(item.id), label);
+      } else if (!item.sent) {
+        const edit = button('✎', 'jp-AiiChat-editQueued', () => {
+          this._editing = { id: item.id, draft: item.text };
+          this._renderQueue();
+        }, `Edit queued prompt: ${item.text}`);
         const remove = button('×', 'jp-AiiChat-unqueue', () => model.removeQueued(item.id), `Remove queued prompt: ${item.text}`);
-        row.appendChild(remove);
+        row.append(edit, remove);
       }
       node.appendChild(row);
     }
+  }
+
+  /** In-place editor of a queued prompt: Enter saves (mentions resolved again), Escape cancels. */
+  private _queueEditor(id: string): HTMLElement {
+    const editor = document.createElement('input');
+    editor.type = 'text';
+    editor.className = 'jp-AiiChat-queuedEditor';
+    editor.value = this._editing?.draft ?? '';
+    editor.setAttribute('aria-label', 'Edit the queued prompt (Enter saves, Escape cancels)');
+    editor.addEventListener('input', () => {
+      if (this._editing) {
+        this._editing.draft = editor.value;
+      }
+    });
+    editor.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        const text = editor.value;
+        this._editing = null;
+        void resolveMentions(text, this._mentions).then(attachments => this.model.updateQueued(id, text, attachments));
+        this._renderQueue();
+        this.input.focus();
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        event.stopPropagation();
+        this._editing = null;
+        this._renderQueue();
+        this.input.focus();
+      }
+    });
+    requestAnimationFrame(() => editor.isConnected && editor.focus());
+    return editor;
   }
 
   private _renderFooter(): void {
@@ -349,6 +387,7 @@ export class ChatView extends Panel {
 
   private _actions: ICodeActions | null;
   private _mentions: IMentionSource | null;
+  private _editing: { id: string; draft: string } | null = null;
   private _historyShown = DEFAULT_CHAT_SETTINGS.historyShown;
   private _showAll = false;
   private _namesAt = 0;

@@ -142,6 +142,17 @@ def test_stop_a_slow_turn_and_queue_prompts(page, chat_lab, model):
     screenshot(page, "chat-queue.png")
     chat.get_by_role("button", name="Remove queued prompt: queued three").click()
     assert queued.count() == 2
+    chat.get_by_role("button", name="Edit queued prompt: queued two").click()
+    editor = chat.get_by_role(
+        "textbox", name="Edit the queued prompt (Enter saves, Escape cancels)"
+    )
+    editor.fill("queued two, edited")
+    editor.press("Enter")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-AiiChat-queuedText')]
+                .map(n => n.textContent).join('|') === 'queued one|queued two, edited'""",
+        timeout=10_000,
+    )
 
     chat.get_by_role("button", name="Stop the running turn (interrupt the kernel)").click()
     first = chat.locator(".jp-AiiChat-turn").first
@@ -152,7 +163,7 @@ def test_stop_a_slow_turn_and_queue_prompts(page, chat_lab, model):
     assert "Stopped" in first.locator(".jp-AiiChat-turnStatus").inner_text()
 
     wait_turn_done(chat, 3)
-    assert _prompts(chat) == ["talk slowly", "queued one", "queued two"]
+    assert _prompts(chat) == ["talk slowly", "queued one", "queued two, edited"]
     assert chat.get_by_text("second queued answer").is_visible()
     assert queued.count() == 0
     assert len(model.model_requests()) == 3
