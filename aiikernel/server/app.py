@@ -47,6 +47,13 @@ class AimaxExtension(ExtensionApp):
         config=True,
         help="Largest prompt (UTF-8 bytes) accepted by create and send; larger answers 413.",
     )
+    max_body_bytes = Int(
+        0,
+        config=True,
+        help="Largest request body (bytes) of the /aimax REST routes, refused with 413 by its "
+        "Content-Length (or as it streams in) before anything is parsed. 0: four times "
+        "max_prompt_bytes plus 64 KiB (room for JSON escapes).",
+    )
     max_history_limit = Int(
         1000, config=True, help="Most events one history request returns (its `limit` cap)."
     )
@@ -124,6 +131,9 @@ class AimaxExtension(ExtensionApp):
         self.service = self.service_class(AimaxManager(self._aimax_config()), policy)
         self.settings[SERVICE_SETTING] = self.service
         self.settings["aimax_stream_queue_limit"] = self.stream_queue_limit
+        self.settings["aimax_max_body_bytes"] = self.max_body_bytes or (
+            4 * self.max_prompt_bytes + 64 * 1024
+        )
 
     def initialize_handlers(self) -> None:
         if self.enabled:

@@ -14,7 +14,8 @@ the exception up in :data:`STATUS_FOR` (most specific class first), so one place
         ├── BackendDisabled     backend not allowed by configuration      403
         ├── SessionLimitReached too many running sessions                 429
         ├── ConversationInUse   agentSessionId open in a running session  409
-        └── PromptTooLarge      prompt over the configured cap            413
+        ├── PromptTooLarge      prompt over the configured cap            413
+        └── BodyTooLarge        request body over the configured cap      413
 """
 
 from __future__ import annotations
@@ -74,10 +75,15 @@ class PromptTooLarge(InvalidField):
     """A prompt longer than ``AimaxExtension.max_prompt_bytes``."""
 
 
+class BodyTooLarge(ServerPolicyError):
+    """A request body longer than ``AimaxExtension.max_body_bytes`` (refused unread)."""
+
+
 # Most specific first: the first isinstance match wins.
 STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (PathOutsideRoot, 403),
     (PromptTooLarge, 413),
+    (BodyTooLarge, 413),
     (InvalidField, 422),
     (MalformedBody, 400),
     (BackendDisabled, 403),

@@ -8,6 +8,7 @@ exceptions and turned into JSON here, in one place (:meth:`AimaxHandlerMixin.wri
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .errors import InvalidField, MalformedBody, status_for
+from .errors import BodyTooLarge, InvalidField, MalformedBody, status_for
 from .models import SESSION_ID_PATTERN, CreateSessionRequest, SendMessageRequest
 
 if TYPE_CHECKING:
@@ -62,10 +63,17 @@ class AimaxHandlerMixin:
         except ValueError:
             raise InvalidField(name, f"expected an integer, got {raw[:40]!r}") from None
 
+    def request_body(self) -> bytes:
+        """The body (streamed in by :class:`RestHandler`, buffered by tornado elsewhere)."""
+        parts = getattr(self, "_body_parts", None)
+        if parts is None:
+            return self.request.body  # type: ignore[attr-defined]
+        return b"".join(parts)
+
     def parse_body(self, model: type[BaseModel]) -> Any:
         try:
-            data = json.loads(self.request.body or b"{}")  # type: ignore[attr-defined]
-        except ValueError:
+            data = json.loads(self.request_body() or b"{}")
+        except (ValueError, RecursionError):  # RecursionError: `[` nested 100,000 deep
             raise MalformedBody("the request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise MalformedBody("the request body must be a JSON object")
@@ -126,7 +134,73 @@ class AimaxHandlerMixin:
         super().log_exception(typ, value, tb)  # type: ignore[misc]
 
 
-class SessionsHandler(AimaxHandlerMixin, APIHandler):
+@web.stream_request_body
+class RestHandler(AimaxHandlerMixin, APIHandler):
+    """A REST route whose body is refused unread when too large.
+
+    Tornado buffers a whole body before a normal handler runs (jupyter_server allows 512 MB),
+    so a huge body would be read and parsed before any check. Here the body streams in: a
+    ``Content-Length`` over ``aimax_max_body_bytes`` is answered 413 in :meth:`prepare`, before
+    one byte of it is read, and a chunked body is cut off with 413 as soon as it passes the cap.
+    """
+
+    _body_parts: list[bytes] | None = None
+    _body_size = 0
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.settings.get("aimax_max_body_bytes", 1024 * 1024))
+
+    def _too_large(self, size: int | None) -> BodyTooLarge:
+        got = f"{size} bytes" if size is not None else "more than that"
+        return BodyTooLarge(
+            f"the request body is too large ({got}; the limit is {self.max_body_bytes} bytes)"
+        )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for verb in ("get", "post", "delete"):
+            method = vars(cls).get(verb)
+            if method is not None:
+                setattr(cls, verb, _unless_answered(method))
+
+    def _refuse(self, size: int | None) -> None:
+        exc = self._too_large(size)
+        self.log_exception(type(exc), exc, None)
+        self.send_error(413, exc_info=(type(exc), exc, None))
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        self._body_parts = []
+        await super().prepare()  # host, XSRF, origin: none of them reads the body
+        raw = self.request.headers.get("Content-Length")
+        declared = int(raw) if raw is not None and raw.strip().isdigit() else None
+        if declared is not None and declared > self.max_body_bytes:
+            self._refuse(declared)  # before one byte is read; tornado discards the rest
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self._body_parts is None:
+            return  # already answered: the rest is discarded as it arrives
+        self._body_size += len(chunk)
+        if self._body_size > self.max_body_bytes:
+            self._body_parts = None
+            self._refuse(None)
+            return
+        self._body_parts.append(chunk)
+
+
+def _unless_answered(method: Any) -> Any:
+    """Skip the verb when the request was already answered (413 while the body streamed)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: RestHandler, *args: Any, **kwargs: Any) -> None:
+        if self._finished:
+            return
+        await method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class SessionsHandler(RestHandler):
     """``/aimax/sessions``: list (GET) and create (POST)."""
 
     @web.authenticated
@@ -148,7 +222,7 @@ class SessionsHandler(AimaxHandlerMixin, APIHandler):
         self.write_json(session.wire(), status=201)
 
 
-class SessionHandler(AimaxHandlerMixin, APIHandler):
+class SessionHandler(RestHandler):
     """``/aimax/sessions/{id}``: status (GET) and stop (DELETE)."""
 
     @web.authenticated
@@ -168,7 +242,7 @@ class SessionHandler(AimaxHandlerMixin, APIHandler):
         self.finish()
 
 
-class MessagesHandler(AimaxHandlerMixin, APIHandler):
+class MessagesHandler(RestHandler):
     """``/aimax/sessions/{id}/messages``: submit a prompt (queued or interrupting)."""
 
     @web.authenticated
@@ -181,7 +255,7 @@ class MessagesHandler(AimaxHandlerMixin, APIHandler):
         self.write_json(result.wire(), status=202)
 
 
-class HistoryHandler(AimaxHandlerMixin, APIHandler):
+class HistoryHandler(RestHandler):
     """``/aimax/sessions/{id}/history?after=&limit=``: one page of recorded events."""
 
     @web.authenticated
@@ -194,7 +268,7 @@ class HistoryHandler(AimaxHandlerMixin, APIHandler):
         self.write_json(service.history(session_id, after=after or 0, limit=limit).wire())
 
 
-class OpenAPIHandler(AimaxHandlerMixin, APIHandler):
+class OpenAPIHandler(RestHandler):
     """``/aimax/openapi.json``: the document generated from :mod:`.models`."""
 
     @web.authenticated

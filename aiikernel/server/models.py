@@ -8,6 +8,7 @@ naming the field instead of a silently ignored option. The OpenAPI document
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -37,10 +38,18 @@ class _Request(_Wire):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-def _no_control_chars(value: str | None, what: str, allowed: str = "\t") -> str | None:
-    if value is not None and any(
-        (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) and c not in allowed for c in value
-    ):
+#: C0 controls, DEL and C1 controls; tab and line breaks are allowed only where said.
+_CONTROL_EXCEPT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_TAB_AND_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Hard cap on prompt length in characters, a last line of defence behind the body cap
+#: (``AimaxExtension.max_body_bytes``) and the byte cap (``max_prompt_bytes``, 413).
+MAX_PROMPT_CHARS = 4 * 1024 * 1024
+
+
+def _no_control_chars(
+    value: str | None, what: str, pattern: re.Pattern[str] = _CONTROL_EXCEPT_TAB
+) -> str | None:
+    if value is not None and pattern.search(value):
         raise ValueError(f"{what} must not contain control characters")
     return value
 
@@ -51,7 +60,7 @@ def _safe_prompt(value: str | None, what: str) -> str | None:
     breaks are fine."""
     if value is not None and not value.strip():
         raise ValueError(f"{what} is empty")
-    return _no_control_chars(value, what, allowed="\t\n\r")
+    return _no_control_chars(value, what, _CONTROL_EXCEPT_TAB_AND_BREAKS)
 
 
 class CreateSessionRequest(_Request):
@@ -67,6 +76,7 @@ class CreateSessionRequest(_Request):
     )
     initial_prompt: str | None = Field(
         default=None,
+        max_length=MAX_PROMPT_CHARS,
         description="A first prompt, submitted once the agent is ready (same rules as a "
         "message's `prompt`).",
     )
@@ -120,6 +130,7 @@ class SendMessageRequest(_Request):
 
     prompt: str = Field(
         min_length=1,
+        max_length=MAX_PROMPT_CHARS,
         description="The text to submit to the agent. Terminal control characters (other "
         "than tab and line breaks) are refused.",
     )

@@ -1,0 +1,142 @@
+"""Regression tests of issue 14 (the security probe of the server extension) against a real
+``jupyter server`` subprocess: raw sockets where the point is what the server does before it
+has read a body, plain HTTP elsewhere."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .conftest import requires_tmux
+from .server_process import ServerProcess
+
+pytestmark = [requires_tmux, pytest.mark.timeout(180)]
+BODY_CAP = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hardening")
+    with ServerProcess(base / "srv", traits={"max_body_bytes": BODY_CAP}) as srv:
+        (srv.root / "w").mkdir()
+        yield srv
+
+
+def _call(server: ServerProcess, method: str, path: str, data=None, raw: bytes | None = None):
+    """(status, parsed body) of one request, errors included."""
+    payload = raw if raw is not None else (json.dumps(data).encode() if data is not None else None)
+    req = urllib.request.Request(server.url + path, data=payload, method=method)
+    for k, v in server.headers.items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            text = resp.read()
+            return resp.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        text = exc.read()
+        return exc.code, json.loads(text) if text else None
+
+
+def _raw(server: ServerProcess) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    return sock
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """Status and body of one HTTP/1.1 response (Content-Length framed)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, rest[:length]
+
+
+def _head(server: ServerProcess, method: str, path: str, extra: str) -> bytes:
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: token {server.token}\r\nContent-Type: application/json\r\n{extra}\r\n"
+    ).encode()
+
+
+# -- 2. huge bodies ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/aimax/sessions", "/aimax/sessions/x/messages"])
+def test_a_huge_content_length_is_refused_before_the_body_is_sent(server, path):
+    with _raw(server) as sock:
+        sock.sendall(_head(server, "POST", path, "Content-Length: 200000000\r\n"))
+        started = time.monotonic()
+        status, body = _read_response(sock)  # no byte of the body was sent
+    assert status == 413, body
+    assert "too large" in json.loads(body)["message"]
+    assert time.monotonic() - started < 10
+    assert _call(server, "GET", "/api/status")[0] == 200
+
+
+def test_a_chunked_body_is_cut_off_at_the_cap(server):
+    with _raw(server) as sock:
+        sock.sendall(_head(server, "POST", "/aimax/sessions", "Transfer-Encoding: chunked\r\n"))
+        piece = b'{"backend": "tmux-codex", "initialPrompt": "' + b"a" * 16384
+        sent = 0
+        while sent <= BODY_CAP * 2:
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            sent += len(piece)
+            piece = b"a" * 16384
+        sock.sendall(b"0\r\n\r\n")
+        status, body = _read_response(sock)
+    assert status == 413, body
+    assert _call(server, "GET", "/aimax/sessions")[0] == 200
+
+
+def test_a_body_under_the_cap_is_still_parsed(server):
+    status, reply = _call(server, "POST", "/aimax/sessions", {"backend": "nope"})
+    assert status == 422 and reply["field"] == "backend"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(server):
+    for raw in (b"[" * 60_000, b'{"a":' * 12_000):
+        status, reply = _call(server, "POST", "/aimax/sessions", raw=raw)
+        assert status == 400, reply
+        assert "not valid JSON" in reply["message"]
+
+
+def test_the_control_character_check_is_fast(server):
+    prompt = "é" * (BODY_CAP // 8)  # valid, long: one regex pass, not a Python loop per char
+    status, reply = _call(
+        server, "POST", "/aimax/sessions", {"backend": "nope", "initialPrompt": prompt}
+    )
+    assert status == 422 and reply["field"] == "backend"
+    status, reply = _call(
+        server, "POST", "/aimax/sessions", {"backend": "tmux-codex", "initialPrompt": "a\x1bb"}
+    )
+    assert status == 422 and "control characters" in reply["message"]
+
+
+def test_the_models_cap_every_string_field():
+    from aiikernel.server.models import CreateSessionRequest, SendMessageRequest
+
+    for model in (CreateSessionRequest, SendMessageRequest):
+        for name, field in model.model_fields.items():
+            if field.annotation in (str, str | None):
+                limits = [m for m in field.metadata if hasattr(m, "max_length")]
+                patterns = [m for m in field.metadata if hasattr(m, "pattern")]
+                assert limits or patterns, f"{model.__name__}.{name} has no length limit"
