@@ -33,7 +33,7 @@ from .settings import aiipython_home, atomic_write_json, file_lock, user_home
 
 log = logging.getLogger(__name__)
 
-PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 
 #: Pi calls some providers differently.
 PI_PROVIDER_NAMES = {"google": "gemini"}
@@ -182,7 +182,7 @@ def read_pi_auth(path: Path) -> dict[str, ProviderAuth]:
     found: dict[str, ProviderAuth] = {}
     for raw_name, entry in data.items():
         name = PI_PROVIDER_NAMES.get(str(raw_name), str(raw_name))
-        if not PROVIDER_NAME.match(name):
+        if not PROVIDER_NAME.fullmatch(name):
             continue
         if isinstance(entry, str) and entry.strip():  # older Pi: {"openai": "sk-…"}
             found[name] = ProviderAuth(api_key=SecretStr(entry.strip()), api_key_from="pi")
@@ -352,11 +352,61 @@ class AuthStore:
 
 
 def check_provider_name(provider: str) -> str:
-    if not PROVIDER_NAME.match(provider):
-        raise ValueError(
-            f"{provider!r} is not a provider name (lowercase letters, digits, '-', '_', '.')"
-        )
+    """``provider`` if it has the shape of a provider name; the error never quotes it
+    (a key typed in the wrong place must not be echoed)."""
+    if not PROVIDER_NAME.fullmatch(provider):
+        raise ValueError("that is not a provider name (lowercase letters, digits, '-', '_', '.')")
     return provider
+
+
+#: An unlisted provider name must read like a word (``fireworks_ai``, ``text-completion-x``):
+#: short, few digits. Random tokens (keys) fail this.
+_WORDLIKE = re.compile(r"[a-z]+(?:[_.\-][a-z0-9]+)*[0-9]{0,3}")
+
+
+def listed_providers(extra: Any = ()) -> set[str]:
+    """Provider names we know of: the env table, keyless and OAuth ones, settings.json's
+    endpoints, what auth.json holds, and litellm's list when litellm is already imported."""
+    import sys
+
+    from .provider_keys import KEYLESS_PROVIDERS
+
+    names = set(PROVIDER_ENV) | set(KEYLESS_PROVIDERS) | set(USABLE_OAUTH) | set(extra)
+    try:
+        from .providers import custom_providers
+
+        names |= set(custom_providers())
+    except Exception:  # a damaged settings.json is reported elsewhere
+        pass
+    litellm = sys.modules.get("litellm")
+    for item in getattr(litellm, "provider_list", None) or ():
+        names.add(str(getattr(item, "value", item)))
+    return names
+
+
+def plausible_provider(provider: str, known: set[str]) -> bool:
+    """A listed provider, or a short word-like name (never something shaped like a key)."""
+    if provider in known:
+        return True
+    digits = sum(c.isdigit() for c in provider)
+    return len(provider) <= 32 and digits <= 3 and bool(_WORDLIKE.fullmatch(provider))
+
+
+def stored_secrets(home: Path | None = None) -> list[str]:
+    """Every secret auth.json holds (for scrubbing logs); never imports, never writes."""
+    try:
+        data = AuthStore(home)._load_file()
+    except Exception:
+        return []
+    found: list[str] = []
+    for entry in data.providers.values():
+        if entry.api_key is not None:
+            found.append(entry.api_key.get_secret_value())
+        if entry.oauth is not None:
+            found.append(entry.oauth.access.get_secret_value())
+            if entry.oauth.refresh is not None:
+                found.append(entry.oauth.refresh.get_secret_value())
+    return [s for s in found if s]
 
 
 def lookup_credential(provider: str) -> Credential | None:

@@ -180,7 +180,14 @@ def _prompt_for_key(session: SessionView, provider: str) -> str | None:
     help="Store an API key for a provider (prompted when KEY is left out).",
 )
 def login_command(session: SessionView, args: str) -> CommandResult:
-    from .auth import AuthFileError, AuthStore, check_provider_name, mask
+    from .auth import (
+        AuthFileError,
+        AuthStore,
+        check_provider_name,
+        listed_providers,
+        mask,
+        plausible_provider,
+    )
     from .discovery import model_catalog
 
     words = args.split()
@@ -196,7 +203,25 @@ def login_command(session: SessionView, args: str) -> CommandResult:
     try:
         check_provider_name(provider)
     except ValueError as exc:
+        scrub_secret_from_history(session.shell, words[0])
         raise CommandError(str(exc)) from None
+    try:
+        stored = set(store.load().providers)
+    except AuthFileError:
+        stored = set()
+    known = listed_providers(stored)
+    if not plausible_provider(provider, known):
+        # Never echo it: `/login KEY PROVIDER` puts the key here.
+        scrub_secret_from_history(session.shell, words[0])
+        if len(words) == 2 and words[1].lower() in known:
+            raise CommandError(
+                "the arguments look swapped (the key first?): use `/login PROVIDER KEY`; "
+                "nothing was stored"
+            )
+        raise CommandError(
+            "that is not a provider this kernel knows (e.g. openai, anthropic, gemini, "
+            "mistral, groq; named endpoints come from settings.json); nothing was stored"
+        )
     if len(words) == 2:
         key = words[1]
         scrub_secret_from_history(session.shell, key)
@@ -239,6 +264,12 @@ def logout_command(session: SessionView, args: str) -> CommandResult:
         scrub_secret_from_history(session.shell, words[0])
         raise CommandError("that looks like a key; name the provider, e.g. `/logout openai`")
     provider = words[0].lower()
+    from .auth import check_provider_name
+
+    try:
+        check_provider_name(provider)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     store = AuthStore()
     try:
         removed = store.remove(provider)

@@ -6,17 +6,20 @@ it with the outcome.  Finished exchanges go to the session's :class:`WireLog`: a
 bounded in-memory list (``/wire``), optionally appended to a JSONL file
 (``AiModels.wire_log_file``, off by default) and to any other sink (MLflow tracing).
 
-Redaction happens once, when an exchange is recorded: the credential actually used is
-replaced wherever it appears, key-like fields are blanked, :func:`errors.redact`
+Redaction happens once, when an exchange is recorded: the credential actually used, every
+secret auth.json stores and every secret-named environment variable's value are replaced
+wherever they appear, key-like fields are blanked, :func:`errors.redact`
 catches anything else key-shaped, and inline image data is shortened to its size.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from collections import deque
@@ -33,6 +36,8 @@ REDACTED = "[REDACTED]"
 SECRET_FIELDS = re.compile(
     r"(?i)^(api[_-]?key|authorization|x-api-key|x-goog-api-key|token|access|refresh|password|secret)$"
 )
+#: Environment variables whose values are secrets wherever they appear in a wire entry.
+SECRET_ENV = re.compile(r"(?i)(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|ACCESS_KEY)")
 DATA_URL = re.compile(r"^data:([\w/+.\-]+);base64,(.*)$", re.DOTALL)
 MAX_CHUNKS = 400
 
@@ -53,9 +58,33 @@ class WireEntry(BaseModel):
     error: str | None = None
 
 
+def known_secrets() -> list[str]:
+    """Every secret this process could leak into a log: what auth.json stores (keys and
+    OAuth tokens) and the values of secret-named environment variables (``*_API_KEY``,
+    ``*TOKEN*``, the provider table's variables, settings.json endpoints' ``api_key_env``)."""
+    from .auth import stored_secrets
+    from .provider_keys import PROVIDER_ENV
+
+    names = {v for group in PROVIDER_ENV.values() for v in group}
+    try:
+        from .providers import custom_providers
+
+        names |= {p.api_key_env for p in custom_providers().values() if p.api_key_env}
+    except Exception:
+        pass
+    found = [
+        value
+        for name, value in os.environ.items()
+        if value and (name in names or SECRET_ENV.search(name))
+    ]
+    found += stored_secrets()
+    # longest first, so a secret containing another is replaced whole
+    return sorted({s for s in found if len(s) >= 8}, key=len, reverse=True)
+
+
 def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
     """A deep copy of ``value`` safe to show or store: no secrets, no inline image payloads."""
-    secrets = [s for s in secrets if s and len(s) >= 4]
+    secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
     def clean_text(text: str) -> str:
         match = DATA_URL.match(text)
@@ -115,6 +144,10 @@ class Exchange:
         if self._done:
             return
         self._done = True
+        try:
+            self._secrets = [*self._secrets, *self._log.secret_source()]
+        except Exception:  # scrubbing with what we have beats losing the entry
+            log.warning("could not collect the secrets to scrub", exc_info=True)
         chunks = []
         for chunk in self.chunks:
             dump = getattr(chunk, "model_dump", None)
@@ -145,6 +178,8 @@ class WireLog:
         self.entries: deque[WireEntry] = deque(maxlen=max(1, size))
         self.path = os.fspath(path) if path else None
         self.sinks: list[Callable[[WireEntry], None]] = []
+        #: Secrets scrubbed from every entry besides the credential the call used.
+        self.secret_source: Callable[[], Iterable[str]] = known_secrets
         self._seq = 0
         self._lock = threading.Lock()
 
@@ -166,8 +201,18 @@ class WireLog:
 
     def _append_to_file(self, entry: WireEntry) -> None:
         assert self.path is not None
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, flags | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), 0o600)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file")
+                if st.st_mode & 0o077:  # a file made before (or by someone else's umask)
+                    os.fchmod(fd, 0o600)
+            except BaseException:
+                os.close(fd)
+                raise
             with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(entry.model_dump_json() + "\n")
         except OSError as exc:
