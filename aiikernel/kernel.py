@@ -1,8 +1,9 @@
 """AiiKernel: an IPython kernel whose shell has the `%%ai` turn loop built in.
 
 Everything a normal IPython kernel does is inherited unchanged; this class only
-loads the aiikernel extension into its shell and, a moment after start-up, warms
-litellm in the background so the first turn does not pay for its import.
+loads the aiikernel extension into its shell and, a moment after start-up, starts (or
+finds) the user's model gateway in the background, or warms litellm when models run in
+the kernel, so the first turn does not pay for either.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ class AiiKernel(IPythonKernel):
 
     warm_up_models = Bool(
         True,
-        help="Import the model library in the background once a frontend has connected "
-        "(after the first kernel_info reply), so the first AI turn does not wait for it.",
+        help="Once a frontend has connected (after the first kernel_info reply), start the "
+        "user's model gateway in the background, or import the model library when models run "
+        "in this kernel (AiSession.lm_backend), so the first AI turn does not wait for it.",
     ).tag(config=True)
     warm_up_delay = Float(
         0.2, help="Seconds after the first kernel_info reply before the background warm-up begins."

@@ -83,7 +83,7 @@ class AiSession(LoggingConfigurable):
     ).tag(config=True)
     lm_backend = Enum(
         list(MODEL_CLIENTS),
-        "litellm",
+        "auto",
         help="How models are reached: 'gateway' (the user's model gateway process, which "
         "holds litellm for every kernel), 'litellm' (litellm inside this kernel), or 'auto' "
         "(the gateway; litellm here, with a notice, when the gateway cannot start). "

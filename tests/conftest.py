@@ -23,6 +23,7 @@ def pytest_configure(config):  # noqa: ARG001 - pytest hook signature
 
     # model gateways of this session live here (never the user's), stopped at the end
     os.environ["AIIPYTHON_RUNTIME_DIR"] = runtime_root_for_session()
+    os.environ.setdefault("AIIPYTHON_GATEWAY_IDLE_TIMEOUT", "60")  # finished tests' gateways leave
 
 
 def pytest_unconfigure(config):  # noqa: ARG001

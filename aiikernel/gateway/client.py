@@ -33,10 +33,13 @@ from ..lm.litellm_client import Chunk, ModelRequest, NoticeChunk, TextChunk, Usa
 from .lifecycle import GatewayUnavailable, ensure_gateway
 from .paths import GatewayPaths, gateway_paths
 from .protocol import (
+    CAPABILITIES_PATH,
     COMPLETIONS_PATH,
     GATEWAY_VERSION,
     VERSION_HEADER,
     WIRE_EVENT,
+    Capabilities,
+    CapabilitiesRequest,
     ChatCompletionRequest,
     ErrorBody,
     GatewayOptions,
@@ -156,6 +159,28 @@ class GatewayClient(LoggingConfigurable):
             self.ensure_started()
         except GatewayUnavailable as exc:
             log.warning("%s", exc)
+
+    def supports_vision(self, model: str) -> bool:
+        """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
+        import httpx
+
+        self.ensure_started()
+        transport = httpx.HTTPTransport(uds=str(self.paths.socket))
+        body = CapabilitiesRequest(model=model).model_dump_json()
+        try:
+            with httpx.Client(transport=transport, timeout=self.start_timeout) as client:
+                response = client.post(
+                    f"http://gateway{CAPABILITIES_PATH}",
+                    content=body,
+                    headers={VERSION_HEADER: GATEWAY_VERSION},
+                )
+            response.raise_for_status()
+            return Capabilities.model_validate_json(response.content).vision
+        except (httpx.HTTPError, ValueError) as exc:
+            self.forget()
+            raise errors.ProviderUnavailable(
+                f"The model gateway could not say whether {model} accepts images ({exc})."
+            ) from None
 
     # -- streaming --------------------------------------------------------------
 
@@ -361,6 +386,17 @@ class AutoModelClient(LoggingConfigurable):
                 warm_litellm()
             except Exception:
                 log.debug("litellm warm-up failed", exc_info=True)
+
+    def supports_vision(self, model: str) -> bool:
+        """Whether ``model`` accepts images (asked of the gateway, or of litellm here)."""
+        if self.fallback is None:
+            try:
+                return self.gateway.supports_vision(model)
+            except GatewayUnavailable as exc:
+                self._fall_back(exc)
+        from ..lm.providers import supports_vision
+
+        return supports_vision(model)
 
     def _fall_back(self, exc: Exception) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ Routes (HTTP/1.1 over the Unix socket)::
 
     GET  /aiikernel/v1/hello      -> Hello                  (who is there: version, pid)
     POST /aiikernel/v1/shutdown   -> Hello                  (stop listening, finish, exit)
+    POST /aiikernel/v1/capabilities  CapabilitiesRequest -> Capabilities  (accepts images?)
     POST /v1/chat/completions     ChatCompletionRequest -> server-sent events, or one JSON
                                                            reply when ``stream`` is false
 
@@ -38,6 +39,7 @@ SERVICE = "aiikernel-gateway"
 
 HELLO_PATH = "/aiikernel/v1/hello"
 SHUTDOWN_PATH = "/aiikernel/v1/shutdown"
+CAPABILITIES_PATH = "/aiikernel/v1/capabilities"
 COMPLETIONS_PATH = "/v1/chat/completions"
 #: Named SSE event carrying the redacted wire record (only when ``aiikernel.wire`` is true).
 WIRE_EVENT = "aiikernel.wire"
@@ -95,6 +97,19 @@ class ChatCompletionRequest(BaseModel):
     def litellm_extra(self) -> dict[str, Any]:
         """The parameters beyond the ones the gateway sets itself (temperature, extra_body, …)."""
         return dict(self.model_extra or {})
+
+
+class CapabilitiesRequest(BaseModel):
+    """What a model can take (asked by ``/image`` before attaching an image)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=500)
+
+
+class Capabilities(BaseModel):
+    model: str
+    vision: bool
 
 
 class ErrorInfo(BaseModel):

@@ -34,6 +34,7 @@ from traitlets.config import LoggingConfigurable
 from ..lm.errors import ModelError, redact
 from .paths import GatewayPaths, open_private, prepare
 from .protocol import (
+    CAPABILITIES_PATH,
     COMPLETIONS_PATH,
     GATEWAY_VERSION,
     HELLO_PATH,
@@ -42,6 +43,8 @@ from .protocol import (
     STATUS_OF_CATEGORY,
     VERSION_HEADER,
     WIRE_EVENT,
+    Capabilities,
+    CapabilitiesRequest,
     ChatCompletionRequest,
     ChunkChoice,
     ChunkUsage,
@@ -88,6 +91,13 @@ def bind_private_socket(path: str) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def _problems(exc: ValidationError) -> str:
+    """The first few validation errors, one line (never the values: they may hold keys)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
+    )
 
 
 def _lock(fd: int, wait: float) -> bool:
@@ -201,6 +211,7 @@ class GatewayServer(LoggingConfigurable):
         app = web.Application(middlewares=[guard], client_max_size=self.max_request_bytes)
         app.router.add_get(HELLO_PATH, self.handle_hello)
         app.router.add_post(SHUTDOWN_PATH, self.handle_shutdown)
+        app.router.add_post(CAPABILITIES_PATH, self.handle_capabilities)
         app.router.add_post(COMPLETIONS_PATH, self.handle_completion)
         app.router.add_post(COMPLETIONS_PATH.removeprefix("/v1"), self.handle_completion)
         return app
@@ -229,6 +240,22 @@ class GatewayServer(LoggingConfigurable):
         self._stop.set()
         return web.Response(text=self.hello().model_dump_json(), content_type="application/json")
 
+    async def handle_capabilities(self, request: Any) -> Any:
+        from aiohttp import web
+
+        try:
+            asked = CapabilitiesRequest.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return self._error(400, "bad_request", f"invalid gateway request — {_problems(exc)}")
+        await self.litellm()
+        from ..lm.providers import supports_vision
+
+        vision = await asyncio.to_thread(supports_vision, asked.model)
+        return web.Response(
+            text=Capabilities(model=asked.model, vision=vision).model_dump_json(),
+            content_type="application/json",
+        )
+
     async def handle_completion(self, request: Any) -> Any:
         from aiohttp import web
 
@@ -249,11 +276,7 @@ class GatewayServer(LoggingConfigurable):
         try:
             body = ChatCompletionRequest.model_validate_json(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in exc.errors()[:5]
-            )
-            return self._error(400, "bad_request", f"invalid gateway request — {problems}")
+            return self._error(400, "bad_request", f"invalid gateway request — {_problems(exc)}")
         from .completions import Completion
 
         try:

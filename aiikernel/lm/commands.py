@@ -433,7 +433,13 @@ def _scrub_db(hm: Any, secret: str, masked: str) -> int:
 # -- /image ---------------------------------------------------------------------
 
 
-def _vision_check(model: str) -> bool:
+def _vision_check(session: SessionView, model: str) -> bool:
+    """Whether ``model`` accepts images: asked of the session's model client when it can say
+    (the gateway's client asks the gateway, so the kernel need not import litellm)."""
+    client = getattr(session, "client", None)
+    ask = getattr(client, "supports_vision", None)
+    if callable(ask):
+        return bool(ask(model))
     from .providers import supports_vision
 
     return supports_vision(model)
@@ -471,7 +477,7 @@ def image_command(session: SessionView, args: str) -> CommandResult:
     session.mark_changed("images")  # so the next checkpoint re-examines the dict
     model, _ = current_model_source(session)
     size = f"{image.mime.split('/')[1].upper()}, {len(image.data) / 1024:,.0f} KB"
-    if not _vision_check(model):
+    if not _vision_check(session, model):
         return CommandResult(
             f"Loaded `images[{key!r}]` ({size}), but **not attached**: `{model}` does not accept "
             "images. Switch to a vision model (`/model PROVIDER/NAME`) and run `/image` again.",

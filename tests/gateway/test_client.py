@@ -172,6 +172,7 @@ def test_login_applies_at_once_and_the_wire_record_is_redacted(gw_paths, model_s
     AuthStore(gw_paths.home).remove("openai")  # /logout
     with pytest.raises(errors.MissingCredentials):
         ask(client)
+    assert "sk-stored-key-333333" not in gw_paths.log.read_text()
 
 
 def test_a_gateway_killed_mid_reply_is_a_clear_error_then_restarts(client, model_server):

@@ -181,3 +181,14 @@ def test_a_plain_openai_client_can_use_it(gw_paths, gateway, model_server):
     assert whole["usage"]["completion_tokens"] == 5
     sent = model_server.model_requests()[0]
     assert sent.headers.get("authorization") == "Bearer sk-test-key-0123456789"
+
+
+def test_capabilities_say_whether_a_model_takes_images(gw_paths, gateway):
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(gw_paths.socket)), timeout=120) as c:
+        url = "http://gateway/aiikernel/v1/capabilities"
+        assert c.post(url, json={"model": "openai/gpt-4o"}).json()["vision"] is True
+        assert c.post(url, json={"model": "openai/scripted"}).json()["vision"] is False
+        refused = c.post(url, json={"model": "openai/gpt-4o", "api_key": "sk-nope-123456"})
+    assert refused.status_code == 400
+    assert "sk-nope" not in refused.text
+    assert still_serving(gw_paths, gateway.pid)

@@ -41,7 +41,8 @@ print(not any(isinstance(x, _t.Timer) for x in _t.enumerate()) and "litellm" in 
 
 
 def kernel_env(server, **extra: str) -> dict[str, str]:
-    env = model_env(server, **extra)
+    # litellm inside the kernel (not the model gateway, where the kernel never imports it)
+    env = model_env(server, AIIPYTHON_LM_BACKEND="litellm", **extra)
     for key in LITELLM_VARIABLES:
         if key not in extra:
             env.pop(key, None)  # the test runner's own conftest sets one of them

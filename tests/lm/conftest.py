@@ -38,9 +38,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def lm_kernel(model_server, tmp_path: Path) -> Iterator[LmKernel]:
-    """A real aiipython kernel with a private HOME/IPYTHONDIR, its stdout/stderr in files."""
-    kernel = start_lm_kernel(tmp_path, model_server)
+def lm_kernel(model_server, tmp_path: Path, lm_backend) -> Iterator[LmKernel]:
+    """A real aiipython kernel with a private HOME/IPYTHONDIR, its stdout/stderr in files
+    (on the model backend a test chooses by parametrising ``lm_backend``)."""
+    kernel = start_lm_kernel(tmp_path, model_server, **lm_backend)
     try:
         yield kernel
     finally:

@@ -7,7 +7,10 @@ import secrets
 import sqlite3
 import stat
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.model_steps import Fault, Reply
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 def _hidden(key: str) -> str:
@@ -84,7 +87,7 @@ def test_keys_are_used_and_never_leak(lm_kernel, model_server):
     assert "openai" not in json.loads(auth_file.read_text())["providers"]  # /logout
 
 
-def test_priority_oauth_then_stored_key_then_environment(model_server, tmp_path):
+def test_priority_oauth_then_stored_key_then_environment(model_server, tmp_path, lm_backend):
     from tests.lm.helpers import start_lm_kernel
 
     home = tmp_path / "home"
@@ -104,7 +107,9 @@ def test_priority_oauth_then_stored_key_then_environment(model_server, tmp_path)
             }
         )
     )
-    k = start_lm_kernel(tmp_path, model_server, home=home, OPENAI_API_KEY="sk-env-key-9012")
+    k = start_lm_kernel(
+        tmp_path, model_server, home=home, OPENAI_API_KEY="sk-env-key-9012", **lm_backend
+    )
     try:
         model_server.script(Reply("one"), Reply("two"), Reply("three"))
         auth = k.ok("%ai /auth").all_text()

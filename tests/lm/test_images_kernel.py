@@ -7,9 +7,12 @@ import os
 
 import pytest
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.model_steps import Reply
 
 from .images import png_bytes
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 def _image_parts(request) -> list[dict]:

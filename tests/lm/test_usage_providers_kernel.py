@@ -6,9 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+from tests.support.gateways import BOTH_BACKENDS
 from tests.support.model_steps import Reply
 
 from .helpers import start_lm_kernel
+
+pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
 def _price(model: str) -> tuple[float, float]:
@@ -43,7 +46,7 @@ def test_usage_and_cost_per_turn_and_session(lm_kernel, model_server):
     assert "| `openai/scripted` | 1 | 10 | 5 | unknown" in usage
 
 
-def test_named_endpoints_and_tabminion_route_through_litellm(model_server, tmp_path):
+def test_named_endpoints_and_tabminion_route_through_litellm(model_server, tmp_path, lm_backend):
     home = tmp_path / "home"
     (home / ".aiipython").mkdir(parents=True, mode=0o700)
     (home / ".aiipython" / "settings.json").write_text(
@@ -66,6 +69,7 @@ def test_named_endpoints_and_tabminion_route_through_litellm(model_server, tmp_p
         home=home,
         TABMINION_URL=model_server.url,
         LOCAL_LLM_KEY="local-key-abcdef123456",
+        **lm_backend,
     )
     try:
         k.ok(f"%config AiModels.wire_log_file = {str(wire_file)!r}")
@@ -94,7 +98,9 @@ def test_named_endpoints_and_tabminion_route_through_litellm(model_server, tmp_p
     assert "local-key-abcdef123456" not in wire_file.read_text()
 
 
-def test_anthropic_oauth_token_goes_as_a_bearer_with_the_oauth_beta(model_server, tmp_path):
+def test_anthropic_oauth_token_goes_as_a_bearer_with_the_oauth_beta(
+    model_server, tmp_path, lm_backend
+):
     home = tmp_path / "home"
     (home / ".aiipython").mkdir(parents=True, mode=0o700)
     token = "sk-ant-oat01-" + "t" * 24 + "9876"
@@ -107,6 +113,7 @@ def test_anthropic_oauth_token_goes_as_a_bearer_with_the_oauth_beta(model_server
         home=home,
         ANTHROPIC_BASE_URL=model_server.anthropic_base,
         ANTHROPIC_API_KEY="sk-ant-api-env-should-not-be-used",
+        **lm_backend,
     )
     try:
         model_server.script(Reply("hello from claude"))
