@@ -6,7 +6,8 @@
  * and more per token. `StreamingMarkdown` renders each *completed* block (text up
  * to a blank line outside a code fence) once, appends it, and shows the
  * unfinished tail as plain text; at most once per animation frame. When the
- * reply is done it is rendered once as a whole.
+ * reply is done only the rest is rendered (`complete`), so a long reply never
+ * costs one long render at its end.
  */
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
@@ -80,6 +81,26 @@ export class StreamingMarkdown extends Panel {
         this._paint();
       });
     }
+  }
+
+  /** The reply is complete and is `text`: render what was not rendered yet, keep the rest. */
+  complete(text: string): void {
+    if (!text.startsWith(this._text.slice(0, this._rendered))) {
+      this.finish(text); // not what was streamed (cannot happen): render it whole
+      return;
+    }
+    this._final = true;
+    this._text = text;
+    if (this._frame) {
+      cancelAnimationFrame(this._frame);
+      this._frame = 0;
+    }
+    this._tail.textContent = '';
+    const rest = text.slice(this._rendered);
+    if (rest.trim()) {
+      this._add(rest);
+    }
+    this._rendered = text.length;
   }
 
   /** The reply is complete: render it once, as a whole. */

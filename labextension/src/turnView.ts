@@ -54,6 +54,10 @@ class StepView extends Panel {
 
   /** Lay the finished reply out: text segments between the blocks that ran. */
   layoutStep(step: IChatStep): void {
+    if (step.blocks.length === 0 && this._streaming && this.widgets.length === 1) {
+      this._streaming.complete(step.text); // no code: keep the blocks already rendered
+      return;
+    }
     this._streaming?.dispose();
     this._streaming = null;
     for (const widget of [...this.widgets]) {

@@ -274,3 +274,77 @@ def test_cell_turn_in_the_panel_dark_theme(page, chat_lab, model):
     widen_side_panel(page)
     screenshot(page, "chat-dark.png")
     assert page.errors == []
+
+
+def _banner(chat) -> str:
+    return chat.locator('.jp-AiiChat-banner[data-kind="ready"]').inner_text()
+
+
+def test_follows_notebooks_restart_reconnect_and_escape(page, chat_lab, model):
+    write_notebook(chat_lab, "left.ipynb", cells=["x = 1"])
+    write_notebook(chat_lab, "right.ipynb")
+    open_notebook(page, chat_lab, "left.ipynb", "follow")
+    chat = open_chat(page)
+    wait_bound(chat)
+    assert "left.ipynb" in _banner(chat)
+    model.script(Reply("answer for left"))
+    send(chat, "question in left")
+    wait_turn_done(chat)
+
+    # Escape goes back to the notebook the chat follows
+    box = chat.get_by_role("textbox", name="Chat prompt")
+    box.focus()
+    box.press("Escape")
+    page.wait_for_function(
+        "() => !!document.activeElement?.closest('.jp-NotebookPanel')", timeout=10_000
+    )
+
+    # open the other notebook: the chat follows it (its own kernel, its own conversation)
+    page.keyboard.press("Control+Shift+F")
+    page.locator(".jp-DirListing-item", has_text="right.ipynb").dblclick()
+    page.locator(
+        ".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text="right.ipynb"
+    ).wait_for(timeout=30_000)
+    page.keyboard.press("Control+Shift+Y")
+    page.locator(PANEL).wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        """() => document.querySelector('.jp-AiiChat-banner')?.textContent.includes('right.ipynb')
+              && document.querySelector('.jp-AiiChat-banner').dataset.kind === 'ready'""",
+        timeout=90_000,
+    )
+    assert chat.locator(".jp-AiiChat-turn").count() == 0
+    # and back: the first conversation is drawn again from its kernel
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="left.ipynb").click()
+    page.wait_for_function(
+        """() => document.querySelector('.jp-AiiChat-banner')?.textContent.includes('left.ipynb')
+              && document.querySelectorAll('.jp-AiiChat-turn').length === 1""",
+        timeout=30_000,
+    )
+    assert _prompts(chat) == ["question in left"]
+
+    # the websocket drops and comes back: the panel asks for the history again
+    page.context.set_offline(True)
+    page.wait_for_timeout(1_500)  # let the kernel connection notice it is gone
+    page.context.set_offline(False)
+    wait_bound(chat)
+    model.script(Reply("after the reconnect"))
+    send(chat, "still there?")
+    wait_turn_done(chat, 2)
+    assert _prompts(chat) == ["question in left", "still there?"]
+
+    # restart the kernel: a new, empty conversation that works
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.click()
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("Restart Kernel…")
+    page.locator(".lm-CommandPalette-item", has_text="Restart Kernel…").first.click()
+    page.get_by_role("button", name="Confirm Kernel Restart").click()
+    page.wait_for_function(
+        """() => document.querySelector('.jp-AiiChat-banner')?.dataset.kind === 'ready'
+              && document.querySelectorAll('.jp-AiiChat-turn').length === 0""",
+        timeout=90_000,
+    )
+    model.script(Reply("fresh kernel answer"))
+    send(chat, "after restart")
+    wait_turn_done(chat)
+    assert _prompts(chat) == ["after restart"]
+    assert page.errors == []
