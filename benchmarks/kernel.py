@@ -10,7 +10,11 @@
     warm `aiipython` kernel (checkpoint tracking on) against a warm `python3` kernel, interleaved;
     target median ratio ≤ 1.05 for both.
 
-Run: python benchmarks/kernel.py [--runs N] [--only cells]   (prints a Markdown table; paste into
+(a)–(d) run the kernel with litellm inside it (AIIPYTHON_LM_BACKEND=litellm); the model gateway's
+figures (memory, cold first token per backend, per-request overhead, ten kernels) are
+benchmarks/kernel_gateway.py, also run by `--only gateway`.
+
+Run: python benchmarks/kernel.py [--runs N] [--only cells|gateway]   (prints a Markdown table; paste into
 docs/benchmarks.md)
 """
 
@@ -265,8 +269,17 @@ def print_cell_overhead(runs: int, cells: dict[str, tuple[float, float, float]])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--only", choices=["cells"], help="run only (d), the per-cell overhead")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--only",
+        choices=["cells", "gateway"],
+        help="run only (d), the per-cell overhead, or the model gateway's benchmarks",
+    )
+    args, rest = parser.parse_known_args()
+    if args.only == "gateway":
+        import kernel_gateway
+
+        kernel_gateway.report(kernel_gateway.parser().parse_args(["--runs", str(args.runs), *rest]))
+        return
     spec_root = Path(tempfile.mkdtemp(prefix="aiik-bench-"))
     os.environ["AIIPYTHON_HOME"] = str(spec_root / "aiipython-home")  # never touch ~/.aiipython
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
@@ -283,7 +296,7 @@ def main() -> None:
         print_cell_overhead(args.runs, cells)
         return
     with ScriptedModelServer() as server:
-        env = model_env(server)
+        env = model_env(server, AIIPYTHON_LM_BACKEND="litellm")
         a_ours, a_stock, a_ratio = startup(args.runs, env)
         b_ai, b_raw, b_diff, b_engine = turn_overhead(args.runs, server, env)
         c_token, c_ready = cold_first_token(server, env)
