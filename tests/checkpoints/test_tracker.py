@@ -133,10 +133,23 @@ def test_hooks_never_raise_into_the_cell(monkeypatch, capsys):
         ("(n := 3)\nprint(f'{n!r:>{width}}')", {"n", "print", "width"}),
         ("def g(a, b=dflt):\n    return a + outer", {"g", "dflt", "a", "outer"}),
         ("model.eval()\nx.exec = 1", {"model", "x"}),  # attribute names are not names
+        ("class M:\n    def eval(self):\n        pass", {"M", "eval"}),  # defining eval: no call
+        ("match v:\n    case True:\n        w = {**base}", {"v", "w", "base"}),
     ],
 )
 def test_more_binding_forms(code, expected):
     assert scan_source(code) == expected
+
+
+def test_deep_trees_do_not_exhaust_the_stack():
+    import ast
+
+    from aiikernel.checkpoints.scan import scan_tree
+
+    expr: ast.expr = ast.Name("leaf", ast.Load())
+    for _ in range(5000):  # far deeper than the recursion limit
+        expr = ast.UnaryOp(ast.USub(), expr)
+    assert scan_tree(ast.Module([ast.Expr(expr)], [])) == {"leaf"}
 
 
 def test_cells_are_parsed_once_and_the_parser_is_given_back():
