@@ -66,5 +66,7 @@ class AiiKernel(IPythonKernel):
                 warm_litellm()
             elif hasattr(client, "warm_up"):
                 client.warm_up()  # the model gateway: started (or found) in the background
+                from . import cell_output  # noqa: F401 - what the first turn imports, off its path
+                from .turn import engine  # noqa: F401
         except Exception:  # a broken install shows up, clearly, at the first turn
             self.log.debug("model warm-up failed", exc_info=True)

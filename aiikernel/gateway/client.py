@@ -31,7 +31,7 @@ from ..lm import errors
 from ..lm.background import BackgroundLoop
 from ..lm.litellm_client import Chunk, ModelRequest, NoticeChunk, TextChunk, UsageChunk
 from .lifecycle import GatewayUnavailable, ensure_gateway
-from .paths import GatewayPaths, gateway_paths
+from .paths import GatewayPaths, UnsafePath, check_socket, gateway_paths, prepare
 from .protocol import (
     CAPABILITIES_PATH,
     COMPLETIONS_PATH,
@@ -146,6 +146,17 @@ class GatewayClient(LoggingConfigurable):
                 log.info("model gateway pid %s (%s)", hello.pid, hello.version)
                 self._verified = True
 
+    def _channel_ready(self) -> bool:
+        """The cheap check before a request to an unverified gateway: the directory is private
+        and a socket of ours is there (its version is checked by the request's header)."""
+        try:
+            prepare(self.paths)
+            return check_socket(self.paths.socket)
+        except UnsafePath as exc:
+            raise GatewayUnavailable(
+                f"the model gateway's directory is not private: {exc}"
+            ) from None
+
     def forget(self) -> None:
         """The gateway went away: check (and start) it again before the next request."""
         self._verified = False
@@ -234,9 +245,9 @@ class GatewayClient(LoggingConfigurable):
 
     async def _astream_once(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         loop = asyncio.get_running_loop()
-        if not self._verified:
-            await loop.run_in_executor(None, self.ensure_started)
-        payload = await loop.run_in_executor(None, self._payload, request)
+        if not self._verified and not await loop.run_in_executor(None, self._channel_ready):
+            await loop.run_in_executor(None, self.ensure_started)  # nobody there: start it
+        payload = self._payload(request)  # ~0.1 ms: not worth a thread hop
         exchange = self.wire.begin(
             request.model, {"model": request.model, "messages": request.messages}, secrets=[]
         )
@@ -282,6 +293,7 @@ class GatewayClient(LoggingConfigurable):
                 if response.status_code != 200:
                     raw = await response.aread()
                     raise self._error_reply(response.status_code, raw, state)
+                self._verified = True  # it accepted our version header
                 event: str | None = None
                 usage: UsageChunk | None = None
                 failure: errors.ModelError | None = None

@@ -102,10 +102,8 @@ class Completion:
 
     async def chunks(self) -> AsyncIterator[TextChunk | UsageChunk]:
         """Stream the reply; raises :class:`aiikernel.lm.errors.ModelError` subclasses."""
-        try:
-            kwargs, credential, secrets, custom = await asyncio.to_thread(self._prepare)
-        except asyncio.CancelledError:
-            raise
+        try:  # on the loop: two small file reads cost less than a hop to a thread and back
+            kwargs, credential, secrets, custom = self._prepare()
         except Exception as exc:
             raise convert_exception(exc, self.timeout) from None
         self._exchange = self._record.begin(
