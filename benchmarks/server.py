@@ -168,7 +168,7 @@ async def main(args: argparse.Namespace) -> dict:
 
         writers = [
             TranscriptWriter(
-                s["jsonlPath"],
+                str(server.local_path(s["jsonlPath"])),
                 str(server.root / session_cwd(i, args.shared_cwd)),
                 s["agentSessionId"],
             )
@@ -179,7 +179,7 @@ async def main(args: argparse.Namespace) -> dict:
         stop = threading.Event()
         watcher = threading.Thread(
             target=watch_floor,
-            args=([Path(s["jsonlPath"]) for s in sessions], stop, pending, floor),
+            args=([server.local_path(s["jsonlPath"]) for s in sessions], stop, pending, floor),
             daemon=True,
         )
         watcher.start()

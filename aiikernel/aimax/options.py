@@ -21,7 +21,7 @@ SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def check_session_id(value: str) -> str:
     """Session ids become tmux window names and directory names: keep them boring."""
-    if not isinstance(value, str) or not SESSION_ID_RE.match(value):
+    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value):
         raise ValueError(
             f"invalid session id {value!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

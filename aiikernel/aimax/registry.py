@@ -2,8 +2,10 @@
 
 ``registry.json`` holds the sessions aimax started and has not stopped; ``archive.json`` the
 stopped ones (so they can still be listed and resumed). Every change is a read-modify-write
-under an ``flock`` and lands with tmp file → fsync → rename, so a crash leaves either the old
-or the new file, never a torn one, and the CLI and the server extension can share a data dir.
+under an ``flock`` and lands with tmp file → fsync → rename (the archive skips the fsync: it
+is history), so a crash leaves either the old or the new file, never a torn one, and the CLI
+and the server extension can share a data dir. The archive keeps the newest ``MAX_ARCHIVED``
+stopped sessions.
 """
 
 from __future__ import annotations
@@ -52,8 +54,15 @@ class SessionRecord(BaseModel):
     first_submit_at: float | None = None
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON so readers see the old or the new content, never a mix."""
+#: Stopped sessions kept in ``archive.json`` (the oldest stopped are forgotten beyond it).
+MAX_ARCHIVED = 500
+
+
+def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:
+    """Write JSON so readers see the old or the new content, never a mix.
+
+    ``durable`` fsyncs the file and its directory; without it the rename is still atomic
+    (after a power loss the file may be one change behind, never torn)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -61,12 +70,15 @@ def atomic_write_json(path: Path, data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, sort_keys=True)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -89,8 +101,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 class Registry:
     """Live sessions (``registry.json``) and stopped ones (``archive.json``) in ``data_dir``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, max_archived: int = MAX_ARCHIVED) -> None:
         self.data_dir = Path(data_dir)
+        self.max_archived = max(1, max_archived)
         self.path = self.data_dir / "registry.json"
         self.archive_path = self.data_dir / "archive.json"
         self._lock_path = self.data_dir / "registry.lock"
@@ -128,8 +141,11 @@ class Registry:
         return dict(out)
 
     def _save(self, path: Path, sessions: dict[str, SessionRecord]) -> None:
+        # The archive is history, not state a crash must not lose: no fsync for it.
         atomic_write_json(
-            path, {"version": 1, "sessions": {k: v.model_dump() for k, v in sessions.items()}}
+            path,
+            {"version": 1, "sessions": {k: v.model_dump() for k, v in sessions.items()}},
+            durable=path != self.archive_path,
         )
 
     def live(self) -> dict[str, SessionRecord]:
@@ -172,9 +188,11 @@ class Registry:
             for path in (self.path, self.archive_path):
                 sessions = self._load(path)
                 if session_id in sessions:
-                    sessions[session_id] = change(sessions[session_id])
-                    self._save(path, sessions)
-                    return sessions[session_id]
+                    changed = change(sessions[session_id])
+                    if changed != sessions[session_id]:  # unchanged: nothing to rewrite
+                        sessions[session_id] = changed
+                        self._save(path, sessions)
+                    return changed
         raise SessionNotFound(f"unknown session {session_id!r}")
 
     def archive(self, session_id: str, **changes: Any) -> SessionRecord:
@@ -186,7 +204,13 @@ class Registry:
                 raise SessionNotFound(f"unknown session {session_id!r}")
             record = record.model_copy(update=changes)
             archived = self.archived()
+            archived.pop(session_id, None)
             archived[session_id] = record
+            while len(archived) > self.max_archived:  # forget the oldest stopped sessions
+                oldest = min(
+                    archived, key=lambda k: archived[k].exited_at or archived[k].created_at
+                )
+                del archived[oldest]
             self._save(self.archive_path, archived)
             self._save(self.path, live)
             return record

@@ -271,7 +271,7 @@ class CheckpointStore(LoggingConfigurable):
     def _foreign_manifest(self, ref: str) -> Manifest:
         """``SESSION/ID``: a checkpoint of another kernel session of this store."""
         session, _, cid = ref.strip().partition("/")
-        match = _ID.match(cid.strip())
+        match = _ID.fullmatch(cid.strip())
         if not match or not session or _SAFE_SESSION.search(session) or session in (".", ".."):
             raise CheckpointNotFoundError(
                 f"{ref!r} is not SESSION/ID (/checkpoints sessions lists the sessions)"
@@ -348,7 +348,7 @@ class CheckpointStore(LoggingConfigurable):
             raise CheckpointNotFoundError("no checkpoint id given")
         if not self._open(create=False) or not self.checkpoints():
             raise CheckpointNotFoundError("there are no checkpoints yet")
-        match = _ID.match(text)
+        match = _ID.fullmatch(text)
         if match:
             cid = f"{int(match.group(1)):04d}"
             self._manifest(cid)
@@ -654,7 +654,7 @@ class CheckpointStore(LoggingConfigurable):
         label = " ".join(str(label).split())
         if not label:
             raise CheckpointError("a fork needs a label, e.g. /fork try-log-scale")
-        if _ID.match(label):
+        if _ID.fullmatch(label):
             raise CheckpointError("a fork label cannot look like a checkpoint id")
         forks = self.forks()
         if label in forks:

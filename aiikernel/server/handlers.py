@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import ensure_async
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from .service import AimaxService
 
 AUTH_RESOURCE = "aimax"
+#: What a user allowed ``execute`` but not ``read`` learns from a create (the rest is null).
+CREATED_FOR_EXECUTE_ONLY = frozenset(
+    {"sessionId", "backend", "state", "status", "alive", "working", "jobAccomplished", "failed"}
+    | {"cwd", "createdAt"}
+)
 SERVICE_SETTING = "aimax_service"
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
@@ -48,7 +54,7 @@ class AimaxHandlerMixin:
         return service
 
     def session_id_arg(self, raw: str) -> str:
-        if not _SESSION_ID.match(raw):
+        if not _SESSION_ID.fullmatch(raw):
             raise InvalidField(
                 "sessionId", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter"
             )
@@ -219,7 +225,13 @@ class SessionsHandler(RestHandler):
         self.set_header(
             "Location", self.base_url.rstrip("/") + f"/aimax/sessions/{session.session_id}"
         )
-        self.write_json(session.wire(), status=201)
+        reply = session.wire()
+        if not await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        ):
+            # Allowed to start sessions but not to look at them: the id and the state only.
+            reply = {k: (v if k in CREATED_FOR_EXECUTE_ONLY else None) for k, v in reply.items()}
+        self.write_json(reply, status=201)
 
 
 class SessionHandler(RestHandler):

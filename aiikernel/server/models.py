@@ -169,7 +169,11 @@ class SessionModel(_Wire):
     model: str | None = None
     agent_session_id: str | None = None
     pane_id: str | None = None
-    jsonl_path: str | None = Field(default=None, description="The agent's transcript file.")
+    jsonl_path: str | None = Field(
+        default=None,
+        description="The agent's transcript file: relative to the server root when inside it, "
+        "`~/…` under the server user's home.",
+    )
     created_at: float
     started_at: float | None = None
     exited_at: float | None = None

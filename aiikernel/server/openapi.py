@@ -17,14 +17,16 @@ from . import models as m
 AUTH = [{"token": []}, {"tokenQuery": []}]
 
 _ERRORS = {
-    400: "Malformed request: the body is not a JSON object, or a plain HTTP request was sent "
-    "to the websocket route.",
-    403: "Not authenticated / not authorized, a cross-origin request, a missing XSRF token, "
+    400: "Malformed request: the body is not a JSON object (or is nested too deeply to parse), "
+    "or a plain HTTP request was sent to the websocket route.",
+    403: "Not authenticated / not authorized, a missing XSRF token, a cross-origin websocket, "
     "a path outside the root directory, or a backend disabled by configuration.",
-    404: "Unknown session.",
+    404: "Unknown session. A cross-origin REST request (cookie-authenticated, foreign "
+    "`Origin`) is answered 404 by jupyter_server, on every route.",
     409: "The session is running already, or not running, its agent needs a human, or the "
     "agent conversation (`agentSessionId`) is open in another running session.",
-    413: "A prompt over `AimaxExtension.max_prompt_bytes`.",
+    413: "A prompt over `AimaxExtension.max_prompt_bytes`, or a body over "
+    "`AimaxExtension.max_body_bytes` (refused before it is read).",
     422: "A request field is invalid; `field` names it.",
     429: "`AimaxExtension.max_sessions` sessions are running.",
     502: "The agent did not confirm the prompt.",
@@ -92,7 +94,14 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                 "and the first prompt (if any) was confirmed.",
                 "requestBody": _body(m.CreateSessionRequest),
                 "responses": _responses(
-                    {"201": _json(_ref(m.SessionModel), "The new session.")},
+                    {
+                        "201": _json(
+                            _ref(m.SessionModel),
+                            "The new session. A user allowed `execute` but not `read` gets "
+                            "only sessionId, backend, state, status, alive, working, "
+                            "jobAccomplished, failed, cwd and createdAt; the rest is null.",
+                        )
+                    },
                     400,
                     409,
                     413,

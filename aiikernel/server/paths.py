@@ -35,6 +35,21 @@ def resolve_inside(root: str | Path, value: str | None, field: str) -> Path:
     return real
 
 
+def shown_path(root: str | Path, path: str | None) -> str | None:
+    """A server-side file path as clients see it: relative to the root when inside it,
+    ``~/…`` under the server user's home (the home directory itself is not disclosed)."""
+    if not path:
+        return path
+    inside = api_path(root, path)
+    if inside != str(path):
+        return inside
+    home = Path(os.path.expanduser("~"))
+    p = Path(path)
+    if home != Path("/") and p.is_relative_to(home):
+        return "~/" + p.relative_to(home).as_posix()
+    return str(p)
+
+
 def api_path(root: str | Path, path: str | Path) -> str:
     """``path`` relative to the root when inside it (Jupyter style), else unchanged."""
     real_root = Path(os.path.realpath(root))

@@ -35,7 +35,7 @@ from .models import (
     SessionModel,
     event_dict_payload,
 )
-from .paths import api_path, resolve_inside
+from .paths import api_path, resolve_inside, shown_path
 from .status_cache import StatusCache
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ class AimaxService:
             model=record.model,
             agent_session_id=record.agent_session_id,
             pane_id=record.pane_id,
-            jsonl_path=record.transcript_path,
+            jsonl_path=shown_path(self.policy.root_dir, record.transcript_path),
             created_at=record.created_at,
             started_at=record.started_at,
             exited_at=record.exited_at,

@@ -370,3 +370,31 @@ def test_state_file_accepts_bsd_date_stamps(tmp_path):
     state.path.write_text(f"1700000000.N\t{json.dumps({'hook_event_name': 'Stop'})}\n")
     signal = state.read()
     assert signal.state == "idle" and signal.at == 1700000000.0
+
+
+def test_archive_is_bounded_and_not_fsynced(tmp_path, monkeypatch):
+    reg = Registry(tmp_path, max_archived=3)
+    for i in range(6):
+        reg.put(_record(f"s{i}"))
+        reg.archive(f"s{i}", status="stopped", exited_at=1000.0 + i)
+    assert set(reg.archived()) == {"s3", "s4", "s5"}
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    reg.update("s5", lambda r: r.model_copy(update={"display_name": "renamed"}))
+    assert reg.archived()["s5"].display_name == "renamed"
+    assert synced == []  # the archive is history: renamed atomically, never fsynced
+    stamp = reg.archive_path.stat().st_mtime_ns
+    reg.update("s5", lambda r: r)  # no change, no rewrite
+    assert reg.archive_path.stat().st_mtime_ns == stamp
+    reg.put(_record("live"))
+    assert synced  # the live registry still is
+
+
+def test_session_ids_are_matched_whole():
+    from aiikernel.aimax.options import check_session_id
+
+    assert check_session_id("ok-1") == "ok-1"
+    for bad in ("abc\n", "abc\r\n", "a" * 65):
+        with pytest.raises(ValueError):
+            check_session_id(bad)

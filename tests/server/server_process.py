@@ -107,6 +107,14 @@ class ServerProcess:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"}
 
+    def local_path(self, shown: str) -> Path:
+        """A path as the API shows it (``~/…`` under the server's HOME, or relative to the
+        root) as a real path on this machine."""
+        if shown.startswith("~/"):
+            return self.home / shown[2:]
+        path = Path(shown)
+        return path if path.is_absolute() else self.root / path
+
     def start(self, timeout: float = 60.0) -> ServerProcess:
         """Start the server and wait until it answers (bounded)."""
         log = open(self.base / "server.log", "ab")  # noqa: SIM115 - handed to the child

@@ -192,3 +192,51 @@ class ReadOnlyAuthorizer(Authorizer):
     def is_authorized(self, handler, user, action, resource):
         ReadOnlyAuthorizer.seen.add((action, resource))
         return action == "read"
+
+
+class ExecuteOnlyAuthorizer(Authorizer):
+    """Allows `execute` only: may start sessions, may not look at them."""
+
+    def is_authorized(self, handler, user, action, resource):
+        return action == "execute"
+
+
+@pytest.fixture
+def execute_only(jp_server_config):
+    jp_server_config["ServerApp"]["authorizer_class"] = ExecuteOnlyAuthorizer
+    return jp_server_config
+
+
+@pytest.mark.usefixtures("execute_only")
+async def test_execute_only_users_get_no_session_details(jp_fetch, workdir):
+    from .helpers import call
+
+    r = await call(
+        jp_fetch,
+        "POST",
+        "aimax",
+        "sessions",
+        data={"backend": "tmux-claude-code", "cwd": "work", "sessionId": "blind"},
+    )
+    assert r.code == 201, r.body
+    created = body(r)
+    assert created["sessionId"] == "blind" and created["state"]
+    for hidden in ("agentSessionId", "paneId", "jsonlPath", "detail", "sentinel"):
+        assert created[hidden] is None, hidden
+    assert (await call(jp_fetch, "GET", "aimax", "sessions", "blind")).code == 403
+
+
+async def test_cross_origin_cookie_requests_get_404_as_documented(jp_fetch, raw, token):
+    from pathlib import Path
+
+    cookie = await _login_cookie(raw, token)
+    evil = {"Cookie": cookie, "Origin": "http://evil.example"}
+    for method, path, data in ROUTES:
+        headers = dict(evil)
+        if method != "GET":
+            headers.update({"Cookie": f"{cookie}; _xsrf={XSRF}", "X-XSRFToken": XSRF})
+        r = await raw(method, path, data, headers)
+        assert r.code == 404, (method, path, r.code)
+    docs = (Path(__file__).parents[2] / "docs" / "rest-api.md").read_text()
+    assert "from another origin is answered **404**" in docs
+    assert "cookie requests from another origin get 403" not in docs

@@ -140,3 +140,33 @@ def test_the_models_cap_every_string_field():
                 limits = [m for m in field.metadata if hasattr(m, "max_length")]
                 patterns = [m for m in field.metadata if hasattr(m, "pattern")]
                 assert limits or patterns, f"{model.__name__}.{name} has no length limit"
+
+
+# -- 7. small ones ----------------------------------------------------------------------------
+
+
+def test_session_ids_are_matched_whole(server):
+    for raw in ("abc%0A", "abc%0a", "abc%0D%0A"):
+        status, reply = _call(server, "GET", f"/aimax/sessions/{raw}")
+        assert status == 422 and reply["field"] == "sessionId", (raw, status, reply)
+    from aiikernel.aimax.options import check_session_id
+
+    with pytest.raises(ValueError):
+        check_session_id("abc\n")
+
+
+def test_transcript_paths_do_not_show_the_home_directory(server):
+    status, created = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {"backend": "tmux-claude-code", "cwd": "w", "sessionId": "home-check"},
+    )
+    assert status == 201, created
+    try:
+        assert created["jsonlPath"].startswith("~/"), created["jsonlPath"]
+        assert server.local_path(created["jsonlPath"]).parent.is_dir()
+        for path in ("/aimax/sessions", "/aimax/sessions/home-check"):
+            assert str(server.home) not in json.dumps(_call(server, "GET", path)[1])
+    finally:
+        _call(server, "DELETE", "/aimax/sessions/home-check")

@@ -45,7 +45,9 @@ def test_kill_9_mid_stream_then_resume_from_sentinel(tmp_path):
             {"backend": "tmux-claude-code", "cwd": "w", "sessionId": "rs"},
         )
         writer = TranscriptWriter(
-            created["jsonlPath"], str(server.root / "w"), created["agentSessionId"]
+            str(server.local_path(created["jsonlPath"])),
+            str(server.root / "w"),
+            created["agentSessionId"],
         )
         thread = writer.run_in_thread(EVENTS, interval=0.004)
 

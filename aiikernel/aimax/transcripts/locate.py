@@ -66,7 +66,7 @@ def encode_claude_project_dir(real_cwd: str) -> str:
 
 
 def _check_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _SAFE_ID.match(value):
+    if not isinstance(value, str) or not _SAFE_ID.fullmatch(value):
         raise ValueError(f"{what} {value!r} is not a plain id (letters, digits, '.', '_', '-')")
     return value
 
