@@ -6,8 +6,10 @@ offline waits for the timeout) and ``LITELLM_LOG`` (the level of its log handler
 tokenizer module sets ``TIKTOKEN_CACHE_DIR`` itself, to its bundled encodings, and tiktoken
 reads it whenever it loads an encoding. The kernel's ``os.environ`` is the user's: every
 ``!command`` and subprocess inherits it. So the variables are lent for the import alone, under
-a lock, and everything is put back as it was; the encodings litellm counts tokens with are
-loaded inside that window, so later counts never look for them elsewhere (or online).
+a lock, and everything is put back as it was. The import also loads litellm's tokenizer module
+(a first request would, outside the window); the gpt-4o family's encoding is loaded afterwards
+on a background thread, in a window of its own, so that it stays off the first request's path
+and later token counts never look for it elsewhere (or online).
 """
 
 from __future__ import annotations
@@ -25,19 +27,25 @@ log = logging.getLogger(__name__)
 IMPORT_ENVIRON = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
 #: What litellm writes into the environment on its own.
 LITELLM_WRITES = ("TIKTOKEN_CACHE_DIR",)
-#: The tiktoken encodings litellm counts with: its default, and the gpt-4o family's.
-ENCODINGS = ("cl100k_base", "o200k_base")
+#: The tiktoken encodings litellm counts with besides its default (cl100k_base, loaded with
+#: its tokenizer module): the gpt-4o family's.
+ENCODINGS = ("o200k_base",)
 
 _lock = threading.Lock()
 _litellm: Any = None
 
 
 @contextmanager
-def lent_environ(values: Mapping[str, str], also_restore: Iterable[str] = ()) -> Iterator[None]:
-    """Set ``values`` not already set; afterwards put those and ``also_restore`` back as they were."""
+def lent_environ(
+    values: Mapping[str, str], also_restore: Iterable[str] = (), *, override: bool = False
+) -> Iterator[None]:
+    """Set ``values`` (only those not set already, unless ``override``); afterwards put those
+    and ``also_restore`` back as they were."""
     keys = [*values, *also_restore]
     before = {key: os.environ.get(key) for key in keys}
-    os.environ.update({key: value for key, value in values.items() if before[key] is None})
+    os.environ.update(
+        {key: value for key, value in values.items() if override or before[key] is None}
+    )
     try:
         yield
     finally:
@@ -65,17 +73,34 @@ def import_litellm_quietly() -> Any:
             with lent_environ(IMPORT_ENVIRON, LITELLM_WRITES):
                 import litellm
 
-                _load_encodings()
+                _import_tokenizer_module()
             _litellm = litellm
+            threading.Thread(
+                target=preload_encodings, name="aiikernel-tokenizers", daemon=True
+            ).start()
         return _litellm
 
 
-def _load_encodings() -> None:
-    try:
-        import litellm.litellm_core_utils.default_encoding  # noqa: F401 - sets TIKTOKEN_CACHE_DIR
-        import tiktoken
-
-        for name in ENCODINGS:
-            tiktoken.get_encoding(name)
+def _import_tokenizer_module() -> None:
+    try:  # sets TIKTOKEN_CACHE_DIR and loads cl100k_base
+        import litellm.litellm_core_utils.default_encoding  # noqa: F401
     except Exception:  # another litellm layout: counting tokens may then need the network
+        log.debug("could not import litellm's tokenizer module", exc_info=True)
+
+
+def preload_encodings() -> None:
+    """Load :data:`ENCODINGS` from litellm's bundled copies (idempotent; after the import)."""
+    try:
+        import tiktoken
+        from litellm.litellm_core_utils.default_encoding import cache_dir
+        from tiktoken.registry import ENCODINGS as loaded
+
+        if all(name in loaded for name in ENCODINGS):
+            return  # lend nothing when there is nothing to load
+        # litellm points tiktoken at its copies even over the user's own TIKTOKEN_CACHE_DIR
+        with _lock, lent_environ({"TIKTOKEN_CACHE_DIR": cache_dir}, override=True):
+            for name in ENCODINGS:
+                if name not in loaded:
+                    tiktoken.get_encoding(name)
+    except Exception:
         log.debug("could not preload litellm's tokenizers", exc_info=True)

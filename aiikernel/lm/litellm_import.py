@@ -37,12 +37,15 @@ def warm_litellm() -> None:
     """Import litellm and what its first request would load (modules, a tokenizer), off the turn's path."""
     import importlib
 
+    from .litellm_env import preload_encodings
+
     litellm = import_litellm()
     for name in _WARM_MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # a renamed module in another litellm version is not worth failing for
             log.debug("warm-up could not import %s", name)
+    preload_encodings()  # before counting: the encoding must come from litellm's copies
     try:  # the cost path counts tokens; this loads the default encoding once
         litellm.token_counter(model="gpt-4o", messages=[{"role": "user", "content": "warm up"}])
     except Exception:

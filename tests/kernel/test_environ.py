@@ -36,7 +36,8 @@ print(_j.dumps({
 
 WARM_UP_DONE = """
 import sys as _s, threading as _t
-print(not any(isinstance(x, _t.Timer) for x in _t.enumerate()) and "litellm" in _s.modules)
+_busy = [x for x in _t.enumerate() if isinstance(x, _t.Timer) or x.name == "aiikernel-tokenizers"]
+print(not _busy and "litellm" in _s.modules)
 """
 
 
@@ -84,3 +85,34 @@ def test_the_users_own_settings_are_kept(model_server, tmp_path):
     assert state["child"] == mine
     assert state["cost_map"] == "local"
     assert state["log_level"] == "WARNING"
+
+
+COLD_IMPORT = (
+    f"_keys = {LITELLM_VARIABLES!r}\n"
+    + """
+import json, os, threading
+from aiikernel.lm.litellm_import import import_litellm
+litellm = import_litellm()  # what a first request does when no warm-up ran
+for thread in threading.enumerate():
+    if thread.name == "aiikernel-tokenizers":
+        thread.join(60)
+print(json.dumps({
+    "environ": {k: os.environ.get(k) for k in _keys},
+    "tokens": litellm.token_counter(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]),
+}))
+"""
+)
+
+
+def test_a_first_request_without_warm_up_leaks_nothing_either(tmp_path):
+    import subprocess
+    import sys
+
+    env = kernel_env(None)
+    proc = subprocess.run(
+        [sys.executable, "-c", COLD_IMPORT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    state = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert state["environ"] == dict.fromkeys(LITELLM_VARIABLES)
+    assert state["tokens"] > 0  # the gpt-4o encoding came from litellm's copies, offline
