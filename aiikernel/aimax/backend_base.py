@@ -240,6 +240,8 @@ class TmuxAgentBackend(AgentBackend):
         return env
 
     async def _launch(self, record: SessionRecord, env: dict[str, str], *, resume: bool) -> Pane:
+        JobFlags(Path(record.flag_root), record.session_id).prepare()
+        self.manager.runtime(record.session_id).state_file.ensure()
         self.flavor_prepare(record, env)
         argv = self.flavor_argv(record, resume=resume)
         if record.use_proxy:

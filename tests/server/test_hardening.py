@@ -170,3 +170,67 @@ def test_transcript_paths_do_not_show_the_home_directory(server):
             assert str(server.home) not in json.dumps(_call(server, "GET", path)[1])
     finally:
         _call(server, "DELETE", "/aimax/sessions/home-check")
+
+
+# -- 3. flags and files in the project tree ---------------------------------------------------
+
+
+def _wait_for(check, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("link_at", [".imac", ".imac/flags"])
+def test_a_symlinked_flag_directory_is_refused_and_nothing_leaves_the_root(server, link_at):
+    project = server.root / f"linked-{link_at.replace('/', '-')}"
+    outside = server.base / f"outside-{link_at.replace('/', '-')}"
+    outside.mkdir()
+    (project / link_at).parent.mkdir(parents=True, exist_ok=True)
+    (project / link_at).symlink_to(outside, target_is_directory=True)
+    status, reply = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": project.name,
+            "sessionId": "flag-link",
+            "initialPrompt": "a secret prompt",
+        },
+    )
+    assert status == 422, reply
+    assert reply["field"] == "flagRoot" and "symbolic link" in reply["message"]
+    assert list(outside.rglob("*")) == []
+    assert _call(server, "GET", "/aimax/sessions/flag-link")[0] == 404
+
+
+def test_flags_and_the_state_file_are_private_and_hold_no_prompt(server):
+    status, created = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": "w",
+            "sessionId": "flag-mode",
+            "initialPrompt": "SECRET-PROMPT-TEXT [[think:60]]",
+        },
+    )
+    assert status == 201, created
+    try:
+        flag_dir = server.root / "w" / ".imac" / "flags" / "flag-mode"
+        running = flag_dir / "running.flag"
+        assert running.exists()
+        assert running.stat().st_mode & 0o777 == 0o600
+        assert flag_dir.stat().st_mode & 0o777 == 0o700
+        assert "SECRET" not in running.read_text()
+        state = server.base / "aimax-data" / "sessions" / "flag-mode" / "state.jsonl"
+        _wait_for(lambda: state.exists() and "UserPromptSubmit" in state.read_text(), "hooks")
+        assert state.stat().st_mode & 0o777 == 0o600
+    finally:
+        _call(server, "DELETE", "/aimax/sessions/flag-mode")
