@@ -3,11 +3,15 @@
 The handler authenticates and authorizes (``execute`` on ``aimax``) before the upgrade, checks
 the session and the ``from`` argument (JSON errors, like the REST routes), then hands the socket
 to a :class:`~.stream.StreamConnection`. Origin checks come from jupyter_server's
-``WebSocketMixin``; clients only listen, so messages from them are ignored.
+``WebSocketMixin``; clients only listen, so messages from them are ignored. Each user may have
+``max_streams_per_user`` streams open and the server ``max_streams``: a socket over either cap is
+closed as soon as it opens, with code 4429 and a reason naming the cap.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -18,12 +22,15 @@ from tornado.websocket import WebSocketHandler
 from .errors import InvalidField, NotAWebSocket
 from .handlers import AUTH_RESOURCE, AimaxHandlerMixin
 from .stream import StreamConnection
+from .stream_limits import CLOSE_TOO_MANY_STREAMS
 
 
 class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One client following one session's events."""
 
     connection: StreamConnection | None = None
+    release_slot: Callable[[], None] | None = None
+    """Gives back this socket's place under the stream caps (set once admitted)."""
 
     def set_default_headers(self) -> None:
         """No JupyterHandler default headers on a websocket (as the kernels socket does)."""
@@ -51,8 +58,27 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()  # WebSocketMixin: ping loop
-        if self.connection is not None:
-            self.connection.start()
+        if self.connection is None:
+            return
+        limits = self.connection.service.stream_limits
+        user = self.stream_owner()
+        refused = limits.acquire(user)
+        if refused is not None:
+            self.connection = None
+            self.close(CLOSE_TOO_MANY_STREAMS, refused)
+            return
+        self.release_slot = functools.partial(limits.release, user)
+        self.connection.start()
+
+    def stream_owner(self) -> str:
+        """Whom this stream counts against: the user, except for the server's shared token,
+        which names nobody (jupyter_server makes up a new anonymous user for each token
+        request without a cookie) — every client of that token counts as one."""
+        provider = self.identity_provider
+        shared = self.token
+        if shared and provider.is_token_authenticated(self) and provider.get_token(self) == shared:
+            return "\0shared token"
+        return self.current_user.username
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen."""
@@ -61,3 +87,6 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         if self.connection is not None:
             self.connection.close_soon()
             self.connection = None
+        if self.release_slot is not None:
+            release, self.release_slot = self.release_slot, None
+            release()
