@@ -12,7 +12,10 @@ Version 2 added ``history``, ``commands``, event broadcasting with ``seq``/``tur
 code outputs as Jupyter MIME bundles, and session totals in ``state``.  Version 3 added
 attachments (@-mentions) on ``prompt``, their labels on a turn, the ``names`` request, and run
 mode ``ask`` (``run_mode`` on ``prompt``, the ``code_awaiting`` event, the ``approve`` request,
-block statuses ``pending``/``skipped``).
+block statuses ``pending``/``skipped``).  Version 4 added time travel: a turn's ``diff``
+(the ``state_diff`` event after ``done``), its ``checkpoint`` (the one taken before it, what
+edit-and-replay restores), an unsolicited ``history`` after a restore moved the conversation,
+and ``resume`` on ``state`` (an earlier kernel session this one may resume).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 TARGET_NAME = "aiikernel.chat"
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_PROMPT_CHARS = 1_000_000
 MAX_ATTACHMENT_CHARS = 200_000
 
@@ -199,6 +202,10 @@ class ChatTurn(BaseModel):
     notices: list[str] = Field(default_factory=list)
     #: Labels of what was attached to the prompt (``@df``, ``@file:data.csv``, …).
     attachments: list[str] = Field(default_factory=list)
+    #: The checkpoint taken before this turn (edit-and-replay restores it); version 4.
+    checkpoint: str | None = None
+    #: What the turn did to the namespace: the ``state_diff`` event as sent; version 4.
+    diff: dict[str, Any] | None = None
 
 
 class CommandInfo(BaseModel):
@@ -297,6 +304,24 @@ class StateMessage(BaseModel):
     #: ``oauth``, ``none``), or ``missing``; version 3.
     auth_source: str | None = None
     run_mode: Literal["auto", "ask"] = "auto"
+    #: An earlier session to resume; only while this kernel has no checkpoint of its own.
+    resume: ResumeInfo | None = None
+
+
+class ResumeInfo(BaseModel):
+    """An earlier kernel session of this notebook that a fresh kernel may resume (version 4).
+
+    The panel offers "Resume from checkpoint N (label, time)"; nothing happens until the
+    user asks (the ``/resume REF`` command).
+    """
+
+    ref: str
+    session: str
+    checkpoint: str
+    label: str
+    time: float
+    names: list[str] = Field(default_factory=list)
+    turns: int = 0
 
 
 class ErrorMessage(BaseModel):
