@@ -170,7 +170,10 @@ def test_pasted_and_dropped_images_go_with_the_prompt(page, chat_lab, model):
 
     from tests.lm.images import png_bytes
 
-    write_notebook(chat_lab, "paste.ipynb", cells=["%model openai/gpt-4o"])
+    # the second cell puts the lab's remembered model back for the tests after this one
+    write_notebook(
+        chat_lab, "paste.ipynb", cells=["%model openai/gpt-4o", "%model openai/scripted"]
+    )
     open_notebook(page, chat_lab, "paste.ipynb", "paste")
     chat = open_chat(page)
     wait_bound(chat)
@@ -202,6 +205,9 @@ def test_pasted_and_dropped_images_go_with_the_prompt(page, chat_lab, model):
     turn = chat.locator(".jp-AiiChat-turn").last
     assert turn.locator(".jp-AiiChat-chip").all_inner_texts() == ["images['shot.png']"]
     assert chips.count() == 0
+    page.locator(".jp-Notebook .jp-Cell").nth(1).click()
+    page.keyboard.press("Shift+Enter")
+    _wait_cell_ran(page, 1)
     assert page.errors == []
 
 

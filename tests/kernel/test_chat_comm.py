@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from aiikernel.chat import protocol, target
 from tests.kernel.chat_helpers import ChatClient
 from tests.support.model_steps import Reply
@@ -99,16 +101,22 @@ def test_mentions_reach_the_model_and_names_are_listed(ai_kernel, model_server):
     assert history["turns"][-1]["attachments"] == ["@scores", "@missing", "@file:notes.txt"]
 
 
-def test_pasted_images_reach_the_model_and_bad_ones_are_explained(ai_kernel, model_server):
+def test_pasted_images_reach_the_model_and_bad_ones_are_explained(model_server, tmp_path):
     """An image pasted into the panel goes with the prompt (kept in `images`, like /image);
     data that is not an image reaches neither the model as an image nor the namespace."""
-    import base64
+    from tests.support.kernels import model_env, running_kernel
 
+    # a home of its own: `%model` is remembered there for later kernels
+    env = model_env(model_server, AIIPYTHON_HOME=str(tmp_path / "home"))
+    with running_kernel("aiipython", env=env, cwd=tmp_path) as (km, kc):
+        _paste_images(model_server, kc)
+
+
+def _paste_images(model_server, kc) -> None:
     from tests.kernel.chat_helpers import is_done
     from tests.lm.images import png_bytes
     from tests.support.kernels import execute
 
-    km, kc = ai_kernel
     chat = ChatClient(kc)
     chat.collect(lambda m: m["type"] == "state")
     kc.execute("%model openai/gpt-4o")  # a model that takes images
