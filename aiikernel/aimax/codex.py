@@ -21,7 +21,7 @@ from .screen import CODEX_MARKERS
 def notify_argv(state_file: Path) -> list[str]:
     """Codex appends the JSON payload as the last argument; append it to the state file."""
     script = (
-        "printf '%s\\t%s\\n' \"$(date +%s.%N)\" \"$(printf '%s' \"$1\" | tr -d '\\n')\" >> "
+        "umask 077; printf '%s\\t%s\\n' \"$(date +%s.%N)\" \"$(printf '%s' \"$1\" | tr -d '\\n')\" >> "
         + shlex.quote(str(state_file))
     )
     return ["/bin/sh", "-c", script, "aimax-notify"]

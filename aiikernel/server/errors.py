@@ -17,6 +17,9 @@ the exception up in :data:`STATUS_FOR` (most specific class first), so one place
         ├── NothingAsked        a permission answer with no question      409
         ├── PromptTooLarge      prompt over the configured cap            413
         └── BodyTooLarge        request body over the configured cap      413
+
+The engine's ``UnsafeFlagDir`` and ``WorktreeRefused`` are ``InvalidOptions`` (400) that name
+one field whose value cannot be used, so they answer 422 like ``InvalidField``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from aiikernel.aimax.errors import (
     SessionNotFound,
     SessionNotRunning,
     UnknownBackend,
+    UnsafeFlagDir,
+    WorktreeRefused,
 )
 
 
@@ -90,6 +95,8 @@ STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (PromptTooLarge, 413),
     (BodyTooLarge, 413),
     (InvalidField, 422),
+    (UnsafeFlagDir, 422),
+    (WorktreeRefused, 422),
     (MalformedBody, 400),
     (BackendDisabled, 403),
     (SessionLimitReached, 429),

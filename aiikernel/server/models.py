@@ -98,7 +98,10 @@ class CreateSessionRequest(_Request):
         default=None, max_length=200, description="Free-form label shown in UIs."
     )
     worktree: bool = Field(
-        default=False, description="Run the agent in a fresh git worktree of `cwd`."
+        default=False,
+        description="Run the agent in a fresh git worktree of `cwd`. 422 when the repository "
+        "starts above the server's root (its checkout would hold files from outside the root) "
+        "or when `cwd` is not a directory of its last commit.",
     )
     agent_session_id: str | None = Field(
         default=None,

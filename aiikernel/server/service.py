@@ -282,6 +282,7 @@ class AimaxService:
                     "model": req.model,
                     "displayName": req.display_name,
                     "worktree": req.worktree,
+                    "worktreeWithin": str(self.policy.root_dir) if req.worktree else None,
                     "agentSessionId": req.agent_session_id,
                     "flagRoot": str(flag_root) if flag_root else None,
                 }

@@ -15,6 +15,7 @@ from aiikernel.aimax.errors import (
     SessionExists,
     SessionNotFound,
     SessionNotRunning,
+    UnsafeFlagDir,
 )
 from aiikernel.aimax.manager import AimaxManager
 
@@ -388,6 +389,16 @@ async def test_worktree_per_session_removed_on_stop_branch_kept(manager, agent_e
         await backend.create_new_session(
             {"sessionId": "nowt", "cwd": str(tmp_path), "env": agent_env, "worktree": True}
         )
+
+    # A checkout whose committed .imac is a symlink: refused, and the checkout taken back.
+    (repo / "sub" / ".imac").symlink_to(tmp_path, target_is_directory=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "link"], check=True)
+    with pytest.raises(UnsafeFlagDir):
+        await backend.create_new_session(
+            {"sessionId": "wt2", "cwd": str(repo / "sub"), "env": agent_env, "worktree": True}
+        )
+    assert list((manager.data_dir / "worktrees").iterdir()) == []
 
 
 @pytest.mark.asyncio

@@ -5,7 +5,9 @@ has read a body, plain HTTP elsewhere."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -170,3 +172,160 @@ def test_transcript_paths_do_not_show_the_home_directory(server):
             assert str(server.home) not in json.dumps(_call(server, "GET", path)[1])
     finally:
         _call(server, "DELETE", "/aimax/sessions/home-check")
+
+
+# -- 3. flags and files in the project tree ---------------------------------------------------
+
+
+def _wait_for(check, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("link_at", [".imac", ".imac/flags"])
+def test_a_symlinked_flag_directory_is_refused_and_nothing_leaves_the_root(server, link_at):
+    project = server.root / f"linked-{link_at.replace('/', '-')}"
+    outside = server.base / f"outside-{link_at.replace('/', '-')}"
+    outside.mkdir()
+    (project / link_at).parent.mkdir(parents=True, exist_ok=True)
+    (project / link_at).symlink_to(outside, target_is_directory=True)
+    status, reply = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": project.name,
+            "sessionId": "flag-link",
+            "initialPrompt": "a secret prompt",
+        },
+    )
+    assert status == 422, reply
+    assert reply["field"] == "flagRoot" and "symbolic link" in reply["message"]
+    assert list(outside.rglob("*")) == []
+    assert _call(server, "GET", "/aimax/sessions/flag-link")[0] == 404
+
+
+def test_flags_and_the_state_file_are_private_and_hold_no_prompt(server):
+    status, created = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": "w",
+            "sessionId": "flag-mode",
+            "initialPrompt": "SECRET-PROMPT-TEXT [[think:60]]",
+        },
+    )
+    assert status == 201, created
+    try:
+        flag_dir = server.root / "w" / ".imac" / "flags" / "flag-mode"
+        running = flag_dir / "running.flag"
+        assert running.exists()
+        assert running.stat().st_mode & 0o777 == 0o600
+        assert flag_dir.stat().st_mode & 0o777 == 0o700
+        assert "SECRET" not in running.read_text()
+        state = server.base / "aimax-data" / "sessions" / "flag-mode" / "state.jsonl"
+        _wait_for(lambda: state.exists() and "UserPromptSubmit" in state.read_text(), "hooks")
+        assert state.stat().st_mode & 0o777 == 0o600
+    finally:
+        _call(server, "DELETE", "/aimax/sessions/flag-mode")
+
+
+# -- 4. worktrees -----------------------------------------------------------------------------
+
+
+def _git(cwd, *args: str) -> str:
+    argv = ["git", "-c", "user.name=t", "-c", "user.email=t@e", "-C", str(cwd), *args]
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def _worktree_dirs(server: ServerProcess) -> list:
+    root = server.base / "aimax-data" / "worktrees"
+    return sorted(root.iterdir()) if root.is_dir() else []
+
+
+def test_a_worktree_of_a_repository_above_the_root_is_refused(server):
+    project = server.root / "in-outer-repo"
+    project.mkdir()
+    (project / "mine.txt").write_text("inside the root\n")
+    (server.base / "outside-secret.txt").write_text("outside the root\n")
+    _git(server.base, "init", "-q")
+    try:
+        _git(server.base, "add", "outside-secret.txt", "root/in-outer-repo/mine.txt")
+        _git(server.base, "commit", "-qm", "outer")
+        before = _worktree_dirs(server)
+        status, reply = _call(
+            server,
+            "POST",
+            "/aimax/sessions",
+            {
+                "backend": "tmux-claude-code",
+                "cwd": project.name,
+                "sessionId": "wt-outer",
+                "worktree": True,
+            },
+        )
+        assert status == 422, reply
+        assert reply["field"] == "worktree" and "outside" in reply["message"]
+        assert str(server.base) not in reply["message"]
+        assert _worktree_dirs(server) == before
+        assert "aimax/wt-outer" not in _git(server.base, "branch", "--list")
+        assert _call(server, "GET", "/aimax/sessions/wt-outer")[0] == 404
+    finally:
+        shutil.rmtree(server.base / ".git")
+
+
+def test_a_worktree_without_the_directory_is_a_422_not_an_agent_elsewhere(server):
+    repo = server.root / "repo-wt"
+    (repo / "untracked").mkdir(parents=True)
+    (repo / "a.txt").write_text("a\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "a.txt")
+    _git(repo, "commit", "-qm", "a")
+    before = _worktree_dirs(server)
+    status, reply = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": "repo-wt/untracked",
+            "sessionId": "wt-missing",
+            "worktree": True,
+        },
+    )
+    assert status == 422, reply
+    assert reply["field"] == "worktree" and "untracked" in reply["message"]
+    assert _worktree_dirs(server) == before
+    assert len(_git(repo, "worktree", "list").splitlines()) == 1
+    assert "aimax/wt-missing" not in _git(repo, "branch", "--list")
+    assert _call(server, "GET", "/aimax/sessions/wt-missing")[0] == 404
+
+    # The same directory, committed, gives a worktree session started in it.
+    (repo / "untracked" / "b.txt").write_text("b\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "b")
+    status, created = _call(
+        server,
+        "POST",
+        "/aimax/sessions",
+        {
+            "backend": "tmux-claude-code",
+            "cwd": "repo-wt/untracked",
+            "sessionId": "wt-ok",
+            "worktree": True,
+        },
+    )
+    assert status == 201, created
+    try:
+        assert created["cwd"].endswith("/untracked")
+        assert "repo-wt" not in created["cwd"]
+    finally:
+        _call(server, "DELETE", "/aimax/sessions/wt-ok")
