@@ -83,7 +83,7 @@ class AimaxService:
         """Set after a create, send, answer, resume or stop: list watchers look again now."""
         from .watch import SessionsWatch
 
-        self.watch = SessionsWatch(self, manager.config.poll_interval)
+        self.watch = SessionsWatch(self.list_sessions, self.changed, manager.config.poll_interval)
 
     # -- lifecycle ----------------------------------------------------------------------
     async def ready(self) -> dict[str, str]:

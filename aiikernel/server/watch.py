@@ -12,11 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .service import AimaxService
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +21,15 @@ log = logging.getLogger(__name__)
 class SessionsWatch:
     """Computes the session list for every watcher; runs only while someone watches."""
 
-    def __init__(self, service: AimaxService, interval: float) -> None:
-        self.service = service
+    def __init__(
+        self,
+        list_sessions: Callable[[], Awaitable[Sequence[Any]]],
+        changed: asyncio.Event,
+        interval: float,
+    ) -> None:
+        """``list_sessions`` returns wire models; ``changed`` is set to look again at once."""
+        self.list_sessions = list_sessions
+        self.changed = changed
         self.interval = max(0.05, interval)
         self.latest: str | None = None
         self._subscribers: set[Callable[[str], None]] = set()
@@ -36,7 +40,7 @@ class SessionsWatch:
         self._subscribers.add(push)
         if self.latest is not None:
             push(self.latest)
-        self.service.changed.set()  # a fresh look for the newcomer
+        self.changed.set()  # a fresh look for the newcomer
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="aimax-watch")
 
@@ -47,9 +51,9 @@ class SessionsWatch:
 
     async def _run(self) -> None:
         while self._subscribers:
-            self.service.changed.clear()
+            self.changed.clear()
             try:
-                sessions = await self.service.list_sessions()
+                sessions = await self.list_sessions()
                 frame = json.dumps({"type": "sessions", "sessions": [s.wire() for s in sessions]})
             except Exception:
                 log.exception("aimax: listing sessions for watchers failed")
@@ -59,7 +63,7 @@ class SessionsWatch:
                 for push in list(self._subscribers):
                     push(frame)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.service.changed.wait(), self.interval)
+                await asyncio.wait_for(self.changed.wait(), self.interval)
         self.latest = None  # nobody watches: the next watcher starts from a fresh list
 
     async def aclose(self) -> None:
