@@ -124,6 +124,32 @@ class NamesRequest(_Request):
     type: Literal["names"]
 
 
+class CheckpointsRequest(_Request):
+    """The checkpoint tree (the Checkpoints view); answered on the subshell (version 4)."""
+
+    type: Literal["checkpoints"]
+
+
+class DiffRequest(_Request):
+    """What checkpoint ``checkpoint`` changed since its parent (None: the current one)."""
+
+    type: Literal["diff"]
+    checkpoint: str | None = Field(default=None, max_length=300)
+
+
+class VariablesRequest(_Request):
+    """The variables inspector: names with type, shape, size and a short value (version 4)."""
+
+    type: Literal["variables"]
+
+
+class WireRequest(_Request):
+    """The wire log inspector: the last model exchanges, secrets redacted (version 4)."""
+
+    type: Literal["wire"]
+    count: int = Field(default=5, ge=1, le=50)
+
+
 ClientMessage = Annotated[
     PromptRequest
     | CommandRequest
@@ -131,7 +157,11 @@ ClientMessage = Annotated[
     | HistoryRequest
     | CommandsRequest
     | NamesRequest
-    | ApproveRequest,
+    | ApproveRequest
+    | CheckpointsRequest
+    | DiffRequest
+    | VariablesRequest
+    | WireRequest,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)
@@ -324,6 +354,63 @@ class ResumeInfo(BaseModel):
     turns: int = 0
 
 
+class CheckpointNode(BaseModel):
+    """One checkpoint of the tree as the Checkpoints view draws it."""
+
+    id: str
+    parent: str | None = None
+    label: str
+    kind: str
+    time: float
+    pruned: bool = False
+    added_bytes: int = 0
+    forks: list[str] = Field(default_factory=list)
+    names: int = 0
+
+
+class CheckpointsMessage(BaseModel):
+    type: Literal["checkpoints"] = "checkpoints"
+    request_id: str | None = None
+    head: str | None = None
+    nodes: list[CheckpointNode] = Field(default_factory=list)
+    #: Why there is no tree (checkpoints off, an unsafe store), else null.
+    problem: str | None = None
+
+
+class DiffMessage(BaseModel):
+    type: Literal["diff"] = "diff"
+    request_id: str
+    checkpoint: str | None = None
+    #: ``StateDiff`` as JSON (before, after, added, changed, deleted), or null with ``problem``.
+    diff: dict[str, Any] | None = None
+    text: str = ""
+    problem: str | None = None
+
+
+class VariableInfo(BaseModel):
+    name: str
+    #: Type and shape (``DataFrame 1000×5``), read without running the user's code.
+    summary: str
+    #: Bytes of the data when known cheaply (arrays, frames, str/bytes), else null.
+    size: int | None = None
+    #: A short value for built-in scalars and strings only ("" otherwise).
+    value: str = ""
+
+
+class VariablesMessage(BaseModel):
+    type: Literal["variables"] = "variables"
+    request_id: str
+    variables: list[VariableInfo]
+
+
+class WireMessage(BaseModel):
+    type: Literal["wire"] = "wire"
+    request_id: str
+    #: The exchanges as Markdown (requests and responses, secrets redacted).
+    markdown: str
+    count: int = 0
+
+
 class ErrorMessage(BaseModel):
     type: Literal["error"] = "error"
     request_id: str | None = None
@@ -337,6 +424,10 @@ ServerMessage = Annotated[
     | NamesMessage
     | CommandResultMessage
     | StateMessage
+    | CheckpointsMessage
+    | DiffMessage
+    | VariablesMessage
+    | WireMessage
     | ErrorMessage,
     Field(discriminator="type"),
 ]

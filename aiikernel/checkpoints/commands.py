@@ -120,12 +120,15 @@ def tree_command(session: CheckpointSession, args: str) -> CommandResult:
         raise CommandError("/tree takes no argument but `all`")
     store = _store(session)
     text = _guard(lambda: store.render_tree(None if words else TREE_RECENT))
-    nodes = _guard(store.checkpoints)
+    return CommandResult(f"```\n{text}\n```", data=_guard(lambda: tree_data(store)))
+
+
+def tree_data(store: Any) -> dict[str, Any]:
+    """The tree as data: ``head`` and one node per checkpoint (the panel draws it)."""
     forks: dict[str, list[str]] = {}
-    for label, cid in _guard(store.forks).items():
+    for label, cid in store.forks().items():
         forks.setdefault(cid, []).append(label)
-    data = {"head": _guard(lambda: store.head), "nodes": [_node(m, forks) for m in nodes]}
-    return CommandResult(f"```\n{text}\n```", data=data)
+    return {"head": store.head, "nodes": [_node(m, forks) for m in store.checkpoints()]}
 
 
 @command("undo", usage="/undo", help="Put the namespace back as it was before the last AI turn.")

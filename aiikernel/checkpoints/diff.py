@@ -33,9 +33,12 @@ class NameChange(BaseModel):
         if self.before == self.after:
             return self.name
         before_type, after_type = self.before.split(" ")[0], self.after.split(" ")[0]
-        if before_type == after_type:
-            return f"{self.name}: {shape_part(self.before) or before_type} → {shape_part(self.after) or after_type}"
-        return f"{self.name}: {self.before} → {self.after}"
+        if before_type != after_type:
+            return f"{self.name}: {self.before} → {self.after}"
+        old, new = shape_part(self.before).split(), shape_part(self.after).split()
+        while len(old) > 1 and len(new) > 1 and old[-1] == new[-1]:  # same dtype: say it once
+            old, new = old[:-1], new[:-1]
+        return f"{self.name}: {' '.join(old) or before_type} → {' '.join(new) or after_type}"
 
 
 class StateDiff(BaseModel):
