@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     common(pa)
     prompt_args(pa)
 
+    an = sub.add_parser("answer", help="answer the agent's permission question")
+    common(an)
+    verdict = an.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true", help="approve (Enter)")
+    verdict.add_argument("--deny", action="store_true", help="deny (Escape)")
+
     r = sub.add_parser("resume", help="restart an exited or stopped session's conversation")
     common(r)
 
@@ -274,6 +280,14 @@ async def _dispatch(args: argparse.Namespace, manager) -> int:
             await _wait_turn(backend, sid, args.timeout)
             result["reply"] = _last_reply(backend, sid)
         _out(args, result, result.get("reply") or "sent")
+    elif cmd == "answer":
+        question = await backend.answer_permission(sid, approve=args.approve)
+        verdict = "approved" if args.approve else "denied"
+        _out(
+            args,
+            {"sessionId": sid, "approved": args.approve, "question": question},
+            f"{verdict}: {question}",
+        )
     elif cmd == "resume":
         handle = await backend.resume_session(sid)
         _out(args, handle, f"resumed {sid}")

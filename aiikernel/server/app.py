@@ -37,7 +37,8 @@ class AimaxExtension(ExtensionApp):
         Unicode(),
         default_value=list(SUPPORTED_BACKENDS),
         config=True,
-        help=f"Backends clients may start (subset of {', '.join(SUPPORTED_BACKENDS)}).",
+        help=f"Backends clients may start ({', '.join(SUPPORTED_BACKENDS)}, or the name of a "
+        "backend another package registers in the `aiikernel.aimax.backends` entry-point group).",
     )
     max_sessions = Int(
         20, config=True, help="Most sessions running at once; creating more answers 429."
@@ -99,9 +100,12 @@ class AimaxExtension(ExtensionApp):
 
     @validate("allowed_backends")
     def _known_backends(self, proposal: dict[str, Any]) -> list[str]:
-        unknown = [b for b in proposal["value"] if b not in SUPPORTED_BACKENDS]
+        from aiikernel.aimax.backends import available_backends
+
+        known = available_backends()
+        unknown = [b for b in proposal["value"] if b not in known]
         if unknown:
-            raise TraitError(f"unknown backends {unknown}; choose from {SUPPORTED_BACKENDS}")
+            raise TraitError(f"unknown backends {unknown}; choose from {known}")
         return proposal["value"]
 
     @validate("max_streams_per_user", "max_streams")

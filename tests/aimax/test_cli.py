@@ -228,6 +228,40 @@ def test_pause_interrupts_only_a_running_turn_and_list_shows_states(cli_env, wor
     assert "stopped" in r.stdout
 
 
+def _wait_status(env, session: str, word: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    out = ""
+    while time.monotonic() < deadline:
+        out = aimax(env, "status", "-s", session).stdout
+        if word in out:
+            return out
+    raise AssertionError(f"{session} never showed {word!r}; last: {out}")
+
+
+def test_answer_approves_or_denies_a_permission_question(cli_env, workdir):
+    base = ["-b", "tmux-claude-code", "-s", "cli4"]
+    prompt = "go [[permission]] [[reply:AFTER-ANSWER]]"
+    assert aimax(cli_env, "create", *base, "--cwd", str(workdir), "-p", prompt).returncode == 0
+    r = aimax(cli_env, "answer", "-s", "cli4")
+    assert r.returncode == 2 and "--approve" in r.stderr  # one of --approve / --deny
+    asked = _wait_status(cli_env, "cli4", "waiting_permission")
+    assert "proceed" in asked
+    r = aimax(cli_env, "answer", "-s", "cli4", "--approve", "--json")
+    assert r.returncode == 0, r.stderr
+    answered = json.loads(r.stdout)
+    assert answered["approved"] is True and "proceed" in answered["question"]
+    _wait_status(cli_env, "cli4", "idle")
+    history = aimax(cli_env, "history", "-s", "cli4").stdout
+    assert "AFTER-ANSWER" in history
+    r = aimax(cli_env, "answer", "-s", "cli4", "--deny")
+    assert r.returncode == 2 and "not asking" in r.stderr
+    assert aimax(cli_env, "send", "-s", "cli4", "-p", "[[permission]] [[reply:X]]").returncode == 0
+    _wait_status(cli_env, "cli4", "waiting_permission")
+    r = aimax(cli_env, "answer", "-s", "cli4", "--deny")
+    assert r.returncode == 0 and r.stdout.startswith("denied:")
+    aimax(cli_env, "stop", "-s", "cli4")
+
+
 HOSTILE = "\x1b]0;TITLE\x07\x1b]52;c;Y2xpcA==\x07\x1b[2J\x9b31m\rover\x08end\ttab"
 
 
