@@ -277,7 +277,8 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                 "sends a `SessionsFrame` at once and then whenever any session's state, "
                 "activity or usage changes (looked at once per aimax monitor tick, and right "
                 "after a create, send, answer, resume or stop). A slow client gets only the "
-                "newest list.",
+                "newest list. Counts under `max_streams_per_user` / `max_streams` with the "
+                "streams (closed at once with code 4429 beyond).",
                 "responses": _responses(
                     {
                         "101": _json(

@@ -10,8 +10,6 @@ closed as soon as it opens, with code 4429 and a reason naming the cap.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -22,15 +20,15 @@ from tornado.websocket import WebSocketHandler
 from .errors import InvalidField, NotAWebSocket
 from .handlers import AUTH_RESOURCE, AimaxHandlerMixin
 from .stream import StreamConnection
-from .stream_limits import CLOSE_TOO_MANY_STREAMS
+from .stream_limits import CappedSocketMixin
 
 
-class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+class StreamHandler(
+    CappedSocketMixin, AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
+):
     """One client following one session's events."""
 
     connection: StreamConnection | None = None
-    release_slot: Callable[[], None] | None = None
-    """Gives back this socket's place under the stream caps (set once admitted)."""
 
     def set_default_headers(self) -> None:
         """No JupyterHandler default headers on a websocket (as the kernels socket does)."""
@@ -60,25 +58,10 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         super().open()  # WebSocketMixin: ping loop
         if self.connection is None:
             return
-        limits = self.connection.service.stream_limits
-        user = self.stream_owner()
-        refused = limits.acquire(user)
-        if refused is not None:
+        if not self.admit(self.connection.service.stream_limits):
             self.connection = None
-            self.close(CLOSE_TOO_MANY_STREAMS, refused)
             return
-        self.release_slot = functools.partial(limits.release, user)
         self.connection.start()
-
-    def stream_owner(self) -> str:
-        """Whom this stream counts against: the user, except for the server's shared token,
-        which names nobody (jupyter_server makes up a new anonymous user for each token
-        request without a cookie) — every client of that token counts as one."""
-        provider = self.identity_provider
-        shared = self.token
-        if shared and provider.is_token_authenticated(self) and provider.get_token(self) == shared:
-            return "\0shared token"
-        return self.current_user.username
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen."""
@@ -87,6 +70,4 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         if self.connection is not None:
             self.connection.close_soon()
             self.connection = None
-        if self.release_slot is not None:
-            release, self.release_slot = self.release_slot, None
-            release()
+        self.release_place()

@@ -346,13 +346,14 @@ def _login_cookie(server: ServerProcess) -> str:
     return next(c for c in cookies if c.startswith("username-"))
 
 
-async def _connect(server: ServerProcess, session_id: str, cookie: str | None = None):
-    """One websocket stream (token, or a user's cookie); returns (socket, first frame or
-    None when closed at once)."""
+async def _connect(server: ServerProcess, session_id: str | None, cookie: str | None = None):
+    """One websocket stream (token, or a user's cookie), or the session-list watch when
+    ``session_id`` is None; returns (socket, first frame or None when closed at once)."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
-    url = f"ws://127.0.0.1:{server.port}/aimax/sessions/{session_id}/stream"
+    path = "/aimax/watch" if session_id is None else f"/aimax/sessions/{session_id}/stream"
+    url = f"ws://127.0.0.1:{server.port}{path}"
     headers = {"Cookie": cookie} if cookie else server.headers
     ws = await websocket_connect(HTTPRequest(url, headers=headers))
     first = await asyncio.wait_for(ws.read_message(), 30)
@@ -422,6 +423,25 @@ def test_each_user_has_a_stream_cap_of_their_own(server, stream_session):
             )
         finally:
             for ws in first_user:
+                ws.close()
+
+    asyncio.run(check())
+
+
+def test_session_list_watchers_count_under_the_same_caps(server, stream_session):
+    async def check() -> None:
+        opened = []
+        try:
+            for target in [stream_session] * (STREAMS_PER_USER - 1) + [None]:
+                ws, frame = await _connect(server, target)
+                opened.append(ws)
+                assert frame is not None, ws.close_reason
+            assert opened and frame["type"] == "sessions"
+            for target in (None, stream_session):
+                ws, frame = await _connect(server, target)
+                assert frame is None and ws.close_code == 4429, target
+        finally:
+            for ws in opened:
                 ws.close()
 
     asyncio.run(check())
