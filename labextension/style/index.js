@@ -1,3 +1,4 @@
 import './base.css';
 import './chat.css';
+import './timetravel.css';
 import './notebook.css';
