@@ -128,6 +128,8 @@ class AiSession(LoggingConfigurable):
         self._recording = False
         #: Called with every event of every turn (usage totals, wire log, UI mirrors).
         self.observers: list[Callable[[Any], None]] = []
+        #: Each returns text added to the system prompt of every turn (e.g. sub-agents).
+        self.prompt_notes: list[Callable[[], str]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
         self.pending_attachments: list[dict[str, Any]] = []
         from .lm.config import models_config  # light: no pydantic, no litellm
@@ -329,6 +331,7 @@ class AiSession(LoggingConfigurable):
             namespace_budget=self.namespace_budget,
             recent_cells=self.recent_cells,
             approve=approve,
+            system_notes=self.system_notes,
         )
         attachments, self.pending_attachments = self.pending_attachments, []
         self._turn_depth += 1
@@ -343,6 +346,16 @@ class AiSession(LoggingConfigurable):
                 yield event
         finally:
             self._turn_depth -= 1
+
+    def system_notes(self) -> str:
+        """The text of :attr:`prompt_notes` (a failing note is left out, never breaks a turn)."""
+        parts = []
+        for note in list(self.prompt_notes):
+            try:
+                parts.append(note())
+            except Exception:
+                log.exception("system prompt note %r failed", note)
+        return "".join(parts)
 
     def _notify(self, event: Any) -> None:
         for observer in list(self.observers):
