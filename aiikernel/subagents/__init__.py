@@ -67,7 +67,12 @@ def install(shell: Any) -> None:
 
         return AgentTable(_registry(shell).rows())
 
-    names = {"spawn_agent": spawn_agent, "agents": agents, "gather": gather}
+    names = {
+        "spawn_agent": spawn_agent,
+        "agents": agents,
+        "gather": gather,
+        "gather_async": gather_async,
+    }
     shell.user_ns.update(names)
     shell.user_ns_hidden.update(names)
 

@@ -15,14 +15,34 @@ import concurrent.futures
 import html
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .protocol import AgentInfo, PullRequest, PushRequest, StartRequest, TurnRequest
-from .supervisor import AgentError, ChildKernel
+from .supervisor import AgentError, ChildKernel, Supervisor
+from .view import TurnView
 
-if TYPE_CHECKING:
-    from .registry import AgentRegistry
-    from .view import TurnView
+
+class AgentHost(Protocol):
+    """What an agent uses of the registry that spawned it (:class:`.registry.AgentRegistry`)."""
+
+    config: Any
+
+    @property
+    def agent_id(self) -> str | None: ...
+
+    @property
+    def supervisor(self) -> Supervisor: ...
+
+    def view(self, agent_id: str, prompt: str) -> TurnView: ...
+
+    def load(self, source: str, names: list[str]) -> tuple[dict[str, Any], dict[str, str]]: ...
+
+    def assign(self, values: dict[str, Any]) -> None: ...
+
+    def stage(self, values: dict[str, Any]) -> tuple[str, list[str]]: ...
+
+    def changed(self) -> None: ...
+
 
 CONTINUE_PROMPT = (
     "Continue with your task from where you are now: look at the current state of your "
@@ -49,7 +69,7 @@ class Agent:
 
     def __init__(
         self,
-        registry: AgentRegistry,
+        registry: AgentHost,
         agent_id: str,
         task: str,
         *,

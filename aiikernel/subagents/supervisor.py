@@ -148,16 +148,17 @@ class ChildKernel:
         self.pid = getattr(getattr(self.km.provisioner, "process", None), "pid", None)
         self.kc = self.km.client()
         self.kc.start_channels()
-        self._tasks = [
-            asyncio.create_task(self._read_iopub()),
-            asyncio.create_task(self._read_shell()),
-            asyncio.create_task(self._watch()),
-        ]
         try:
             await self.kc.wait_for_ready(timeout=timeout)
         except RuntimeError as exc:
             await self.stop()
             raise AgentError(f"the sub-agent's kernel did not start: {exc}") from None
+        # The readers start only now: wait_for_ready reads the same channels.
+        self._tasks = [
+            asyncio.create_task(self._read_iopub()),
+            asyncio.create_task(self._read_shell()),
+            asyncio.create_task(self._watch()),
+        ]
 
     async def call(
         self,

@@ -17,14 +17,18 @@ pytestmark = pytest.mark.parametrize("lm_backend", ["gateway"], indirect=True)
 
 
 def by_task(answers: dict[str, list[str]]):
-    """A responder that answers each conversation by its first user message (the task)."""
+    """A responder that answers by the latest prompt (user message that is not code output)."""
     served: dict[str, int] = {}
 
     def respond(request):
         messages = request.body_json.get("messages", [])
-        users = [m for m in messages if m.get("role") == "user"]
-        first = users[0]["content"] if users else ""
-        first = first if isinstance(first, str) else json.dumps(first)
+        prompts = [
+            m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])
+            for m in messages
+            if m.get("role") == "user"
+        ]
+        prompts = [p for p in prompts if not p.startswith("### Output")]
+        first = prompts[-1] if prompts else ""
         for key, replies in answers.items():
             if key in first:
                 index = served.get(key, 0)
@@ -200,9 +204,9 @@ def test_child_crash_gives_a_clear_error(ai_kernel, model_server):
     km, kc = ai_kernel
     model_server.responder = by_task({"wait here": ["```py\nimport time\ntime.sleep(60)\n```"]})
     execute(kc, "c = spawn_agent('wait here')")
-    pid = int(value(kc, "c.pid or 0"))
-    wait_until(lambda: pid and pid_alive(pid))
-    wait_until(lambda: len(model_server.model_requests()) >= 1)
+    wait_until(lambda: len(model_server.model_requests()) >= 1)  # the child runs its turn
+    pid = int(value(kc, "c.pid"))
+    assert pid_alive(pid)
     os.kill(pid, signal.SIGKILL)
     result = execute(kc, "try:\n    c.result\nexcept Exception as e:\n    print('ERR', e)")
     assert "killed by SIGKILL" in result.stream_text()
@@ -215,7 +219,10 @@ def test_caps_on_children_and_depth(ai_kernel, model_server):
     execute(kc, "%config SubAgents.max_children = 1\n%config SubAgents.max_depth = 1")
     model_server.responder = by_task(
         {
-            "first": ["```py\ntry:\n    spawn_agent('grandchild')\nexcept Exception as e:\n    why = str(e)\n```", "ok"],
+            "first": [
+                "```py\ntry:\n    spawn_agent('grandchild')\nexcept Exception as e:\n    why = str(e)\n```",
+                "ok",
+            ],
         }
     )
     result = execute(kc, "a = spawn_agent('first')\na.result\nspawn_agent('second')")
@@ -231,7 +238,10 @@ def test_parent_kill_leaves_no_child_process(ai_kernel, model_server):
     execute(kc, "%config SubAgents.max_depth = 2")
     model_server.responder = by_task(
         {
-            "outer": ["```py\ninner = spawn_agent('inner')\ninner_pid = inner.pid\n```", "outer ok"],
+            "outer": [
+                "```py\ninner = spawn_agent('inner')\ninner.result\ninner_pid = inner.pid\n```",
+                "outer ok",
+            ],
             "inner": ["inner ok"],
         }
     )
