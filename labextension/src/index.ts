@@ -19,6 +19,7 @@ import { ChatModel } from './chatModel';
 import { ChatView } from './chatView';
 import { ErrorActions } from './errorActions';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
+import { agentsPlugin } from './agentsPlugin';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
@@ -113,4 +114,4 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   }
 };
 
-export default [panelPlugin, aiCellHighlightPlugin];
+export default [panelPlugin, aiCellHighlightPlugin, agentsPlugin];

@@ -1,3 +1,4 @@
 import './base.css';
 import './chat.css';
 import './notebook.css';
+import './agents.css';
