@@ -42,11 +42,14 @@ def install(shell: Any) -> None:
     from .protocol import ENV_VAR
 
     if os.environ.get(ENV_VAR):
-        from .child import agent_env, die_with_parent
+        from .child import agent_env, die_with_parent, serve
+        from .protocol import SERVE_NAME
 
         env = agent_env()
         if env is not None:
             die_with_parent(env)
+            shell.user_ns[SERVE_NAME] = serve
+            shell.user_ns_hidden[SERVE_NAME] = serve
 
     def spawn_agent(
         task: str,

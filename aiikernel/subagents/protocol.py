@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 #: IOPub message type of the child's notes to its parent.
 MSG_TYPE = "aiikernel_agent"
+#: The hidden name of :func:`aiikernel.subagents.child.serve` in a sub-agent's namespace.
+SERVE_NAME = "_aiikernel_agent_serve"
 #: Environment variable that tells a kernel it is a sub-agent (an :class:`AgentEnv` as JSON).
 ENV_VAR = "AIIKERNEL_AGENT"
 

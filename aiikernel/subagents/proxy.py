@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import html
 import threading
+import time
 from collections import deque
 from typing import Any, Protocol
 
@@ -52,7 +53,6 @@ CONTINUE_PROMPT = (
 
 def wait(future: concurrent.futures.Future, timeout: float | None = None) -> Any:
     """The future's result, waited for in slices so a kernel interrupt gets through."""
-    import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -102,7 +102,9 @@ class Agent:
         self._ops: asyncio.Lock | None = None
         self._started: concurrent.futures.Future | None = None
         self._current: concurrent.futures.Future | None = None
-        self._running_turns = 0
+        self._spawned_at = time.perf_counter()
+        #: Seconds from spawn_agent() to the child's namespace being restored.
+        self.ready_seconds: float | None = None
 
     # -- state -------------------------------------------------------------------------
 
@@ -179,6 +181,12 @@ class Agent:
 
     async def react_async(self, *, max_steps: int | None = None) -> str:
         return await self.ask_async(CONTINUE_PROMPT, max_steps=max_steps)
+
+    def wait_ready(self, timeout: float | None = None) -> Agent:
+        """Wait until the child runs with its clone of the namespace (its task may still run)."""
+        if self._started is not None:
+            wait(self._started, timeout)
+        return self
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Wait for the latest turn; its final reply text."""
@@ -281,6 +289,7 @@ class Agent:
             self._set_status("failed")
             await child.stop()
             raise AgentError(f"{self.id} could not start: {exc}") from None
+        self.ready_seconds = time.perf_counter() - self._spawned_at
         self.restored = list(data.get("restored", []))
         self.skipped.update(data.get("skipped", {}))
         if self.skipped:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .protocol import MSG_TYPE, ChildNote, ReplyNote, child_note
+from .protocol import MSG_TYPE, SERVE_NAME, ChildNote, ReplyNote, child_note
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,9 @@ class ChildKernel:
         if not self.alive:
             raise AgentCrashed(self.exit_reason())
         payload = json.dumps(request.model_dump_json())
-        code = f"__import__('aiikernel.subagents.child', fromlist=['serve']).serve({payload})"
+        # A hidden name, not __import__: the checkpoint tracker reads __import__ as "the
+        # cell may have changed anything", which would make the child re-hash its namespace.
+        code = f"{SERVE_NAME}({payload})"
         call = _Call(on_note, on_output)
         msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=False)
         self._calls[msg_id] = call

@@ -75,7 +75,9 @@ def test_child_clones_the_namespace_and_its_changes_stay_there(ai_kernel, model_
     model_server.responder = by_task(
         {
             "compute y": [
-                "```py\nx = x + 100\narr[0] = -1.0\ny = double(arr[:4]).sum()\nprint('child y', y)\n```",
+                "```py\nfrom aiikernel.session import AiSession\n"
+                "print('EXAMINED', AiSession.for_shell(get_ipython()).checkpoints.recent[-1].examined)\n"
+                "x = x + 100\narr[0] = -1.0\ny = double(arr[:4]).sum()\nprint('child y', y)\n```",
                 "y is 10",
             ]
         }
@@ -91,6 +93,9 @@ def test_child_clones_the_namespace_and_its_changes_stay_there(ai_kernel, model_
         and "aiikernel-agent" in o["content"]["data"].get("text/html", "")
     ]
     assert blocks and "agent-1" in blocks[-1] and "child y 10.0" in blocks[-1]
+    # the clone is the child's own checkpoint: its first turn re-examines (hashes) nothing
+    examined = blocks[-1].split("EXAMINED ")[1].split("\n")[0]
+    assert "arr" not in examined and "double" not in examined, examined
     # isolation: nothing the child did reached the parent
     assert value(kc, "x") == "5"
     assert value(kc, "arr[0]") == "np.float64(0.0)"
