@@ -14,6 +14,7 @@ the exception up in :data:`STATUS_FOR` (most specific class first), so one place
         ├── BackendDisabled     backend not allowed by configuration      403
         ├── SessionLimitReached too many running sessions                 429
         ├── ConversationInUse   agentSessionId open in a running session  409
+        ├── NothingAsked        a permission answer with no question      409
         ├── PromptTooLarge      prompt over the configured cap            413
         └── BodyTooLarge        request body over the configured cap      413
 
@@ -76,6 +77,10 @@ class ConversationInUse(ServerPolicyError):
     two TUIs on one conversation would interleave one transcript."""
 
 
+class NothingAsked(ServerPolicyError):
+    """A permission answer while the agent is not asking anything."""
+
+
 class PromptTooLarge(InvalidField):
     """A prompt longer than ``AimaxExtension.max_prompt_bytes``."""
 
@@ -96,6 +101,7 @@ STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (BackendDisabled, 403),
     (SessionLimitReached, 429),
     (ConversationInUse, 409),
+    (NothingAsked, 409),
     (SessionNotFound, 404),
     (UnknownBackend, 422),
     (InvalidOptions, 400),

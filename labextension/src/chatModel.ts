@@ -122,9 +122,7 @@ export class ChatModel {
     if (!trimmed) {
       return;
     }
-    if (this._promptHistory[this._promptHistory.length - 1] !== trimmed) {
-      this._promptHistory.push(trimmed);
-    }
+    this.remember(trimmed);
     this._queue.push({ id: newRequestId('q'), text: trimmed, attachments, runMode: this.runMode });
     this._stateChanged.emit();
     this._pump();
@@ -140,6 +138,13 @@ export class ChatModel {
     }
     this._queue.push({ id: newRequestId('q'), text: `/restore ${checkpoint}` });
     this.send(text, attachments);
+  }
+
+  /** Add to what ↑/↓ walks through (prompts, commands, `!code`). */
+  remember(text: string): void {
+    if (this._promptHistory[this._promptHistory.length - 1] !== text) {
+      this._promptHistory.push(text);
+    }
   }
 
   /** Run mode ask: answer for the block that waits (the kernel takes it on a subshell). */

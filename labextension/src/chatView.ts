@@ -109,13 +109,16 @@ export class ChatView extends Panel {
   private _submit(text: string): Promise<void> {
     const trimmed = text.trim();
     if (trimmed.startsWith('!') && trimmed.length > 1) {
+      this.model.remember(trimmed);
       this._runCode(trimmed.slice(1));
       return this._sending;
     }
-    const replayFrom = trimmed.startsWith('/') ? null : this._replay.checkpoint;
+    const command = trimmed.startsWith('/');
+    const images = command ? [] : this.input.images.take(); // before the next paste arrives
+    const replayFrom = command ? null : this._replay.checkpoint;
     this._replay.clear();
     this._sending = this._sending.then(async () => {
-      const attachments = text.trim().startsWith('/') ? [] : await resolveMentions(text, this._mentions);
+      const attachments = [...(command ? [] : await resolveMentions(text, this._mentions)), ...images];
       if (replayFrom) {
         this.model.replay(replayFrom, text, attachments);
       } else {

@@ -22,6 +22,7 @@ import { CheckpointsView } from './checkpointsView';
 import { showRawMarkdown, showWireLog, variablesWidget } from './inspectors';
 import { ErrorActions } from './errorActions';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
+import { agentsPlugin } from './agentsPlugin';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
@@ -158,4 +159,4 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
   }
 };
 
-export default [panelPlugin, aiCellHighlightPlugin];
+export default [panelPlugin, aiCellHighlightPlugin, agentsPlugin];

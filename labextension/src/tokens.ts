@@ -134,3 +134,15 @@ export const IAiiPanel = new Token<IAiiPanel>(
   'aiikernel:IAiiPanel',
   'The aiikernel side panel in the left area; add sections to it.'
 );
+
+/** Commands of the Agents view. */
+export namespace AgentCommandIDs {
+  /** Open the "New agent" dialog (args: `folder`, `prompt`). */
+  export const newAgent = 'aiikernel:new-agent';
+  /** Open a session's tab (args: `sessionId`). */
+  export const openAgent = 'aiikernel:open-agent';
+  /** Start an agent on the active notebook's folder. */
+  export const agentOnNotebook = 'aiikernel:agent-on-notebook';
+  /** Hand the chat box's prompt (or args `prompt`) to an agent session. */
+  export const chatToAgent = 'aiikernel:chat-to-agent';
+}

@@ -433,6 +433,43 @@ async def test_claude_clear_switches_transcript_and_history_continues(manager, a
 
 
 @pytest.mark.asyncio
+async def test_codex_new_switches_thread_and_history_continues(manager, agent_env, workdir):
+    backend = manager.backend("tmux-codex")
+    await backend.create_new_session(create_opts("cnew", workdir, agent_env, "one [[reply:OLD]]"))
+    await wait_until(lambda: replies(backend, "cnew") == ["OLD"], 10, "first reply")
+    first = manager.registry.get("cnew")
+    assert first.agent_session_id and first.transcript_path
+    got = []
+    unsubscribe = backend.get_agent_raw_thought_stream("cnew", got.append)
+    await wait_idle(backend, "cnew")
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "/new"}
+    )
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "two [[reply:NEW]]"}
+    )
+    await wait_until(lambda: replies(backend, "cnew") == ["OLD", "NEW"], 10, "reply in new rollout")
+    await wait_until(lambda: any(e.text == "NEW" for e in got), 10, "live event from new rollout")
+    unsubscribe()
+    record = manager.registry.get("cnew")
+    assert record.agent_session_id not in (None, first.agent_session_id)
+    assert record.transcript_path not in (None, first.transcript_path)
+    seqs = [e["seq"] for e in events(backend, "cnew")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    await wait_idle(backend, "cnew")
+    # A resume goes back to the new thread.
+    await backend.terminate_session("cnew")
+    await backend.resume_session("cnew", env=agent_env)
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "three [[reply:RESUMED]]"}
+    )
+    await wait_until(
+        lambda: replies(backend, "cnew") == ["OLD", "NEW", "RESUMED"], 10, "reply after resume"
+    )
+    assert manager.registry.get("cnew").transcript_path == record.transcript_path
+
+
+@pytest.mark.asyncio
 async def test_a_restarted_tmux_server_reusing_pane_ids_is_not_mistaken(
     manager, agent_env, workdir
 ):

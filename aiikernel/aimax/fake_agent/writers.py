@@ -98,6 +98,7 @@ class ClaudeWriter:
             "model": "fake",
             "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn",
+            "usage": {"input_tokens": 100, "output_tokens": len(text.split()) + 1},
         }
         _append(self.path, [entry])
 

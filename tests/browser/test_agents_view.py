@@ -1,0 +1,189 @@
+"""The Agents view in a real JupyterLab + chromium, driving the fake agent in real tmux: create
+from the dialog, the reply streams in, send, interrupt, approve a permission, stop, resume, the
+terminal, reload mid-stream without duplicates, field errors, and untrusted transcript HTML."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.browser.agents_support import (
+    REPLY_TIMEOUT_MS,
+    agents_lab,
+    message,
+    open_agents,
+    open_lab,
+    root_dir,
+    send,
+    seqs,
+    session_tab,
+    set_theme,
+    shot,
+    wait_badge,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed"),
+    pytest.mark.timeout(600),
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with agents_lab(tmp_path_factory.mktemp("agents-lab")) as server:
+        (root_dir(server) / "proj").mkdir()
+        (root_dir(server) / "proj" / "sub").mkdir()
+        yield server
+
+
+def _create(page, agents, *, folder: str, prompt: str, name: str = "", model: str = ""):
+    agents.get_by_role("button", name="New agent").click()
+    dialog = page.locator(".jp-AiiCreate")
+    dialog.wait_for(timeout=30_000)
+    dialog.get_by_label("Folder", exact=True).fill(folder)
+    dialog.get_by_label("Prompt").fill(prompt)
+    if name:
+        dialog.get_by_label("Display name").fill(name)
+    if model:
+        dialog.get_by_label("Model").fill(model)
+    dialog.get_by_role("button", name="Start").click()
+    return dialog
+
+
+def test_the_whole_session_flow(chromium, lab):
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_lab(page, lab, "agents-flow")
+    agents = open_agents(page)
+
+    # Create from the dialog: the backend list comes from the server.
+    agents.get_by_role("button", name="New agent").click()
+    dialog = page.locator(".jp-AiiCreate")
+    dialog.wait_for(timeout=30_000)
+    dialog.locator("#jp-AiiCreate-backend option", has_text="Codex").wait_for(state="attached")
+    options = dialog.locator("#jp-AiiCreate-backend option").all_text_contents()
+    assert "Claude Code" in options and "Codex" in options
+    dialog.get_by_role("button", name="Browse").click()
+    dialog.locator(".jp-AiiCreate-folders button", has_text="proj/").click()
+    assert dialog.get_by_label("Folder", exact=True).input_value() == "proj"
+    dialog.get_by_label("Prompt").fill("Say hello\n[[think:1]] [[reply:FIRST **bold** REPLY]]")
+    dialog.get_by_label("Display name").fill("Demo agent")
+    dialog.get_by_role("button", name="Start").click()
+    dialog.wait_for(state="detached", timeout=REPLY_TIMEOUT_MS)
+
+    # The session's tab opens; the reply streams in and is rendered as Markdown.
+    view = page.locator(".jp-AiiAgent").first
+    view.wait_for(timeout=30_000)
+    reply = message(view, "FIRST")
+    reply.wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert reply.locator("strong", has_text="bold").count() == 1
+    item = agents.locator(".jp-AiiAgents-item", has_text="Demo agent")
+    wait_badge(item, "idle")
+    assert "proj" in item.text_content()
+    assert "tok" in item.text_content()  # the fake transcript reports usage
+    session_id = item.get_attribute("data-session-id")
+    assert view.get_attribute("id") == f"aiikernel-agent-{session_id}"
+
+    # Send (queued) and interrupt-and-send.
+    send(view, "[[reply:SECOND-REPLY]]")
+    message(view, "SECOND-REPLY").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    send(view, "long one [[think:30]] [[reply:NEVER-SHOWN]]")
+    wait_badge(view, "working")
+    send(view, "[[reply:AFTER-INTERRUPT]]", mode="interrupt")
+    message(view, "AFTER-INTERRUPT").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert message(view, "NEVER-SHOWN").count() == 1  # the prompt only, never a reply
+
+    # A permission question: banner with the question, a notification, approve.
+    send(view, "[[tool:ls -la]] [[permission]] [[reply:APPROVED-REPLY]]")
+    banner = view.locator(".jp-AiiAgent-permission")
+    banner.wait_for(state="visible", timeout=REPLY_TIMEOUT_MS)
+    assert "proceed" in banner.locator(".jp-AiiAgent-question").text_content()
+    page.locator(".Toastify__toast", has_text="asks for permission").first.wait_for(timeout=30_000)
+    tool = view.locator('.jp-AiiAgent-tool[data-tool="Bash"]').first
+    assert "$ ls -la" in tool.locator("summary").text_content()
+    shot(page, "agents-permission-light.png")
+    banner.get_by_role("button", name="Approve").click()
+    message(view, "APPROVED-REPLY").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    banner.wait_for(state="hidden", timeout=30_000)
+    tool.locator("summary").click()
+    assert "(fake tool output)" in tool.locator(".jp-AiiAgent-output").text_content()
+
+    # The terminal toggle shows the agent's screen, read-only.
+    view.get_by_role("button", name="Terminal").click()
+    terminal = view.locator(".jp-AiiAgent-terminal")
+    page.wait_for_function(
+        "el => el.textContent.includes('Fake Claude Code')",
+        arg=terminal.element_handle(),
+        timeout=30_000,
+    )
+    view.get_by_role("button", name="Transcript").click()
+
+    # Stop, then resume the same conversation and talk to it again.
+    view.get_by_role("button", name="Stop").click()
+    wait_badge(view, "stopped")
+    wait_badge(item, "stopped")
+    view.get_by_role("button", name="Resume").click()
+    wait_badge(view, "idle", "working", "starting")
+    send(view, "[[reply:AFTER-RESUME]]")
+    message(view, "AFTER-RESUME").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+
+    # Reload while a reply is being produced: the restored tab shows every event once.
+    before = seqs(view)
+    assert before == sorted(set(before))
+    send(view, "[[think:2]] [[reply:AFTER-RELOAD]]")
+    page.reload()
+    view = session_tab(page, session_id)
+    view.wait_for(timeout=LOAD_TIMEOUT)
+    message(view, "AFTER-RELOAD").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    after = seqs(view)
+    assert after == sorted(set(after)), "an event was shown twice"
+    assert after[: len(before)] == before
+    assert message(view, "FIRST").count() == 2  # the prompt and the reply, once each
+    shot(page, "agents-session-light.png")
+    set_theme(page, lab, dark=True)
+    message(view, "AFTER-RELOAD").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    shot(page, "agents-session-dark.png")
+    set_theme(page, lab, dark=False)
+    assert errors == []
+    page.close()
+
+
+LOAD_TIMEOUT = 90_000
+
+
+def test_server_validation_errors_show_on_the_fields(chromium, lab):
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab, "agents-errors")
+    agents = open_agents(page)
+    dialog = _create(page, agents, folder="../..", prompt="hi")
+    error = dialog.locator("#jp-AiiCreate-cwd-error")
+    error.wait_for(timeout=30_000)
+    assert "outside" in error.text_content()
+    assert dialog.get_by_label("Folder", exact=True).get_attribute("aria-invalid") == "true"
+    dialog.get_by_label("Folder", exact=True).fill("proj")
+    dialog.get_by_label("Model").fill("no spaces allowed")
+    dialog.get_by_role("button", name="Start").click()
+    dialog.locator("#jp-AiiCreate-model-error").wait_for(timeout=30_000)
+    assert dialog.locator("#jp-AiiCreate-cwd-error").count() == 0
+    shot(page, "agents-create-errors-light.png")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached", timeout=10_000)
+    page.close()
+
+
+def test_transcript_html_does_not_execute(chromium, lab):
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab, "agents-xss")
+    agents = open_agents(page)
+    payload = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>'
+    dialog = _create(page, agents, folder="proj", prompt=f"x [[reply:{payload} XSS-END]]")
+    dialog.wait_for(state="detached", timeout=REPLY_TIMEOUT_MS)
+    view = page.locator(".jp-AiiAgent").first
+    message(view, "XSS-END").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert page.evaluate("window.__xss") is None
+    assert view.locator("script").count() == 0
+    assert view.locator("[onerror]").count() == 0
+    page.close()
