@@ -151,7 +151,12 @@ async def main(args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="aimax-server-bench-"))
     server = ServerProcess(
         base,
-        traits={"max_sessions": args.sessions + 5},
+        traits={
+            "max_sessions": args.sessions + 5,
+            # Every benchmark client uses the one token (one user): room for all of them.
+            "max_streams_per_user": args.clients + 5,
+            "max_streams": args.clients + 5,
+        },
         aimax_config={"poll_interval": args.poll_interval} if args.poll_interval else None,
     )
     try:
