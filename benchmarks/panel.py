@@ -203,6 +203,7 @@ from aiikernel.chat.hub import chat_hub
 from aiikernel.session import AiSession
 from aiikernel.turn import events as ev
 hub = chat_hub(AiSession.for_shell(get_ipython()))
+hub.history.max_turns = max(hub.history.max_turns, TURNS)  # the default keeps 100
 reply = ("Here is what I found about **NUM**:\\n\\n| city | temp |\\n|---|---|\\n| Oslo | 3.5 |\\n"
          "| Lima | 19.0 |\\n\\nThe mean is `16.6`; next I compute it:\\n\\n```py\\n"
          "df.temp.mean()\\n```\\n")

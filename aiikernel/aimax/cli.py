@@ -29,6 +29,7 @@ from typing import Any
 
 from .backends import SUPPORTED_BACKENDS
 from .errors import AimaxError, InvalidOptions
+from .terminal import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -149,10 +150,11 @@ def read_prompt(args: argparse.Namespace, required: bool) -> str | None:
 
 
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    """JSON (json escapes control characters) or text with controls made visible."""
     if getattr(args, "json", False):
         print(json.dumps(data, default=str))
     else:
-        print(text)
+        print(printable(text))
 
 
 async def _wait_turn(backend, session_id: str, timeout: float) -> Any:
@@ -341,7 +343,7 @@ async def _stream(args: argparse.Namespace, backend, sid: str) -> int:
             if args.json:
                 print(json.dumps(event), flush=True)
             else:
-                print(_event_line(event), flush=True)
+                print(printable(_event_line(event)), flush=True)
             if args.until_idle and event["kind"] in ("turn_end", "interrupted"):
                 return EXIT_OK
     finally:
@@ -358,10 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except AimaxError as exc:
-        print(f"aimax: {exc}", file=sys.stderr)
+        print(printable(f"aimax: {exc}"), file=sys.stderr)
         screen = getattr(exc, "screen", "")
         if screen and screen not in str(exc):
-            print(screen, file=sys.stderr)
+            print(printable(screen), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -69,6 +69,7 @@ class ChatHub(LoggingConfigurable):
         self._decision: Any = None
         self._decided = threading.Event()
         self._tap: Any = None
+        self._state_mark: tuple[Any, ...] | None = None
         self._resume: Any = False  # not looked up yet
         session.observers.append(self.on_event)
         session.conversation_parts["chat"] = _ChatPart(self)
@@ -199,6 +200,7 @@ class ChatHub(LoggingConfigurable):
             self._tap.active = True
 
     def _post_run_cell(self, result: Any) -> None:
+        self._tell_panels_if_changed()
         if self._tap is None or not self._tap.active:
             return
         # Stream text still buffered belongs to this block: flush it through the tap first
@@ -263,12 +265,28 @@ class ChatHub(LoggingConfigurable):
                 busy=self.busy,
             )
 
+    def _mark(self) -> tuple[Any, ...]:
+        """What the footer shows that a cell can change (`%model`, `%ai /reset`, a turn)."""
+        s = self.session
+        return (s.model_override, len(s.conversation), s.turn_count, s.run_mode, s.max_steps)
+
+    def _tell_panels_if_changed(self) -> None:
+        """After a cell: a panel's footer follows `%model` and friends typed in the notebook
+        (cheap when nothing changed, nothing at all without a panel)."""
+        if not self.channels or self._mark() == self._state_mark:
+            return
+        try:
+            self.after_command()
+        except Exception:  # the footer is a convenience; never fail the user's cell
+            log.debug("state broadcast after a cell failed", exc_info=True)
+
     def state_message(self, request_id: str | None = None) -> Any:
         from ..lm.usage import usage_tracker
         from .protocol import SessionUsage, StateMessage
 
         resume = self._resume_info()
         with self.lock:
+            self._state_mark = self._mark()
             total = usage_tracker(self.session).session_total.as_dict()
             return StateMessage(
                 request_id=request_id,
@@ -338,9 +356,16 @@ class ChatHub(LoggingConfigurable):
         """Run a panel's prompt as a turn (events reach every panel through :meth:`on_event`)."""
         parts: list[dict[str, Any]] = []
         if getattr(request, "attachments", None):
+            from ..lm.config import models_config
             from .mentions import attachment_parts
 
-            parts, labels = attachment_parts(self.session.namespace, request.attachments)
+            parts, labels = attachment_parts(
+                self.session.namespace,
+                request.attachments,
+                max_image_bytes=models_config(self.session).max_image_bytes,
+            )
+            if any(a.kind == "image" for a in request.attachments):
+                self.session.mark_changed("images")  # the next checkpoint re-examines the dict
             self._pending_labels = labels
         self.session.pending_attachments = parts + list(self.session.pending_attachments)
         with self.lock:

@@ -54,7 +54,22 @@ class TextAttachment(BaseModel):
     text: str = Field(max_length=MAX_ATTACHMENT_CHARS)
 
 
-Attachment = Annotated[VariableMention | TextAttachment, Field(discriminator="kind")]
+#: Base64 characters of a pasted image (20 MiB of bytes, ``AiModels.max_image_bytes``'s default).
+MAX_IMAGE_CHARS = 28_000_000
+
+
+class ImageAttachment(BaseModel):
+    """An image pasted or dropped into the panel; the kernel checks it as ``/image`` does."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["image"]
+    label: str = Field(min_length=1, max_length=256)
+    data: str = Field(min_length=1, max_length=MAX_IMAGE_CHARS)
+
+
+Attachment = Annotated[
+    VariableMention | TextAttachment | ImageAttachment, Field(discriminator="kind")
+]
 
 
 class PromptRequest(_Request):

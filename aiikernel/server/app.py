@@ -68,6 +68,18 @@ class AimaxExtension(ExtensionApp):
         config=True,
         help="Events buffered for one websocket client before it is told to reconnect.",
     )
+    max_streams_per_user = Int(
+        32,
+        config=True,
+        help="Most websocket streams one user may have open; more are closed at once with "
+        "code 4429 and a reason naming this limit.",
+    )
+    max_streams = Int(
+        256,
+        config=True,
+        help="Most websocket streams open on this server (all users); more are closed at once "
+        "with code 4429 and a reason naming this limit.",
+    )
     stop_agents_on_shutdown = Bool(
         False,
         config=True,
@@ -100,6 +112,12 @@ class AimaxExtension(ExtensionApp):
         unknown = [b for b in proposal["value"] if b not in known]
         if unknown:
             raise TraitError(f"unknown backends {unknown}; choose from {known}")
+        return proposal["value"]
+
+    @validate("max_streams_per_user", "max_streams")
+    def _at_least_one(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
     @validate("aimax_config")
@@ -137,6 +155,8 @@ class AimaxExtension(ExtensionApp):
             max_prompt_bytes=self.max_prompt_bytes,
             max_history_limit=self.max_history_limit,
             status_ttl=self.status_ttl,
+            max_streams_per_user=self.max_streams_per_user,
+            max_streams=self.max_streams,
         )
         self.service = self.service_class(AimaxManager(self._aimax_config()), policy)
         self.settings[SERVICE_SETTING] = self.service

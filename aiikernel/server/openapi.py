@@ -181,7 +181,9 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                 "sends JSON text frames: `StreamEvent` for each event (history first), one "
                 "`StreamCaughtUp` when the history is sent, and `StreamClosing` before it "
                 "closes a client that fell too far behind. Without `from`, only new events "
-                "are sent. Reconnect with `from=<last sentinel>` to lose and repeat nothing.",
+                "are sent. Reconnect with `from=<last sentinel>` to lose and repeat nothing. "
+                "A stream over `max_streams_per_user` or `max_streams` is closed as soon as "
+                "it opens, with code 4429 and a reason naming the cap.",
                 "parameters": [
                     _query_int("from", "Send events with `seq` greater than this first.", 0)
                 ],
@@ -275,7 +277,8 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                 "sends a `SessionsFrame` at once and then whenever any session's state, "
                 "activity or usage changes (looked at once per aimax monitor tick, and right "
                 "after a create, send, answer, resume or stop). A slow client gets only the "
-                "newest list.",
+                "newest list. Counts under `max_streams_per_user` / `max_streams` with the "
+                "streams (closed at once with code 4429 beyond).",
                 "responses": _responses(
                     {
                         "101": _json(

@@ -42,6 +42,7 @@ from .models import (
 )
 from .paths import api_path, resolve_inside, shown_path
 from .status_cache import StatusCache
+from .stream_limits import StreamLimits
 from .usage import UsageTally, epoch
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class ServerPolicy:
     max_history_limit: int = 1000
     status_ttl: float = 0.5
     close_timeout: float = 10.0
+    max_streams_per_user: int = 32
+    max_streams: int = 256
 
 
 class AimaxService:
@@ -78,6 +81,7 @@ class AimaxService:
         self._started: asyncio.Future[dict[str, str]] | None = None
         self.streams: set[Any] = set()
         """Open websocket streams (:class:`~.stream.StreamConnection`), closed at shutdown."""
+        self.stream_limits = StreamLimits(policy.max_streams_per_user, policy.max_streams)
         self.usage = UsageTally()
         self.changed = asyncio.Event()
         """Set after a create, send, answer, resume or stop: list watchers look again now."""

@@ -1,7 +1,8 @@
 """``/aimax/watch``: a websocket carrying the whole session list on every change.
 
 Authenticated and authorized (``read`` on ``aimax``) before the upgrade; the list comes from the
-service's one :class:`~.watch.SessionsWatch`. Clients only listen.
+service's one :class:`~.watch.SessionsWatch`. Clients only listen. Watchers count under the same
+caps as streams (:mod:`.stream_limits`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .errors import NotAWebSocket
 from .handlers import AUTH_RESOURCE, AimaxHandlerMixin
+from .stream_limits import CappedSocketMixin
 
 
-class WatchHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+class WatchHandler(
+    CappedSocketMixin, AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
+):
     """One client watching the session list (``read`` on ``aimax``)."""
 
     _unsubscribe: Callable[[], None] | None = None
@@ -39,7 +43,8 @@ class WatchHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterH
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()  # WebSocketMixin: ping loop
-        self._unsubscribe = self.aimax.watch.subscribe(self._push)
+        if self.admit(self.aimax.stream_limits):
+            self._unsubscribe = self.aimax.watch.subscribe(self._push)
 
     def _push(self, frame: str) -> None:
         self._pending = frame
@@ -64,3 +69,4 @@ class WatchHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterH
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.release_place()

@@ -119,12 +119,17 @@ export class ChatModel {
     if (!trimmed) {
       return;
     }
-    if (this._promptHistory[this._promptHistory.length - 1] !== trimmed) {
-      this._promptHistory.push(trimmed);
-    }
+    this.remember(trimmed);
     this._queue.push({ id: newRequestId('q'), text: trimmed, attachments, runMode: this.runMode });
     this._stateChanged.emit();
     this._pump();
+  }
+
+  /** Add to what ↑/↓ walks through (prompts, commands, `!code`). */
+  remember(text: string): void {
+    if (this._promptHistory[this._promptHistory.length - 1] !== text) {
+      this._promptHistory.push(text);
+    }
   }
 
   /** Run mode ask: answer for the block that waits (the kernel takes it on a subshell). */

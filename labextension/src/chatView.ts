@@ -105,12 +105,15 @@ export class ChatView extends Panel {
   private _submit(text: string): Promise<void> {
     const trimmed = text.trim();
     if (trimmed.startsWith('!') && trimmed.length > 1) {
+      this.model.remember(trimmed);
       this._runCode(trimmed.slice(1));
       return this._sending;
     }
+    const command = trimmed.startsWith('/');
+    const images = command ? [] : this.input.images.take(); // before the next paste arrives
     this._sending = this._sending.then(async () => {
-      const attachments = text.trim().startsWith('/') ? [] : await resolveMentions(text, this._mentions);
-      this.model.send(text, attachments);
+      const attachments = command ? [] : await resolveMentions(text, this._mentions);
+      this.model.send(text, [...attachments, ...images]);
     });
     return this._sending;
   }

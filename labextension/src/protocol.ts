@@ -14,10 +14,11 @@ export const KERNEL_NAME = 'aiipython';
 
 // -- client → kernel -------------------------------------------------------------
 
-/** What an @-mention attaches to a prompt: a variable (the kernel describes it) or text. */
+/** What goes with a prompt: a variable (the kernel describes it), text, or an image (base64). */
 export type Attachment =
   | { kind: 'variable'; name: string }
-  | { kind: 'text'; label: string; text: string };
+  | { kind: 'text'; label: string; text: string }
+  | { kind: 'image'; label: string; data: string };
 
 export type ClientRequest =
   | {

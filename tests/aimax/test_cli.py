@@ -260,3 +260,35 @@ def test_answer_approves_or_denies_a_permission_question(cli_env, workdir):
     r = aimax(cli_env, "answer", "-s", "cli4", "--deny")
     assert r.returncode == 0 and r.stdout.startswith("denied:")
     aimax(cli_env, "stop", "-s", "cli4")
+
+
+HOSTILE = "\x1b]0;TITLE\x07\x1b]52;c;Y2xpcA==\x07\x1b[2J\x9b31m\rover\x08end\ttab"
+
+
+def test_history_and_stream_print_terminal_controls_from_transcripts_as_visible_escapes(
+    cli_env, workdir
+):
+    """A reply holding a title set, an OSC 52 clipboard write and a screen clear."""
+    cli_env["AIMAX_HOSTILE"] = HOSTILE
+    base = ["-b", "tmux-claude-code", "-s", "esc"]
+    r = aimax(cli_env, "create", *base, "--cwd", str(workdir), "-p", "[[env:AIMAX_HOSTILE]]")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = aimax(cli_env, "send", *base, "-p", "again [[env:AIMAX_HOSTILE]]", "--wait")
+        assert r.returncode == 0, r.stderr
+        history = aimax(cli_env, "history", *base)
+        stream = aimax(cli_env, "stream", *base, "--from-sentinel", "0", "--until-idle")
+        for out in (r.stdout, history.stdout, stream.stdout):
+            assert "AIMAX_HOSTILE=" in out
+            assert not [
+                c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0
+            ]
+            assert (
+                "\\x1b]0;TITLE\\x07\\x1b]52;c;Y2xpcA==\\x07\\x1b[2J\\x9b31m\\x0dover\\x08end\ttab"
+                in out
+            )
+        # JSON output keeps the exact text (json escapes the controls).
+        hist = json.loads(aimax(cli_env, "history", *base, "--json").stdout)
+        assert any(e["text"] == f"AIMAX_HOSTILE={HOSTILE}" for e in hist["entries"])
+    finally:
+        aimax(cli_env, "stop", *base)

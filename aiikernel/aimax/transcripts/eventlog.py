@@ -140,7 +140,7 @@ class EventLog:
         Only one process may append to a log at a time (the session manager's feeder
         lock); others read it with this, and see new events through their listeners.
         """
-        from .watch import DirectoryWatchHub
+        from .watch import DirectoryWatchHub, wait_for_event
 
         own = hub is None
         hub = hub or DirectoryWatchHub()
@@ -151,10 +151,7 @@ class EventLog:
             while True:
                 wake.clear()
                 await asyncio.to_thread(self.refresh)
-                try:
-                    await asyncio.wait_for(wake.wait(), poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_for_event(wake, poll_interval)
         finally:
             unwatch()
             if own:
