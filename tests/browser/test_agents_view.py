@@ -231,7 +231,9 @@ def test_from_a_notebook_and_from_the_chat(chromium, lab):
     _context_menu(page, chat_box, "Hand the Chat Prompt to an Agent")
     picker = page.locator(".jp-Dialog").filter(has_text="Hand the prompt to")
     picker.wait_for(timeout=30_000)
-    assert "From notebook" in picker.locator("select").text_content()
+    options = picker.locator("select option").all_text_contents()
+    choice = next(o for o in options if o.startswith("From notebook"))
+    picker.locator("select").select_option(label=choice)
     picker.locator(".jp-Dialog-button.jp-mod-accept").click()
     box = view.get_by_role("textbox", name="Message to the agent")
     page.wait_for_function(
