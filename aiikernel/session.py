@@ -146,6 +146,8 @@ class AiSession(LoggingConfigurable):
         self._recording = False
         #: Called with every event of every turn (usage totals, wire log, UI mirrors).
         self.observers: list[Callable[[Any], None]] = []
+        #: Each returns text added to the system prompt of every turn (e.g. sub-agents).
+        self.prompt_notes: list[Callable[[], str]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
         self.pending_attachments: list[dict[str, Any]] = []
         #: Parts of the conversation fronts keep (the chat panel's turns, ``chat``), saved
@@ -442,6 +444,7 @@ class AiSession(LoggingConfigurable):
             namespace_budget=self.namespace_budget,
             recent_cells=self.recent_cells,
             approve=approve,
+            system_notes=self.system_notes,
         )
         attachments, self.pending_attachments = self.pending_attachments, []
         self._turn_depth += 1
@@ -463,6 +466,16 @@ class AiSession(LoggingConfigurable):
             after = self._checkpoint_after(prompt, before, reason)
             self._notify(after)
             yield after
+
+    def system_notes(self) -> str:
+        """The text of :attr:`prompt_notes` (a failing note is left out, never breaks a turn)."""
+        parts = []
+        for note in list(self.prompt_notes):
+            try:
+                parts.append(note())
+            except Exception:
+                log.exception("system prompt note %r failed", note)
+        return "".join(parts)
 
     def _notify(self, event: Any) -> None:
         for observer in list(self.observers):

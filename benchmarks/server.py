@@ -155,7 +155,13 @@ async def main(args: argparse.Namespace) -> dict:
     lag_file = base / "loop-lag.jsonl"
     server = ServerProcess(
         base,
-        traits={"max_sessions": args.sessions + 5, "loop_lag_file": str(lag_file)},
+        traits={
+            "max_sessions": args.sessions + 5,
+            # Every benchmark client uses the one token (one user): room for all of them.
+            "max_streams_per_user": args.clients + 5,
+            "max_streams": args.clients + 5,
+            "loop_lag_file": str(lag_file),
+        },
         aimax_config={"poll_interval": args.poll_interval} if args.poll_interval else None,
     )
     try:

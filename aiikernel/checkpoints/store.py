@@ -612,6 +612,50 @@ class CheckpointStore(LoggingConfigurable):
                     if any(holder.get(r, r) in to_load for r in entry.refs):
                         to_load.add(name)
                         changed = True
+        fresh, failed = self._load(entries, to_load, namespace, shown_as or target.id)
+        restored_conversation = (
+            read_conversation(
+                self.chunks, target.conversation, f"checkpoint [{shown_as or target.id}]"
+            )
+            if target.conversation is not None
+            else None
+        )
+        # Nothing above touched the namespace: a corrupt checkpoint changes nothing.
+        removed = [n for n in checkpointable_names(namespace, hidden) if n not in entries]
+        for name in removed:
+            del namespace[name]
+        namespace.update(fresh)
+        if move_head:
+            self._set_head(target.id)
+        not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
+        for h, why in failed.items():
+            for m in entries[h].members or [h]:
+                not_rolled_back[m] = why
+        report = RestoreReport(
+            target=target.id,
+            saved_as=current.id,
+            restored=sorted(fresh),
+            removed=sorted(removed),
+            unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
+            not_rolled_back=not_rolled_back,
+            conversation=restored_conversation,
+        )
+        report.message = tree.restore_message(target, report, shown_as or target.id)
+        return report
+
+    def _load(
+        self,
+        entries: Mapping[str, Any],
+        to_load: set[str],
+        namespace: dict,
+        shown_as: str,
+        *,
+        map_buffers: bool = False,
+        verify: bool = True,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Load the groups held by ``to_load`` into a fresh dict; names outside it come from
+        ``namespace``. Returns the values and, per group that failed, why."""
+        holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
         fresh: dict[str, Any] = {}
         done: set[str] = set()
         loading: set[str] = set()
@@ -645,11 +689,16 @@ class CheckpointStore(LoggingConfigurable):
                     fresh[h] = _import(entry.module or h)
                 else:
                     values = load_group(
-                        entry, chunks=self.chunks, resolve=resolve, namespace=namespace
+                        entry,
+                        chunks=self.chunks,
+                        resolve=resolve,
+                        namespace=namespace,
+                        map_buffers=map_buffers,
+                        verify=verify,
                     )
                     fresh.update(zip(entry.members, values, strict=True))
             except CorruptCheckpointError as exc:
-                prefix = f"checkpoint [{shown_as or target.id}]: "
+                prefix = f"checkpoint [{shown_as}]: "
                 if str(exc).startswith(prefix):
                     raise
                 raise CorruptCheckpointError(prefix + str(exc)) from exc
@@ -663,34 +712,141 @@ class CheckpointStore(LoggingConfigurable):
 
         for h in sorted(to_load):
             load(h)
-        restored_conversation = (
-            read_conversation(
-                self.chunks, target.conversation, f"checkpoint [{shown_as or target.id}]"
-            )
-            if target.conversation is not None
-            else None
+        return fresh, failed
+
+    # -- clones (sub-agents) -----------------------------------------------------
+
+    @_serialized
+    def checkpoint_for_clone(
+        self,
+        namespace: dict,
+        *,
+        label: str,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+    ) -> str:
+        """Make sure a checkpoint holds ``namespace`` now and return its ``SESSION/ID``.
+
+        Incremental like every checkpoint; when nothing changed since HEAD, HEAD is the
+        answer and nothing is written.
+        """
+        manifest, _, _ = self._snapshot(
+            namespace, touched, hidden, kind="auto", label=label, meta=None, skip_if_same=True
         )
-        # Nothing above touched the namespace: a corrupt checkpoint changes nothing.
-        removed = [n for n in checkpointable_names(namespace, hidden) if n not in entries]
-        for name in removed:
-            del namespace[name]
+        return f"{manifest.session}/{manifest.id}"
+
+    def manifest_of(self, ref: str) -> Manifest:
+        """The manifest ``SESSION/ID`` (any session of this store) or ``ID`` (this one)."""
+        if "/" in ref:
+            if not self._open(create=False):
+                raise CheckpointNotFoundError("there are no checkpoints yet")
+            session, _, cid = ref.partition("/")
+            if session == self.session_name:
+                return self._manifest(self.resolve_id(cid))
+            return self._foreign_manifest(ref)
+        return self._manifest(self.resolve_id(ref))
+
+    @_serialized
+    def load(
+        self,
+        ref: str,
+        names: Iterable[str] | None = None,
+        *,
+        namespace: dict,
+        map_buffers: bool = True,
+        verify: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The values of ``names`` (all when None) at checkpoint ``ref``, without touching
+        ``namespace`` (it is only the globals of notebook functions).
+
+        Names stored together with a wanted one, and names its data points at, are loaded
+        too and returned with it. Returns the values and, per name that could not be
+        loaded (unpicklable, missing, failed), why. Big array buffers are mapped
+        copy-on-write (see :mod:`.mapping`); ``verify`` hashes them as well.
+        """
+        target = self.manifest_of(ref)
+        if target.pruned:
+            raise CheckpointError(f"checkpoint [{ref}] was pruned by gc; its data is gone")
+        entries = target.entries
+        wanted = list(entries) if names is None else list(dict.fromkeys(names))
+        problems: dict[str, str] = {}
+        to_load: set[str] = set()
+        pending = []
+        for name in wanted:
+            entry = entries.get(name)
+            if entry is None:
+                problems[name] = "not in the checkpoint"
+            elif entry.kind == "unpicklable":
+                problems[name] = f"could not be stored ({entry.type_name}: {entry.error})"
+            else:
+                pending.append(name)
+        while pending:  # holders of members, and everything the loaded data points at
+            name = pending.pop()
+            entry = entries.get(name)
+            if entry is None or entry.kind == "unpicklable":
+                continue
+            holder = (entry.alias_of or name) if entry.kind == "member" else name
+            if holder in to_load:
+                continue
+            to_load.add(holder)
+            held = entries.get(holder)
+            if held is not None:
+                pending.extend(held.refs)
+        fresh, failed = self._load(
+            entries, to_load, namespace, ref, map_buffers=map_buffers, verify=verify
+        )
+        for holder, why in failed.items():
+            for member in entries[holder].members or [holder]:
+                problems[member] = why
+        return fresh, problems
+
+    @_serialized
+    def adopt(
+        self,
+        namespace: dict,
+        ref: str,
+        names: Iterable[str] | None = None,
+        *,
+        map_buffers: bool = True,
+        verify: bool = False,
+    ) -> RestoreReport:
+        """Bring ``names`` (all when None) of checkpoint ``ref`` of another session into
+        ``namespace`` and record that state as a checkpoint of this session.
+
+        This is how a sub-agent starts from its parent's namespace: the chunks are shared,
+        and the recorded checkpoint makes the child's own next checkpoint incremental.
+        """
+        target = self.manifest_of(ref)
+        fresh, problems = self.load(
+            ref, names, namespace=namespace, map_buffers=map_buffers, verify=verify
+        )
         namespace.update(fresh)
-        if move_head:
-            self._set_head(target.id)
-        not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
-        for h, why in failed.items():
-            for m in entries[h].members or [h]:
-                not_rolled_back[m] = why
+        kept = {n: e for n, e in target.entries.items() if n in fresh}
+        for name in problems:
+            entry = target.entries.get(name)
+            if entry is not None and entry.kind == "unpicklable":
+                kept[name] = entry
+        self._open(create=True)
+        with self._lock(exclusive=False):
+            copy = Manifest(
+                id=f"{self._next_id:04d}",
+                session=self.session_name,
+                parent=self._head,
+                kind="auto",
+                label=f"from [{ref}] {tree.describe(target)}",
+                python=sys.version.split()[0],
+                meta={"restored_from": ref},
+                entries=kept,
+            )
+            self._write_manifest(copy)
+            self._next_id += 1
+            self._set_head(copy.id)
         report = RestoreReport(
-            target=target.id,
-            saved_as=current.id,
+            target=ref,
+            saved_as=copy.id,
             restored=sorted(fresh),
-            removed=sorted(removed),
-            unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
-            not_rolled_back=not_rolled_back,
-            conversation=restored_conversation,
+            not_rolled_back=problems,
         )
-        report.message = tree.restore_message(target, report, shown_as or target.id)
         return report
 
     # -- forks, tree, status ----------------------------------------------------
