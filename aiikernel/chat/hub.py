@@ -150,6 +150,7 @@ class ChatHub(LoggingConfigurable):
             wire = history.apply(turn, event)
             if event.kind == "turn_started":
                 wire["attachments"] = list(turn.attachments)
+                wire["checkpoint"] = turn.checkpoint
             self.seq += 1
             message = EventMessage(
                 seq=self.seq,
