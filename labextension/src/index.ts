@@ -23,6 +23,7 @@ import { agentsPlugin } from './agentsPlugin';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
+import { SubAgentsModel, SubAgentsSection } from './subAgents';
 import { CommandIDs, IAiiPanel, IChatSettings } from './tokens';
 
 export * from './tokens';
@@ -54,6 +55,9 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     const panel = new AiiPanel({ chat });
     const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
     panel.disposed.connect(() => binder.dispose());
+    const subAgents = new SubAgentsModel(chatModel);
+    panel.addWidget(new SubAgentsSection(subAgents));
+    panel.disposed.connect(() => subAgents.dispose());
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
 
