@@ -226,7 +226,8 @@ class Agent:
             async with self._operations():
                 return await self._run_turn(prompt, model, max_steps, view)
         except AgentError as exc:
-            view.finish("crashed" if self.status == "crashed" else "failed", str(exc)[:200])
+            status = self.status if self.status in ("crashed", "stopped") else "failed"
+            view.finish(status, str(exc)[:200])
             raise
 
     async def _run_turn(

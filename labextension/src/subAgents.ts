@@ -9,7 +9,7 @@
  */
 import { Kernel } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
-import { Widget } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { ChatModel } from './chatModel';
 
@@ -133,8 +133,28 @@ export class SubAgentsSection extends Widget {
 
   private _render(): void {
     const rows = this.model.rows;
-    this.setHidden(rows.length === 0);
-    this._list.replaceChildren(...rows.map(row => this._row(row)));
+    if (rows.length === 0) {
+      const empty = document.createElement('li');
+      empty.className = 'jp-AiiSubAgents-empty';
+      empty.textContent = 'No sub-agents. spawn_agent(task) in the notebook starts one.';
+      this._list.replaceChildren(empty);
+    } else {
+      this._list.replaceChildren(...rows.map(row => this._row(row)));
+    }
+    if (rows.length > 0 && this._shown === 0) {
+      this._expand(); // the first child of this kernel: open the section once
+    }
+    this._shown = rows.length;
+  }
+
+  private _expand(): void {
+    const accordion = this.parent;
+    if (accordion instanceof AccordionPanel) {
+      const index = accordion.widgets.indexOf(this);
+      if (index >= 0 && !this.isVisible) {
+        accordion.expand(index);
+      }
+    }
   }
 
   private _row(row: ISubAgentInfo): HTMLLIElement {
@@ -168,4 +188,5 @@ export class SubAgentsSection extends Widget {
   }
 
   private _list: HTMLUListElement;
+  private _shown = 0;
 }

@@ -2,3 +2,4 @@ import './base.css';
 import './chat.css';
 import './notebook.css';
 import './agents.css';
+import './subagents.css';
