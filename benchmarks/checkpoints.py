@@ -202,8 +202,11 @@ def main() -> None:
                 kc,
                 "import dill as _bm_dill, time as _bm_time, types as _bm_types\n"
                 "_bm_skip = (_bm_types.GeneratorType, _bm_types.ModuleType, type(lock), type(fh))\n"
+                # the user's data: not IPython's names, not what the kernel itself put
+                # in the namespace (user_ns_hidden, e.g. the sub-agent helpers)
                 "_bm_ns = {k: v for k, v in globals().items() if not k.startswith('_')"
                 " and k not in ('In', 'Out', 'exit', 'quit', 'get_ipython')"
+                " and k not in get_ipython().user_ns_hidden"
                 " and not isinstance(v, _bm_skip)}\n"
                 "_bm_t = _bm_time.perf_counter()\n"
                 "with open('dill_dump.pkl', 'wb') as _bm_f:\n"

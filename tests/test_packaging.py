@@ -181,6 +181,7 @@ def canonical(name: str) -> str:
 def test_lock_satisfies_every_declared_requirement():
     """A requirement added to pyproject.toml without re-locking fails here, not on a user."""
     import tomllib
+
     from packaging.requirements import Requirement
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]

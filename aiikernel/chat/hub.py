@@ -63,7 +63,7 @@ class ChatHub(LoggingConfigurable):
         self._pending_request: str | None = None
         self._pending_labels: list[str] = []
         self._armed: tuple[int, int] | None = None
-        self._user_cell = False
+        self._user_cell: Any = None  # the running user cell's record in the session's cell log
         #: Run mode ``ask``: the block (turn, step, index) waiting for the user, and the answer.
         self._awaiting: tuple[int, int, int] | None = None
         self._decision: Any = None
@@ -150,6 +150,7 @@ class ChatHub(LoggingConfigurable):
             wire = history.apply(turn, event)
             if event.kind == "turn_started":
                 wire["attachments"] = list(turn.attachments)
+                wire["checkpoint"] = turn.checkpoint
             self.seq += 1
             message = EventMessage(
                 seq=self.seq,
@@ -190,18 +191,22 @@ class ChatHub(LoggingConfigurable):
     # -- code outputs ------------------------------------------------------------------------
 
     def _pre_run_cell(self, info: Any) -> None:
-        if self._tap is None:
+        tap = self._tap
+        if tap is None:
             return
         # A user cell: its outputs go to the session's recent cells (what the model is told).
-        self._user_cell = self._armed is None and bool(
-            getattr(self.session, "recording_cell", False)
-        )
-        if self._armed is not None or self._user_cell:
-            self._tap.active = True
+        recording = self._armed is None and getattr(self.session, "recording_cell", False)
+        self._user_cell = self.session.cell_log.current if recording else None
+        # A user cell's outputs are taken by its request, until the next cell: its last stream
+        # text comes with the kernel's own flush after the cell, so nothing is flushed here.
+        tap.parent_id = _request_id(self.session.shell) if recording else None
+        tap.active = self._armed is not None or self._user_cell is not None
 
     def _post_run_cell(self, result: Any) -> None:
         self._tell_panels_if_changed()
         if self._tap is None or not self._tap.active:
+            return
+        if self._user_cell is not None and self._tap.parent_id is not None:
             return
         # Stream text still buffered belongs to this block: flush it through the tap first
         # (without holding the lock: the IO thread needs it to deliver the text).
@@ -211,16 +216,16 @@ class ChatHub(LoggingConfigurable):
             except Exception:
                 pass
         self._tap.active = False
-        self._user_cell = False
+        self._user_cell = None
 
     def _on_output(self, msg_type: str, output: dict[str, Any], display_id: str | None) -> None:
-        from .protocol import CodeClear, CodeOutput, EventMessage
-
         with self.lock:
-            if self._user_cell and self._armed is None:
+            if self._user_cell is not None and self._armed is None:
                 if msg_type not in ("clear_output", "update_display_data"):
-                    self.session.cell_log.add_output(output)
+                    self.session.cell_log.add_output(output, self._user_cell)
                 return
+            from .protocol import CodeClear, CodeOutput, EventMessage
+
             turn = self.history.current
             if turn is None or self._armed is None:
                 return
@@ -428,6 +433,14 @@ class ChatHub(LoggingConfigurable):
         state = self.state_message().model_dump(mode="json")
         with self.lock:
             self._broadcast(state)
+
+
+def _request_id(shell: Any) -> str | None:
+    """The msg_id of the execute request the shell runs now (None when unknown)."""
+    try:
+        return shell.kernel.get_parent("shell")["header"]["msg_id"]
+    except Exception:
+        return None
 
 
 class _ChatPart:

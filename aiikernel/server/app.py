@@ -91,6 +91,12 @@ class AimaxExtension(ExtensionApp):
         help="Overrides of aimax's settings (AimaxConfig fields, e.g. tmux_socket, data_dir, "
         "claude_bin); the AIMAX_* environment variables still apply underneath.",
     )
+    loop_lag_file = Unicode(
+        "",
+        config=True,
+        help="Benchmarks: append the server event loop's lag samples (JSON lines, one per "
+        "second) to this file. Empty: not measured.",
+    )
     service_class = Type(
         default_value="aiikernel.server.service.AimaxService",
         klass=object,
@@ -167,6 +173,11 @@ class AimaxExtension(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Once the loop runs: reconcile with tmux and resume tailing live sessions."""
+        if self.loop_lag_file:
+            from .looplag import LoopLagProbe
+
+            self._lag_probe = LoopLagProbe(Path(self.loop_lag_file))
+            self._lag_probe.start()
         service = getattr(self, "service", None)
         if service is not None:
             found = await service.ready()
@@ -175,6 +186,9 @@ class AimaxExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop tails and the monitor; agents keep running unless configured otherwise."""
+        probe = getattr(self, "_lag_probe", None)
+        if probe is not None:
+            await probe.stop()
         service = getattr(self, "service", None)
         if service is not None:
             await service.shutdown(stop_agents=self.stop_agents_on_shutdown)

@@ -42,8 +42,8 @@ class WatchHandler(
         await super().get(*args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open()  # WebSocketMixin: ping loop
-        if self.admit(self.aimax.stream_limits):
+        if self.admit(self.aimax.stream_limits):  # closed otherwise: no ping loop for it
+            super().open()  # WebSocketMixin: ping loop
             self._unsubscribe = self.aimax.watch.subscribe(self._push)
 
     def _push(self, frame: str) -> None:

@@ -55,12 +55,12 @@ class StreamHandler(
         await super().get(session_id, *args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open()  # WebSocketMixin: ping loop
         if self.connection is None:
             return
         if not self.admit(self.connection.service.stream_limits):
             self.connection = None
-            return
+            return  # closed: no ping loop for it
+        super().open()  # WebSocketMixin: ping loop
         self.connection.start()
 
     def on_message(self, message: str | bytes) -> None:

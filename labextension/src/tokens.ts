@@ -19,6 +19,14 @@ export namespace CommandIDs {
   export const focusChat = 'aiikernel:focus-chat';
   /** Stop the running AI turn (the kernel interrupt). */
   export const stopTurn = 'aiikernel:stop-turn';
+  /** Inspector: the bound kernel's variables (no side effects). */
+  export const inspectVariables = 'aiikernel:inspect-variables';
+  /** Inspector: the raw Markdown of the last turn's replies. */
+  export const inspectMarkdown = 'aiikernel:inspect-markdown';
+  /** Inspector: the wire log (model requests and responses, secrets redacted). */
+  export const inspectWire = 'aiikernel:inspect-wire';
+  /** Show the Checkpoints section. */
+  export const showCheckpoints = 'aiikernel:show-checkpoints';
 }
 
 /** What the chat is bound to right now. */

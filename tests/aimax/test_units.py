@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from aiikernel.aimax.claude_code import accept_folder_trust, hook_command, hook_settings
 from aiikernel.aimax.codex import notify_argv

@@ -187,3 +187,60 @@ def test_transcript_html_does_not_execute(chromium, lab):
     assert view.locator("script").count() == 0
     assert view.locator("[onerror]").count() == 0
     page.close()
+
+
+def _context_menu(page, target, label: str) -> None:
+    """Right-click ``target`` and choose ``label`` from JupyterLab's context menu."""
+    target.click(button="right")
+    item = page.locator(".lm-Menu-item", has_text=label).first
+    item.wait_for(timeout=30_000)
+    item.click()
+
+
+def test_from_a_notebook_and_from_the_chat(chromium, lab):
+    from tests.browser.chat_support import wait_bound, write_notebook
+
+    (root_dir(lab) / "nbdir").mkdir(exist_ok=True)
+    write_notebook(lab, "nbdir/analysis.ipynb", kernel="aiipython", cells=["x = 1"])
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab, "agents-notebook", "nbdir/analysis.ipynb")
+    page.locator(".jp-NotebookPanel").first.wait_for(timeout=90_000)
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").first
+    cell.click()
+
+    # The notebook's context menu opens the dialog on the notebook's folder.
+    _context_menu(page, cell, "Start an Agent on This Notebook")
+    dialog = page.locator(".jp-AiiCreate")
+    dialog.wait_for(timeout=30_000)
+    assert dialog.get_by_label("Folder", exact=True).input_value() == "nbdir"
+    dialog.get_by_label("Prompt").fill("[[reply:NOTEBOOK-AGENT]]")
+    dialog.get_by_label("Display name").fill("From notebook")
+    dialog.get_by_role("button", name="Start").click()
+    dialog.wait_for(state="detached", timeout=REPLY_TIMEOUT_MS)
+    view = page.locator(".jp-AiiAgent").first
+    message(view, "NOTEBOOK-AGENT").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert "nbdir" in view.locator(".jp-AiiAgent-meta").text_content()
+
+    # The chat hands its prompt to that running session.
+    agents = open_agents(page)
+    # The chat follows the active notebook.
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="analysis.ipynb").click()
+    wait_bound(page.locator(".jp-AiiChat"))
+    chat_box = page.get_by_role("textbox", name="Chat prompt")
+    chat_box.fill("Handed over [[reply:FROM-THE-CHAT]]")
+    _context_menu(page, chat_box, "Hand the Chat Prompt to an Agent")
+    picker = page.locator(".jp-Dialog").filter(has_text="Hand the prompt to")
+    picker.wait_for(timeout=30_000)
+    options = picker.locator("select option").all_text_contents()
+    choice = next(o for o in options if o.startswith("From notebook"))
+    picker.locator("select").select_option(label=choice)
+    picker.locator(".jp-Dialog-button.jp-mod-accept").click()
+    box = view.get_by_role("textbox", name="Message to the agent")
+    page.wait_for_function(
+        "el => el.value.includes('FROM-THE-CHAT')", arg=box.element_handle(), timeout=30_000
+    )
+    assert chat_box.input_value() == ""
+    view.get_by_role("button", name="Send", exact=True).click()
+    message(view, "FROM-THE-CHAT").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert agents.locator(".jp-AiiAgents-item", has_text="From notebook").count() == 1
+    page.close()

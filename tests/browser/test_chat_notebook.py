@@ -243,7 +243,7 @@ def test_insert_turn_code_as_cells_copy_and_edit(page, chat_lab, model):
     assert copied.startswith("> compute the total\n\nFirst:\n```py\nbase = 20")
     assert "All done." in copied
 
-    turn.get_by_role("button", name="Edit and resend this prompt").click()
+    turn.get_by_role("button", name="Edit this prompt and replay").click()
     box = chat.get_by_role("textbox", name="Chat prompt")
     assert box.input_value() == "compute the total"
     assert box.evaluate("el => el === document.activeElement")

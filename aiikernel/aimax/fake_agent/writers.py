@@ -14,7 +14,7 @@ from typing import Any
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _append(path: Path, entries: list[dict[str, Any]]) -> None:
@@ -180,7 +180,7 @@ class CodexWriter:
     def _ensure_file(self, first_prompt: str) -> Path:
         if self.path is not None:
             return self.path
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         day = self.home / "sessions" / now.strftime("%Y/%m/%d")
         self.path = day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-{self.thread_id}.jsonl"
         meta = {
