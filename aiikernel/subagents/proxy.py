@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import html
+import sys
 import threading
 import time
 from collections import deque
@@ -290,6 +291,12 @@ class Agent:
             self._set_status("failed")
             await child.stop()
             raise AgentError(f"{self.id} could not start: {exc}") from None
+        python = sys.version.split()[0]
+        if data.get("python") != python:  # notebook functions are marshalled code
+            await child.stop()
+            self.error = f"the child runs Python {data.get('python')}, this kernel {python}"
+            self._set_status("failed")
+            raise AgentError(f"{self.id} could not start: {self.error}")
         self.ready_seconds = time.perf_counter() - self._spawned_at
         self.restored = list(data.get("restored", []))
         self.skipped.update(data.get("skipped", {}))

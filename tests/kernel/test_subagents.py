@@ -300,3 +300,21 @@ def test_panel_comm_lists_children_and_stops_one(ai_kernel, model_server):
     )
     rows_until(lambda rows: rows[0]["status"] == "stopped")
     wait_until(lambda: not pid_alive(pid), timeout=30)
+
+
+def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server):
+    km, kc = ai_kernel
+    model_server.responder = by_task(
+        {
+            "sleepy": ["```py\nimport time\ntime.sleep(120)\n```", "after the interrupt"],
+            "again": ["awake"],
+        }
+    )
+    execute(kc, "c = spawn_agent('sleepy')")
+    wait_until(lambda: len(model_server.model_requests()) >= 1)
+    result = execute(
+        kc, "c.interrupt()\nprint('TEXT', repr(c.result))\nprint(c.turns[-1]['reason'])"
+    )
+    assert result.status == "ok", result.all_text()
+    assert result.stream_text().strip().splitlines()[-1] == "interrupted"
+    assert value(kc, "c.ask('again')") == "'awake'"
