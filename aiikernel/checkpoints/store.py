@@ -529,6 +529,7 @@ class CheckpointStore(LoggingConfigurable):
             conversation=conversation,
         )
         report = self._apply(namespace, target, current, hidden, move_head=False, shown_as=where)
+        report.session = target.session
         # The namespace now is that state: record it in this tree (the chunks are shared).
         with self._lock(exclusive=False):
             copy = Manifest(

@@ -244,3 +244,57 @@ def test_from_a_notebook_and_from_the_chat(chromium, lab):
     message(view, "FROM-THE-CHAT").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
     assert agents.locator(".jp-AiiAgents-item", has_text="From notebook").count() == 1
     page.close()
+
+
+def test_stream_reconnects_from_the_last_sentinel(chromium, lab):
+    """A dropped stream shows "reconnecting…", reconnects with from=<last event shown>, and
+    the transcript continues with no duplicate."""
+    import re
+    import time
+    from urllib.parse import parse_qs, urlparse
+
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    routes, refused = [], []
+    refuse = {"on": False}
+
+    def handler(ws):
+        if refuse["on"]:
+            refused.append(ws.url)
+            ws.close()  # the server is away: the view keeps trying
+            return
+        routes.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r".*/aimax/sessions/[^/]+/stream.*"), handler)
+    open_lab(page, lab, "agents-reconnect")
+    agents = open_agents(page)
+    dialog = _create(page, agents, folder="proj", prompt="[[reply:BEFORE-DROP]]", name="Drop")
+    dialog.wait_for(state="detached", timeout=REPLY_TIMEOUT_MS)
+    view = page.locator(".jp-AiiAgent").first
+    message(view, "BEFORE-DROP").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    wait_badge(view, "idle")
+    assert parse_qs(urlparse(routes[0].url).query)["from"] == ["0"]
+    shown = seqs(view)
+
+    refuse["on"] = True
+    routes[-1].close()
+    page.wait_for_function(
+        "el => el.dataset.stream === 'reconnecting'", arg=view.element_handle(), timeout=30_000
+    )
+    assert "reconnecting" in view.locator(".jp-AiiAgent-streamState").text_content()
+    deadline = time.monotonic() + 30
+    while not refused and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    refuse["on"] = False
+    page.wait_for_function(
+        "el => el.dataset.stream === 'live'", arg=view.element_handle(), timeout=30_000
+    )
+    resumed_from = int(parse_qs(urlparse(routes[-1].url).query)["from"][0])
+    assert resumed_from >= max(shown)
+
+    send(view, "[[reply:AFTER-DROP]]")
+    message(view, "AFTER-DROP").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
+    after = seqs(view)
+    assert after == sorted(set(after)) and after[: len(shown)] == shown
+    assert message(view, "BEFORE-DROP").count() == 2
+    page.close()
