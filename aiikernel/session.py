@@ -216,7 +216,8 @@ class AiSession(LoggingConfigurable):
         self._recording = False
         value, error = getattr(result, "result", None), None
         text = None
-        if value is not None:
+        shown = self.cell_log.current
+        if value is not None and not (shown and shown.result):  # a kernel's tap saw it shown
             try:
                 text = repr(value)
             except Exception as exc:
