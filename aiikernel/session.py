@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Turn events before which the checkpoint of the turn must be complete (its code may run).
+CODE_GATE = frozenset({"code_started", "code_awaiting"})
+
 _ATTR = "_aiikernel_session"
 
 #: The model client class of each ``AiSession.lm_backend``.
@@ -312,9 +315,7 @@ class AiSession(LoggingConfigurable):
         from .turn.runner import ShellCodeRunner
 
         self.turn_count += 1
-        warning = self.before_turn(prompt)
-        if warning:
-            yield TurnNotice(message=warning)
+        checkpoint = self._checkpoint_meanwhile(prompt)
         engine = import_item(self.turn_engine_class)(
             client=self.client,
             runner=runner
@@ -339,10 +340,42 @@ class AiSession(LoggingConfigurable):
                 max_steps=max_steps or self.max_steps,
                 attachments=attachments or None,
             ):
+                if checkpoint is not None and event.kind in CODE_GATE:
+                    warning, checkpoint = checkpoint(), None
+                    if warning:
+                        yield TurnNotice(message=warning)
                 self._notify(event)
                 yield event
         finally:
             self._turn_depth -= 1
+        if checkpoint is not None:
+            warning = checkpoint()
+            if warning:
+                yield TurnNotice(message=warning)
+
+    def _checkpoint_meanwhile(self, prompt: str) -> Callable[[], str | None] | None:
+        """Take the turn's checkpoint on a thread while the model is asked; returns what waits
+        for it (and gives its warning). The model's first words need not wait for pickling
+        and an fsync; the turn's code does (the engine announces code with ``code_started``,
+        and nothing else of the turn writes to the namespace before it)."""
+        if not self.checkpoints_enabled:
+            return None
+        outcome: list[str | None] = []
+
+        def take() -> None:
+            try:
+                outcome.append(self.before_turn(prompt))
+            except BaseException as exc:  # before_turn reports its own failures; belt and braces
+                outcome.append(f"Checkpoint before this turn failed ({type(exc).__name__}).")
+
+        worker = threading.Thread(target=take, name="aiikernel-checkpoint", daemon=True)
+        worker.start()
+
+        def wait() -> str | None:
+            worker.join()
+            return outcome[0] if outcome else None
+
+        return wait
 
     def _notify(self, event: Any) -> None:
         for observer in list(self.observers):

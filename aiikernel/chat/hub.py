@@ -114,8 +114,6 @@ class ChatHub(LoggingConfigurable):
 
     def on_event(self, event: Any) -> None:
         """Session observer: fold ``event`` into the history and broadcast it."""
-        from .protocol import EventMessage
-
         with self.lock:
             history = self.history
             if event.kind == "turn_started":
@@ -144,6 +142,10 @@ class ChatHub(LoggingConfigurable):
             if event.kind == "turn_started":
                 wire["attachments"] = list(turn.attachments)
             self.seq += 1
+            if not self.channels:  # no panel open: nothing to build (nor its models to import)
+                return
+            from .protocol import EventMessage
+
             message = EventMessage(
                 seq=self.seq,
                 turn=turn.id,

@@ -1,4 +1,4 @@
-"""The kernel's side of the gateway: a light model client (httpx over the Unix socket).
+"""The kernel's side of the gateway: a light model client (HTTP over the Unix socket).
 
 :class:`GatewayClient` has the interface of :class:`aiikernel.lm.litellm_client.LiteLLMClient`
 (``stream``, ``astream``, ``warm_up``, ``wire``) without importing litellm: it sends an
@@ -30,6 +30,7 @@ from traitlets.config import LoggingConfigurable
 from ..lm import errors
 from ..lm.background import BackgroundLoop
 from ..lm.litellm_client import Chunk, ModelRequest, NoticeChunk, TextChunk, UsageChunk
+from . import channel
 from .lifecycle import GatewayUnavailable, ensure_gateway
 from .paths import GatewayPaths, UnsafePath, check_socket, gateway_paths, prepare
 from .protocol import (
@@ -116,7 +117,6 @@ class GatewayClient(LoggingConfigurable):
         self._paths: GatewayPaths | None = None
         self._verified = False
         self._ensure_lock = threading.Lock()
-        self._http: Any = None
 
     # configuration comes from the owning AiSession when there is one
     @property
@@ -173,21 +173,21 @@ class GatewayClient(LoggingConfigurable):
 
     def supports_vision(self, model: str) -> bool:
         """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
-        import httpx
-
         self.ensure_started()
-        transport = httpx.HTTPTransport(uds=str(self.paths.socket))
-        body = CapabilitiesRequest(model=model).model_dump_json()
+        body = CapabilitiesRequest(model=model).model_dump_json().encode()
         try:
-            with httpx.Client(transport=transport, timeout=self.start_timeout) as client:
-                response = client.post(
-                    f"http://gateway{CAPABILITIES_PATH}",
-                    content=body,
-                    headers={VERSION_HEADER: GATEWAY_VERSION},
-                )
-            response.raise_for_status()
-            return Capabilities.model_validate_json(response.content).vision
-        except (httpx.HTTPError, ValueError) as exc:
+            status, raw = channel.request(
+                str(self.paths.socket),
+                "POST",
+                CAPABILITIES_PATH,
+                body,
+                {VERSION_HEADER: GATEWAY_VERSION, "Content-Type": "application/json"},
+                timeout=self.start_timeout,
+            )
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            return Capabilities.model_validate_json(raw).vision
+        except (OSError, ValueError) as exc:
             self.forget()
             raise errors.ProviderUnavailable(
                 f"The model gateway could not say whether {model} accepts images ({exc})."
@@ -218,14 +218,6 @@ class GatewayClient(LoggingConfigurable):
                     "model request failed (%s); retry %d in %.1fs", err.category, attempt, delay
                 )
                 await asyncio.sleep(delay)
-
-    def _client(self) -> Any:
-        if self._http is None:
-            import httpx
-
-            transport = httpx.AsyncHTTPTransport(uds=str(self.paths.socket))
-            self._http = httpx.AsyncClient(transport=transport, base_url="http://gateway")
-        return self._http
 
     def _payload(self, request: ModelRequest) -> bytes:
         body = ChatCompletionRequest(
@@ -279,26 +271,28 @@ class GatewayClient(LoggingConfigurable):
     async def _send(
         self, payload: bytes, exchange: Any, state: dict[str, bool]
     ) -> AsyncIterator[Chunk]:
-        import httpx
-
-        timeout = httpx.Timeout(connect=10.0, read=self.timeout + 30.0, write=60.0, pool=10.0)
         headers = {VERSION_HEADER: GATEWAY_VERSION, "Content-Type": "application/json"}
         produced = False
         try:
-            async with self._client().stream(
-                "POST", COMPLETIONS_PATH, content=payload, headers=headers, timeout=timeout
+            async with channel.open_stream(
+                str(self.paths.socket),
+                "POST",
+                COMPLETIONS_PATH,
+                payload,
+                headers,
+                read_timeout=self.timeout + 30.0,
             ) as response:
-                if response.status_code == 409:
+                if response.status == 409:
                     raise _GatewayGone("a gateway of another version answered")
-                if response.status_code != 200:
-                    raw = await response.aread()
-                    raise self._error_reply(response.status_code, raw, state)
+                if response.status != 200:
+                    raw = await response.read()
+                    raise self._error_reply(response.status, raw, state)
                 self._verified = True  # it accepted our version header
                 event: str | None = None
                 usage: UsageChunk | None = None
                 failure: errors.ModelError | None = None
                 done = False
-                async for line in response.aiter_lines():
+                async for line in response.lines():
                     if not line:
                         event = None
                         continue
@@ -331,17 +325,17 @@ class GatewayClient(LoggingConfigurable):
                 if failure is not None:
                     raise failure
                 if not done:
-                    raise httpx.RemoteProtocolError("the stream ended without [DONE]")
+                    raise channel.ChannelError("the stream ended without [DONE]")
                 if usage is not None:
                     yield usage
         except errors.ModelError:
             raise
-        except httpx.TimeoutException:
+        except TimeoutError:
             self.forget()
             raise errors.ModelTimeout(
                 f"The model did not answer within {self.timeout:g} s.", status=None
             ) from None
-        except (httpx.TransportError, httpx.StreamError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             reason = str(exc) or type(exc).__name__
             if not produced:
                 raise _GatewayGone(reason) from None
