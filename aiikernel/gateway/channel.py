@@ -18,7 +18,10 @@ import asyncio
 import contextlib
 import http.client
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Largest status line or header line accepted from the gateway.
 HEAD_LIMIT = 64 * 1024
@@ -85,12 +88,36 @@ class StreamedReply:
         self._reader = reader
         self._writer = writer
         self._timeout = read_timeout
+        self._expired = False
         self.status = 0
         self.headers: dict[str, str] = {}
 
+    def _expire(self) -> None:
+        self._expired = True
+        self._writer.transport.abort()  # the pending read ends at once
+
+    async def _guarded(self, awaitable: Awaitable[T]) -> T:
+        """``await awaitable``, or TimeoutError after ``read_timeout`` seconds of silence.
+
+        Not :func:`asyncio.wait_for`: before Python 3.12 it can swallow a cancellation that
+        arrives as the read completes, and a cancelled request must always stop reading
+        (closing the connection is what cancels the gateway's upstream request)."""
+        handle = asyncio.get_running_loop().call_later(self._timeout, self._expire)
+        try:
+            result = await awaitable
+        except (OSError, asyncio.IncompleteReadError):
+            if self._expired:
+                raise TimeoutError(f"no data for {self._timeout:g} s") from None
+            raise
+        finally:
+            handle.cancel()
+        if self._expired:
+            raise TimeoutError(f"no data for {self._timeout:g} s")
+        return result
+
     async def _line(self) -> bytes:
         try:
-            line = await asyncio.wait_for(self._reader.readline(), self._timeout)
+            line = await self._guarded(self._reader.readline())
         except ValueError:  # longer than the reader's limit
             raise ChannelError("a line of the gateway's reply is too long") from None
         if not line.endswith(b"\n"):
@@ -109,7 +136,7 @@ class StreamedReply:
 
     async def _exactly(self, size: int) -> bytes:
         try:
-            return await asyncio.wait_for(self._reader.readexactly(size), self._timeout)
+            return await self._guarded(self._reader.readexactly(size))
         except asyncio.IncompleteReadError:
             raise ChannelError("the connection closed in the middle of the reply") from None
 
@@ -132,15 +159,13 @@ class StreamedReply:
         elif "content-length" in self.headers:
             remaining = int(self.headers["content-length"])
             while remaining > 0:
-                piece = await asyncio.wait_for(
-                    self._reader.read(min(remaining, 65536)), self._timeout
-                )
+                piece = await self._guarded(self._reader.read(min(remaining, 65536)))
                 if not piece:
                     raise ChannelError("the connection closed in the middle of the reply")
                 remaining -= len(piece)
                 yield piece
         else:
-            while piece := await asyncio.wait_for(self._reader.read(65536), self._timeout):
+            while piece := await self._guarded(self._reader.read(65536)):
                 yield piece
 
     async def read(self) -> bytes:
@@ -169,7 +194,6 @@ async def open_stream(
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     *,
-    connect_timeout: float = 10.0,
     read_timeout: float = 150.0,
 ) -> AsyncIterator[StreamedReply]:
     """Send a request and yield its reply once the head arrived; the connection is closed
@@ -178,19 +202,15 @@ async def open_stream(
     Raises :class:`ChannelError` for an unreachable socket or a broken reply, and
     :class:`TimeoutError` when the gateway is silent for ``read_timeout`` seconds.
     """
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(path, limit=HEAD_LIMIT), connect_timeout
-        )
-    except TimeoutError:
-        raise ChannelError(f"no connection within {connect_timeout:g} s") from None
+    try:  # a Unix socket connects at once or fails (a full backlog too): no timeout needed
+        reader, writer = await asyncio.open_unix_connection(path, limit=HEAD_LIMIT)
     except OSError as exc:
         raise ChannelError(str(exc) or type(exc).__name__) from None
     reply = StreamedReply(reader, writer, read_timeout)
     try:
         try:
             writer.write(_head(method, target, body, headers or {}) + body)
-            await asyncio.wait_for(writer.drain(), read_timeout)
+            await reply._guarded(writer.drain())
             await reply.read_head()
         except TimeoutError:
             raise

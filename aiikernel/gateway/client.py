@@ -37,6 +37,8 @@ from .protocol import (
     CAPABILITIES_PATH,
     COMPLETIONS_PATH,
     GATEWAY_VERSION,
+    MODELS_PATH,
+    USAGE_PATH,
     VERSION_HEADER,
     WIRE_EVENT,
     Capabilities,
@@ -44,7 +46,9 @@ from .protocol import (
     ChatCompletionRequest,
     ErrorBody,
     GatewayOptions,
+    ModelsRequest,
     StreamChunk,
+    UsageLedger,
 )
 
 log = logging.getLogger(__name__)
@@ -171,26 +175,62 @@ class GatewayClient(LoggingConfigurable):
         except GatewayUnavailable as exc:
             log.warning("%s", exc)
 
-    def supports_vision(self, model: str) -> bool:
-        """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
-        self.ensure_started()
-        body = CapabilitiesRequest(model=model).model_dump_json().encode()
+    def _ask(self, method: str, path: str, body: bytes, timeout: float, what: str) -> bytes:
+        """One short exchange with the gateway (started if needed): the reply body."""
+        if not self._verified:
+            self.ensure_started()
         try:
             status, raw = channel.request(
                 str(self.paths.socket),
-                "POST",
-                CAPABILITIES_PATH,
+                method,
+                path,
                 body,
                 {VERSION_HEADER: GATEWAY_VERSION, "Content-Type": "application/json"},
-                timeout=self.start_timeout,
+                timeout=timeout,
             )
             if status != 200:
                 raise ValueError(f"HTTP {status}")
-            return Capabilities.model_validate_json(raw).vision
+            return raw
         except (OSError, ValueError) as exc:
             self.forget()
             raise errors.ProviderUnavailable(
+                f"The model gateway could not say {what} ({exc})."
+            ) from None
+
+    def supports_vision(self, model: str) -> bool:
+        """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
+        body = CapabilitiesRequest(model=model).model_dump_json().encode()
+        raw = self._ask(
+            "POST", CAPABILITIES_PATH, body, self.start_timeout, f"whether {model} accepts images"
+        )
+        try:
+            return Capabilities.model_validate_json(raw).vision
+        except ValueError as exc:
+            raise errors.ProviderUnavailable(
                 f"The model gateway could not say whether {model} accepts images ({exc})."
+            ) from None
+
+    def discover(self, timeout: float) -> Any:
+        """``/model``'s listing: the gateway asks this kernel's providers (its environment)."""
+        from ..lm.discovery import Discovery
+
+        body = ModelsRequest(env=model_environment(), timeout=timeout).model_dump_json().encode()
+        raw = self._ask(
+            "POST", MODELS_PATH, body, self.start_timeout + timeout * 2 + 5, "which models exist"
+        )
+        return Discovery.model_validate_json(raw)
+
+    def usage_ledger(self) -> UsageLedger | None:
+        """What the gateway served, over every kernel, since it started; None when no gateway
+        runs (asking does not start one)."""
+        if not self._verified and not self._channel_ready():
+            return None
+        raw = self._ask("GET", USAGE_PATH, b"", self.start_timeout, "what it served")
+        try:
+            return UsageLedger.model_validate_json(raw)
+        except ValueError as exc:
+            raise errors.ProviderUnavailable(
+                f"Unreadable usage from the gateway ({exc})."
             ) from None
 
     # -- streaming --------------------------------------------------------------
@@ -403,6 +443,21 @@ class AutoModelClient(LoggingConfigurable):
         from ..lm.providers import supports_vision
 
         return supports_vision(model)
+
+    def discover(self, timeout: float) -> Any:
+        """``/model``'s listing, asked by the gateway (or by this kernel without one)."""
+        if self.fallback is None:
+            try:
+                return self.gateway.discover(timeout)
+            except GatewayUnavailable as exc:
+                self._fall_back(exc)
+        from ..lm.discovery import discover
+
+        return discover(timeout)
+
+    def usage_ledger(self) -> UsageLedger | None:
+        """The gateway's ledger; None when models run in this kernel."""
+        return None if self.fallback is not None else self.gateway.usage_ledger()
 
     def _fall_back(self, exc: Exception) -> None:
         with self._lock:
