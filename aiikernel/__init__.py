@@ -24,6 +24,10 @@ def load_ipython_extension(shell: Any) -> None:
         from .chat.target import register_chat_target
 
         register_chat_target(shell)
+        from .subagents import install, prompt_note
+
+        install(shell)
+        AiSession.for_shell(shell).prompt_notes.append(lambda: prompt_note(shell))
 
 
 def unload_ipython_extension(shell: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from .turn.events import (
     CodeStarted,
     ReplyDone,
+    StateDiffEvent,
     StepStarted,
     TextDelta,
     TurnDone,
@@ -50,6 +51,11 @@ def _bundle(markdown: str, plain: str | None = None, live: bool = False) -> dict
     if live:
         return {"text/markdown": markdown}
     return {"text/markdown": markdown, "text/plain": markdown if plain is None else plain}
+
+
+def _escape(text: str) -> str:
+    """Names and shapes shown inside HTML-ish Markdown (`<sub>`) stay text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class UsageTotals:
@@ -171,6 +177,19 @@ class CellRenderer:
         elif isinstance(event, TurnDone):
             self._finish_segment()
             self._done(event)
+        elif isinstance(event, StateDiffEvent):
+            self._state_diff(event)
+
+    def _state_diff(self, event: StateDiffEvent) -> None:
+        """One small line at the very end: what the turn did to the namespace."""
+        where = f" (checkpoint [{event.after}]; `/undo` goes back)" if event.after else ""
+        line = f"State: {event.text}{where}"
+        if event.rolled_back:
+            line = event.rolled_back
+        if self.rich:
+            self._display(f"<sub>{_escape(line)}</sub>", plain=f"[{line}]")
+        else:
+            print(f"[{line}]", flush=True)
 
     def interrupted(self) -> None:
         """The turn was interrupted outside the engine (e.g. while rendering)."""

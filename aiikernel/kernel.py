@@ -81,6 +81,16 @@ class AiiKernel(IPythonKernel):
             timer.daemon = True
             timer.start()
 
+    def do_shutdown(self, restart: bool) -> Any:
+        """Stop this kernel's sub-agents first (clean shutdown, then kill), then as usual."""
+        registry = getattr(self.shell, "_aiikernel_agents", None)
+        if registry is not None:
+            try:
+                registry.shutdown()
+            except Exception:
+                self.log.warning("stopping sub-agents failed", exc_info=True)
+        return super().do_shutdown(restart)
+
     def _warm_up(self) -> None:
         from .lm.litellm_client import LiteLLMClient
         from .lm.litellm_import import warm_litellm

@@ -165,6 +165,8 @@ def protect_ai_lines(lines: list[str]) -> list[str]:
     """
     if not lines or lines[0].lstrip().startswith("%%"):
         return lines
+    if not any("%ai" in line for line in lines):  # every cell comes here: most have none
+        return lines
     matches = (_AI_LINE.match(line.rstrip("\n")) for line in lines)
     found = {row: m for row, m in enumerate(matches, 1) if m}
     if not found:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from traitlets import Bool, DottedObjectName, Enum, Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -26,8 +26,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Turn events before which the checkpoint of the turn must be complete (its code may run).
-CODE_GATE = frozenset({"code_started", "code_awaiting"})
+
+class ConversationPart(Protocol):
+    """A front's share of the conversation (the chat panel's turns), kept with checkpoints.
+
+    ``save`` returns JSON-able items; an item that did not change should be the same object
+    each time (the store encodes it once).  ``load`` replaces the part with saved items.
+    """
+
+    def save(self) -> list[Any]: ...
+
+    def load(self, items: list[Any]) -> None: ...
+
 
 _ATTR = "_aiikernel_session"
 
@@ -75,6 +85,11 @@ class AiSession(LoggingConfigurable):
     ).tag(config=True)
     checkpoints_enabled = Bool(
         True, help="Snapshot the namespace before every AI turn (undo, restore, fork)."
+    ).tag(config=True)
+    rollback_on_error = Bool(
+        False,
+        help="When an AI turn ends in an error or is stopped, put the namespace back as it was "
+        "before the turn (the conversation stays; the message says how to redo it).",
     ).tag(config=True)
     checkpoint_directory = Unicode(
         help="Where the checkpoint store lives; default: .aiipython_checkpoints in the working directory."
@@ -131,8 +146,14 @@ class AiSession(LoggingConfigurable):
         self._recording = False
         #: Called with every event of every turn (usage totals, wire log, UI mirrors).
         self.observers: list[Callable[[Any], None]] = []
+        #: Each returns text added to the system prompt of every turn (e.g. sub-agents).
+        self.prompt_notes: list[Callable[[], str]] = []
         #: Multimodal content parts (e.g. images from /image) attached to the next prompt.
         self.pending_attachments: list[dict[str, Any]] = []
+        #: Parts of the conversation fronts keep (the chat panel's turns, ``chat``), saved
+        #: and restored with every checkpoint next to the model ``messages``.
+        self.conversation_parts: dict[str, ConversationPart] = {}
+        self.turn_checkpoint: str | None = None
         from .lm.config import models_config  # light: no pydantic, no litellm
         from .lm.usage import usage_tracker
 
@@ -220,9 +241,34 @@ class AiSession(LoggingConfigurable):
     # -- conversation ----------------------------------------------------------
 
     def reset_conversation(self) -> None:
-        """Forget the conversation; the namespace and checkpoints stay."""
+        """Forget the conversation (every front's part too); the namespace and checkpoints stay."""
         self.conversation.clear()
         self.turn_count = 0
+        for name, part in self.conversation_parts.items():
+            try:
+                part.load([])
+            except Exception:
+                log.exception("conversation part %r could not be reset", name)
+
+    def conversation_state(self) -> dict[str, list[Any]]:
+        """The conversation as a checkpoint records it: model messages plus the fronts' parts."""
+        state: dict[str, list[Any]] = {"messages": list(self.conversation)}
+        for name, part in self.conversation_parts.items():
+            try:
+                state[name] = part.save()
+            except Exception:  # a front's problem must not cost the checkpoint
+                log.exception("conversation part %r could not be saved", name)
+        return state
+
+    def load_conversation_state(self, state: Mapping[str, list[Any]]) -> None:
+        """Put back a recorded conversation (after a restore): the model is sent only it."""
+        messages = state.get("messages", [])
+        self.conversation[:] = [m for m in messages if isinstance(m, dict) and "role" in m]
+        for name, part in self.conversation_parts.items():
+            try:
+                part.load(list(state.get(name, [])))
+            except Exception:
+                log.exception("conversation part %r could not be restored", name)
 
     # -- model -----------------------------------------------------------------
 
@@ -276,23 +322,87 @@ class AiSession(LoggingConfigurable):
 
         A checkpoint failure never blocks the turn: the user is told and the turn runs.
         """
+        return self._checkpoint_before(prompt)[1]
+
+    def _touched(self) -> set[str] | None:
+        return self._tracker.take() if self._tracker is not None else None
+
+    def _checkpoint_before(self, prompt: str) -> tuple[str | None, str | None]:
+        """(the checkpoint id, a warning) for the state before a turn."""
         if not self.checkpoints_enabled:
-            return None
+            return None, None
         try:
-            touched = self._tracker.take() if self._tracker is not None else None
-            self.checkpoints.checkpoint(
+            info = self.checkpoints.checkpoint(
                 self.namespace,
                 label=" ".join(prompt.split())[:80],
-                touched=touched,
+                touched=self._touched(),
                 hidden=self.hidden_names,
                 meta={"kind": "ai-turn"},
+                conversation=self.conversation_state(),
             )
         except ImportError:
-            return None
+            return None, None
         except Exception as exc:  # never let a checkpoint problem stop the turn
             log.warning("checkpoint before the AI turn failed: %s", exc)
-            return f"Checkpoint before this turn failed ({type(exc).__name__}: {exc}); /undo will not cover it."
-        return None
+            return None, (
+                f"Checkpoint before this turn failed ({type(exc).__name__}: {exc}); "
+                "/undo will not cover it."
+            )
+        return info.id, None
+
+    def _checkpoint_after(self, prompt: str, before: str, reason: str) -> Any:
+        """Checkpoint the state a turn left, and say what it changed (a ``state_diff`` event).
+
+        With ``rollback_on_error``, a turn that ended in an error or was stopped has its
+        namespace changes undone (the state it left stays in the tree, for a redo).
+        """
+        from .turn.events import StateDiffEvent, TurnNotice
+
+        store = self.checkpoints
+        try:
+            info = store.checkpoint(
+                self.namespace,
+                label=" ".join(prompt.split())[:80],
+                touched=self._touched(),
+                hidden=self.hidden_names,
+                meta={"kind": "ai-turn-end", "before": before, "reason": reason},
+                kind="after",
+                conversation=self.conversation_state(),
+                skip_if_same=True,
+            )
+            diff = store.diff(info.id, against=before)
+        except Exception as exc:
+            log.warning("checkpoint after the AI turn failed: %s", exc)
+            return TurnNotice(
+                message=f"Checkpoint after this turn failed ({type(exc).__name__}: {exc})."
+            )
+        rolled_back = None
+        if self.rollback_on_error and reason in ("error", "interrupted") and not diff.empty:
+            rolled_back = self._roll_back(before, info.id, reason, diff)
+        return StateDiffEvent(
+            before=before,
+            after=info.id,
+            added=diff.added,
+            changed=diff.changed,
+            deleted=diff.deleted,
+            text=diff.text(),
+            rolled_back=rolled_back,
+        )
+
+    def _roll_back(self, before: str, after: str, reason: str, diff: Any) -> str:
+        """Put the namespace back to ``before``; the message says what and how to redo."""
+        why = "ended in an error" if reason == "error" else "was stopped"
+        try:
+            self.checkpoints.restore(
+                self.namespace, before, touched=set(), hidden=self.hidden_names
+            )
+        except Exception as exc:
+            log.warning("rollback after the AI turn failed: %s", exc)
+            return f"The turn {why}; rolling back failed ({type(exc).__name__}: {exc})."
+        return (
+            f"The turn {why}, so its changes were rolled back ({diff.text()}): the namespace is "
+            f"checkpoint [{before}] again. Redo them with /restore {after}."
+        )
 
     # -- turns -----------------------------------------------------------------
 
@@ -315,7 +425,11 @@ class AiSession(LoggingConfigurable):
         from .turn.runner import ShellCodeRunner
 
         self.turn_count += 1
-        checkpoint = self._checkpoint_meanwhile(prompt)
+        before, warning = self._checkpoint_before(prompt)
+        #: The checkpoint before the running turn (the chat records it for edit-and-replay).
+        self.turn_checkpoint = before
+        if warning:
+            yield TurnNotice(message=warning)
         engine = import_item(self.turn_engine_class)(
             client=self.client,
             runner=runner
@@ -330,9 +444,11 @@ class AiSession(LoggingConfigurable):
             namespace_budget=self.namespace_budget,
             recent_cells=self.recent_cells,
             approve=approve,
+            system_notes=self.system_notes,
         )
         attachments, self.pending_attachments = self.pending_attachments, []
         self._turn_depth += 1
+        reason = None
         try:
             for event in engine.run(
                 prompt,
@@ -340,42 +456,26 @@ class AiSession(LoggingConfigurable):
                 max_steps=max_steps or self.max_steps,
                 attachments=attachments or None,
             ):
-                if checkpoint is not None and event.kind in CODE_GATE:
-                    warning, checkpoint = checkpoint(), None
-                    if warning:
-                        yield TurnNotice(message=warning)
                 self._notify(event)
                 yield event
+                if event.kind == "done":
+                    reason = event.reason
         finally:
             self._turn_depth -= 1
-        if checkpoint is not None:
-            warning = checkpoint()
-            if warning:
-                yield TurnNotice(message=warning)
+        if before is not None and reason is not None:
+            after = self._checkpoint_after(prompt, before, reason)
+            self._notify(after)
+            yield after
 
-    def _checkpoint_meanwhile(self, prompt: str) -> Callable[[], str | None] | None:
-        """Take the turn's checkpoint on a thread while the model is asked; returns what waits
-        for it (and gives its warning). The model's first words need not wait for pickling
-        and an fsync; the turn's code does (the engine announces code with ``code_started``,
-        and nothing else of the turn writes to the namespace before it)."""
-        if not self.checkpoints_enabled:
-            return None
-        outcome: list[str | None] = []
-
-        def take() -> None:
+    def system_notes(self) -> str:
+        """The text of :attr:`prompt_notes` (a failing note is left out, never breaks a turn)."""
+        parts = []
+        for note in list(self.prompt_notes):
             try:
-                outcome.append(self.before_turn(prompt))
-            except BaseException as exc:  # before_turn reports its own failures; belt and braces
-                outcome.append(f"Checkpoint before this turn failed ({type(exc).__name__}).")
-
-        worker = threading.Thread(target=take, name="aiikernel-checkpoint", daemon=True)
-        worker.start()
-
-        def wait() -> str | None:
-            worker.join()
-            return outcome[0] if outcome else None
-
-        return wait
+                parts.append(note())
+            except Exception:
+                log.exception("system prompt note %r failed", note)
+        return "".join(parts)
 
     def _notify(self, event: Any) -> None:
         for observer in list(self.observers):

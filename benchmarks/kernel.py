@@ -6,18 +6,15 @@
     in the same warm kernel that makes the same two streamed HTTP calls with httpx and runs the
     same code; target ≤ 15 ms (median of interleaved pairs).
 (c) cold first token: kernel start → first streamed token of a `%%ai` reply shown on iopub.
-(d) per-cell overhead (issue 9): execute round trip of a small cell and of a 5,000-line cell in a
-    warm `aiipython` kernel (checkpoint tracking on) against a warm `python3` kernel, interleaved,
-    over three kernel sets (one hash seed per set); the kernels' CPU time for the same runs; and
-    the tracker's own share, against an `aiipython` kernel with tracking off; target median
-    ratio ≤ 1.05 for both cells.
+(d) per-cell overhead (issue 9): benchmarks/kernel_cells.py (round trip and kernel CPU of small,
+    printing and 5,000-line cells, paired against `python3`; the hooks' own CPU); target ≤ 1.05.
 
-(a)–(d) run the kernel with litellm inside it (AIIPYTHON_LM_BACKEND=litellm); the model gateway's
+(a)–(c) run the kernel with litellm inside it (AIIPYTHON_LM_BACKEND=litellm); the model gateway's
 figures (memory, cold first token per backend, per-request overhead, ten kernels) are
 benchmarks/kernel_gateway.py, also run by `--only gateway`.
 
-Run: python benchmarks/kernel.py [--runs N] [--only cells|gateway]   (prints a Markdown table; paste into
-docs/benchmarks.md)
+Run: python benchmarks/kernel.py [--runs N] [--only cells|gateway] (further options go to those;
+prints a Markdown table; paste into docs/benchmarks.md)
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -187,137 +183,6 @@ def cold_first_token(
             km.shutdown_kernel(now=True)
 
 
-SMALL_CELL = "bench_a = 1\nbench_b = bench_a + 2"
-
-
-def big_cell(lines: int = 5000) -> str:
-    """Plain statements a notebook might hold: assignments, lists, dicts, f-strings, ifs."""
-    shapes = (
-        "v{i} = {i} * 2 + len('abc')",
-        "lst = [v{p1}, {i}]",
-        "if v{p2} > 3: w = v{p2}",
-        "d = {{'k': {i}, 'w': v{p3}}}",
-        "s = f'{{v{p4}}} items'",
-    )
-    return "\n".join(
-        shapes[i % 5].format(i=i, p1=i - 1, p2=i - 2, p3=i - 3, p4=i - 4) for i in range(lines)
-    )
-
-
-def cell_overhead(runs: int, env: dict[str, str], sets: int = 3) -> dict[str, dict[str, float]]:
-    """Per cell: medians of the execute round trip (wall) and of the kernel process's CPU time,
-    aiipython and python3, and their ratios.
-
-    One kernel process runs the same code up to ±20 % faster or slower than another of the same
-    kind (string hashes are seeded per process, and dict layouts follow), so ``sets`` sets of
-    kernels are measured, each set sharing one PYTHONHASHSEED. Within a set the warm
-    kernels take turns (the order flips every round), so each ratio compares two runs made
-    moments apart. The kernel's CPU time (all its threads, from psutil) is what the cell cost
-    it, undisturbed by waiting for a core; the OS counts it in 10 ms ticks, so it is summed.
-    """
-    cells = {"small": SMALL_CELL, "5,000-line": big_cell()}
-    names = ("aiipython", "untracked", "python3")
-    wall: dict[str, dict[str, list[float]]] = {c: {n: [] for n in names} for c in cells}
-    cpu: dict[str, dict[str, list[float]]] = {c: {n: [] for n in names} for c in cells}
-    for seed in range(sets):
-        measure_pair(runs, {**env, "PYTHONHASHSEED": str(seed)}, cells, wall, cpu)
-    return {
-        cell: {
-            "wall": statistics.median(wall[cell]["aiipython"]),
-            "wall_stock": statistics.median(wall[cell]["python3"]),
-            "wall_ratio": paired_ratio(wall[cell]),
-            "cpu": statistics.fmean(cpu[cell]["aiipython"]),
-            "cpu_stock": statistics.fmean(cpu[cell]["python3"]),
-            "cpu_ratio": sum(cpu[cell]["aiipython"]) / sum(cpu[cell]["python3"]),
-            "untracked_ratio": paired_ratio(wall[cell], "untracked"),
-            "tracker_ratio": paired_ratio(wall[cell], "aiipython", "untracked"),
-            "tracker_cpu_ratio": sum(cpu[cell]["aiipython"]) / sum(cpu[cell]["untracked"]),
-            "samples": len(wall[cell]["python3"]),
-        }
-        for cell in cells
-    }
-
-
-def measure_pair(
-    runs: int,
-    env: dict[str, str],
-    cells: dict[str, str],
-    wall: dict[str, dict[str, list[float]]],
-    cpu: dict[str, dict[str, list[float]]],
-) -> None:
-    """An aiipython kernel, one with checkpoint tracking turned off, and a python3 kernel, warm,
-    taking turns on every cell; appends samples."""
-    import psutil
-
-    kernels: dict[str, tuple[KernelManager, Any, Any]] = {}
-    with tempfile.TemporaryDirectory() as cwd:
-        try:
-            for name, spec, extra in (
-                ("aiipython", "aiipython", ["--AiiKernel.warm_up_models=False"]),  # no import
-                ("untracked", "aiipython", ["--AiiKernel.warm_up_models=False"]),
-                ("python3", "python3", []),
-            ):
-                km = KernelManager(kernel_name=spec)
-                km.start_kernel(env=env, cwd=cwd, extra_arguments=extra)
-                kc = km.client()
-                kc.start_channels()
-                kc.wait_for_ready(timeout=60)
-                kernels[name] = (km, kc, psutil.Process(km.provisioner.pid))
-            tracking = execute(
-                kernels["aiipython"][1],
-                "print(get_ipython()._aiikernel_session.tracker is not None)",
-            )
-            if tracking.stream_text().strip() != "True":
-                raise RuntimeError(f"checkpoint tracking is off: {tracking.all_text()}")
-            execute(
-                kernels["untracked"][1], "get_ipython()._aiikernel_session.tracker.unregister()"
-            )
-            for cell_name, code in cells.items():
-                for i in range(cell_runs(cell_name, runs) + 2):
-                    order = list(kernels) if i % 2 else list(reversed(kernels))
-                    for name in order:
-                        _km, kc, process = kernels[name]
-                        cpu_before = sum(process.cpu_times()[:2])
-                        started = time.perf_counter()
-                        result = execute(kc, code, timeout=300)
-                        elapsed = time.perf_counter() - started
-                        cpu_used = sum(process.cpu_times()[:2]) - cpu_before
-                        if result.status != "ok":
-                            raise RuntimeError(f"{name}: {result.all_text()}")
-                        if i >= 2:  # the first two rounds warm caches (history, compile)
-                            wall[cell_name][name].append(elapsed)
-                            cpu[cell_name][name].append(cpu_used)
-        finally:
-            for km, kc, _process in kernels.values():
-                kc.stop_channels()
-                km.shutdown_kernel(now=True)
-
-
-def paired_ratio(
-    samples: dict[str, list[float]], ours: str = "aiipython", base: str = "python3"
-) -> float:
-    pairs = zip(samples[ours], samples[base], strict=True)
-    return statistics.median(a / b for a, b in pairs)
-
-
-def cell_runs(cell_name: str, runs: int) -> int:
-    return runs * 10 if cell_name == "small" else runs
-
-
-def print_cell_overhead(runs: int, cells: dict[str, dict[str, float]]) -> None:
-    for cell, r in cells.items():
-        n = int(r["samples"])
-        print(
-            f"| (d) {cell} cell, execute round trip, median of {n} interleaved runs over 3 kernel sets | aiipython {r['wall'] * 1000:.1f} ms | python3 {r['wall_stock'] * 1000:.1f} ms | ratio **{r['wall_ratio']:.3f}**, {(r['wall'] - r['wall_stock']) * 1000:+.1f} ms per cell | ≤ 1.05 |"
-        )
-        print(
-            f"| (d′) {cell} cell, kernel CPU time (all threads), mean of the same runs | aiipython {r['cpu'] * 1000:.1f} ms | python3 {r['cpu_stock'] * 1000:.1f} ms | ratio **{r['cpu_ratio']:.3f}**, {(r['cpu'] - r['cpu_stock']) * 1000:+.1f} ms per cell | ≤ 1.05 |"
-        )
-        print(
-            f"| (d″) {cell} cell, the checkpoint tracker's share: aiipython vs aiipython with tracking off | | untracked/python3 {r['untracked_ratio']:.3f} | wall **{r['tracker_ratio']:.3f}**, CPU **{r['tracker_cpu_ratio']:.3f}** | — |"
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -332,6 +197,11 @@ def main() -> None:
 
         kernel_gateway.report(kernel_gateway.parser().parse_args(["--runs", str(args.runs), *rest]))
         return
+    if args.only == "cells":
+        import kernel_cells
+
+        kernel_cells.main(["--runs", str(args.runs), *rest])
+        return
     spec_root = Path(tempfile.mkdtemp(prefix="aiik-bench-"))
     os.environ["AIIPYTHON_HOME"] = str(spec_root / "aiipython-home")  # never touch ~/.aiipython
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
@@ -341,19 +211,12 @@ def main() -> None:
     header = (
         "| benchmark | measured | baseline (same run) | result | target |\n|---|---|---|---|---|"
     )
-    if args.only == "cells":
-        cells = cell_overhead(args.runs, model_env())
-        print(machine)
-        print(header)
-        print_cell_overhead(args.runs, cells)
-        return
     with ScriptedModelServer() as server:
         env = model_env(server, AIIPYTHON_LM_BACKEND="litellm")
         a_ours, a_stock, a_ratio = startup(args.runs, env)
         b_ai, b_raw, b_diff, b_engine = turn_overhead(args.runs, server, env)
         c_token, c_ready = cold_first_token(server, env)
         w_token, _ = cold_first_token(server, env, idle=6.0)
-        cells = cell_overhead(args.runs, env)
     print(machine)
     print(header)
     print(
@@ -371,7 +234,10 @@ def main() -> None:
     print(
         f"| (c′) same, prompt sent 6 s after ready (someone typing; background warm-up done) | | | first token **{w_token * 1000:.0f} ms** after the prompt | — |"
     )
-    print_cell_overhead(args.runs, cells)
+    print("\n(d) per-cell overhead:")
+    import kernel_cells
+
+    kernel_cells.main(["--runs", str(args.runs)])
 
 
 if __name__ == "__main__":

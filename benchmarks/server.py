@@ -8,7 +8,10 @@ Measures, in one run:
   (baseline) and the ratio;
 - events lost or repeated per client (must be 0);
 - REST ``GET /aimax/sessions`` and ``GET /aimax/sessions/{id}`` p50/p99 with C concurrent
-  clients, against Jupyter's own ``GET /api/status`` under the same load (baseline).
+  clients, against Jupyter's own ``GET /api/status`` under the same load (baseline);
+- the server's event-loop lag (how late a 5 ms sleep wakes up, sampled in the server by
+  ``AimaxExtension.loop_lag_file``) during the event phase, next to the same probe while the
+  sessions and clients sit idle (baseline).
 
     python benchmarks/server.py [--sessions 50] [--clients 100] [--events 40] [--rest-clients 50]
 """
@@ -149,9 +152,16 @@ async def rest_load(server: ServerProcess, ids: list[str], clients: int, per_cli
 
 async def main(args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="aimax-server-bench-"))
+    lag_file = base / "loop-lag.jsonl"
     server = ServerProcess(
         base,
-        traits={"max_sessions": args.sessions + 5},
+        traits={
+            "max_sessions": args.sessions + 5,
+            # Every benchmark client uses the one token (one user): room for all of them.
+            "max_streams_per_user": args.clients + 5,
+            "max_streams": args.clients + 5,
+            "loop_lag_file": str(lag_file),
+        },
         aimax_config={"poll_interval": args.poll_interval} if args.poll_interval else None,
     )
     try:
@@ -183,23 +193,31 @@ async def main(args: argparse.Namespace) -> dict:
             daemon=True,
         )
         watcher.start()
-        await asyncio.sleep(0.5)
+        idle_from = time.time()
+        await asyncio.sleep(args.idle_window)  # the idle baseline of the loop-lag probe
+        idle_to = events_from = time.time()
+
+        # The watcher reports real paths; the API shows them relative to the root or as ~/….
+        paths = [str(server.local_path(s["jsonlPath"])) for s in sessions]
 
         def produce() -> None:
             for i in range(args.events):
-                for w, s in zip(writers, sessions, strict=True):
-                    pending.setdefault(s["jsonlPath"], time.time())
+                for w, path in zip(writers, paths, strict=True):
+                    pending.setdefault(path, time.time())
                     w.write(i)
                     time.sleep(args.interval)
 
         await asyncio.to_thread(produce)
         await asyncio.gather(*tasks)
+        events_to = time.time()
         stop.set()
 
         rest = await rest_load(server, ids, args.rest_clients, args.rest_requests)
     finally:
         server.close()
 
+    idle_lag = lag_samples(lag_file, idle_from, idle_to)
+    event_lag = lag_samples(lag_file, events_from, events_to)
     latencies = [x for c in clients for x in c.latencies]
     lost = sum(len(set(range(args.events)) - set(c.indices)) for c in clients)
     repeated = sum(len(c.indices) - len(set(c.indices)) for c in clients)
@@ -219,11 +237,36 @@ async def main(args: argparse.Namespace) -> dict:
         "repeated": repeated,
         "out_of_order_clients": out_of_order,
         "rest_clients": args.rest_clients,
+        "lag_idle_p99_ms": round(_pct(idle_lag, 99), 1),
+        "lag_idle_max_ms": round(max(idle_lag, default=float("nan")), 1),
+        "lag_events_p50_ms": round(_pct(event_lag, 50), 1),
+        "lag_events_p99_ms": round(_pct(event_lag, 99), 1),
+        "lag_events_max_ms": round(max(event_lag, default=float("nan")), 1),
+        "lag_events_over_20ms": sum(x > 20 for x in event_lag),
+        "lag_events_samples": len(event_lag),
     }
     for kind, values in rest.items():
         result[f"{kind}_p50_ms"] = round(ms(values, 50), 1)
         result[f"{kind}_p99_ms"] = round(ms(values, 99), 1)
     return result
+
+
+def _pct(values: list[float], p: float) -> float:
+    return percentile(values, p) if values else float("nan")
+
+
+def lag_samples(path: Path, start: float, end: float) -> list[float]:
+    """Loop-lag samples (ms) the server wrote for the seconds inside ``[start, end]``."""
+    out: list[float] = []
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        row = json.loads(line)
+        if start + 1.0 <= row["t"] <= end:  # a row covers the second before its time
+            out.extend(row["lags_ms"])
+    return out
 
 
 def report(r: dict) -> None:
@@ -260,6 +303,15 @@ def report(r: dict) -> None:
         f"  ratio p99 vs /api/status: list {r['list_p99_ms'] / base:.2f}x  "
         f"status {r['status_p99_ms'] / base:.2f}x"
     )
+    print(
+        f"event-loop lag (5 ms probe) during events: p50 {r['lag_events_p50_ms']:.1f} ms  "
+        f"p99 {r['lag_events_p99_ms']:.1f} ms  max {r['lag_events_max_ms']:.1f} ms  "
+        f"({r['lag_events_over_20ms']} of {r['lag_events_samples']} samples over 20 ms)"
+    )
+    print(
+        f"baseline       same probe, idle        : p99 {r['lag_idle_p99_ms']:.1f} ms  "
+        f"max {r['lag_idle_max_ms']:.1f} ms"
+    )
     print(json.dumps(r))
 
 
@@ -272,6 +324,9 @@ if __name__ == "__main__":
     parser.add_argument("--rest-clients", type=int, default=50)
     parser.add_argument("--rest-requests", type=int, default=30, help="requests per client")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--idle-window", type=float, default=3.0, help="seconds of idle loop-lag baseline"
+    )
     parser.add_argument(
         "--poll-interval",
         type=float,

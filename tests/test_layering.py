@@ -47,6 +47,8 @@ LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
             "aiikernel.magic_lines",
             "aiikernel.chat",
             "aiikernel.chat.*",
+            "aiikernel.subagents",
+            "aiikernel.subagents.*",
         ),
         ("session",),
     ),

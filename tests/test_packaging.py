@@ -88,6 +88,34 @@ def test_wheel_requires_jupyterlab_with_bounded_ranges(wheel):
         assert "<" in req, f"{req}: no upper bound"
 
 
+def test_built_extension_is_compatible_with_the_locked_jupyterlab(tmp_path):
+    """JupyterLab marks an extension ` X` (and never loads it) when one of its singleton
+    dependencies (`@jupyterlab/*`, `@lumino/*`, react…) has a range that misses the running
+    core's: exact pins in labextension/package.json did that to every fresh install."""
+    built = REPO / "aiikernel" / "labextension"
+    if not (built / "package.json").exists():
+        pytest.skip("the lab extension is not built in this checkout")
+    data = tmp_path / "data"
+    (data / "labextensions").mkdir(parents=True)
+    (data / "labextensions" / "aiikernel").symlink_to(built)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "JUPYTER_PATH": str(data),
+            "JUPYTER_PLATFORM_DIRS": "1",
+        },
+    )
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, listing
+    assert re.search(r"aiikernel v0\.1\.0 enabled\s+OK", listing), listing
+    assert "not compatible" not in listing, listing
+
+
 @pytest.fixture(scope="module")
 def fresh_install(wheel, tmp_path_factory) -> Path:
     """A new virtualenv with nothing but `pip install aiikernel-….whl` (versions held to the
@@ -153,6 +181,7 @@ def canonical(name: str) -> str:
 def test_lock_satisfies_every_declared_requirement():
     """A requirement added to pyproject.toml without re-locking fails here, not on a user."""
     import tomllib
+
     from packaging.requirements import Requirement
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]

@@ -240,6 +240,8 @@ class TmuxAgentBackend(AgentBackend):
         return env
 
     async def _launch(self, record: SessionRecord, env: dict[str, str], *, resume: bool) -> Pane:
+        JobFlags(Path(record.flag_root), record.session_id).prepare()
+        self.manager.runtime(record.session_id).state_file.ensure()
         self.flavor_prepare(record, env)
         argv = self.flavor_argv(record, resume=resume)
         if record.use_proxy:
@@ -280,7 +282,9 @@ class TmuxAgentBackend(AgentBackend):
             if o.worktree:
                 from .worktree import create_worktree
 
-                wt = await create_worktree(cwd, self.manager.data_dir / "worktrees", o.session_id)
+                wt = await create_worktree(
+                    cwd, self.manager.data_dir / "worktrees", o.session_id, within=o.worktree_within
+                )
                 worktree_path, worktree_branch, cwd = str(wt.root), wt.branch, wt.path
             record = SessionRecord(
                 session_id=o.session_id,
@@ -301,7 +305,14 @@ class TmuxAgentBackend(AgentBackend):
                 update={"transcript_path": self._str_path(self.flavor_transcript_path(record))}
             )
             env = self._agent_env(record, o.env)
-            pane = await self._launch(record, env, resume=o.agent_session_id is not None)
+            try:
+                pane = await self._launch(record, env, resume=o.agent_session_id is not None)
+            except BaseException:
+                if worktree_path:  # nobody will ever stop this session: take its checkout back
+                    from .worktree import remove_worktree
+
+                    await remove_worktree(Path(worktree_path))
+                raise
             record = record.model_copy(update={"pane_id": pane.pane_id})
             self.manager.registry.put(record)
             await self._wait_ready(record, pane)

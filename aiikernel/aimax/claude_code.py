@@ -36,10 +36,11 @@ def hook_command(state_file: Path) -> str:
     """A shell command that appends ``<epoch>\\t<hook JSON>`` to the state file.
 
     Claude runs hook commands through a shell; the only interpolated value is our own path,
-    quoted. ``tr -d '\\n'`` keeps one payload per line (JSON strings never hold raw newlines).
+    quoted. ``tr -d '\\n'`` keeps one payload per line (JSON strings never hold raw newlines);
+    ``umask 077`` keeps the file 0600 should the shell have to create it.
     """
     target = shlex.quote(str(state_file))
-    return f"{{ printf '%s\\t' \"$(date +%s.%N)\"; tr -d '\\n'; echo; }} >> {target}"
+    return f"umask 077; {{ printf '%s\\t' \"$(date +%s.%N)\"; tr -d '\\n'; echo; }} >> {target}"
 
 
 def hook_settings(state_file: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:

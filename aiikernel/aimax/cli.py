@@ -29,6 +29,7 @@ from typing import Any
 
 from .backends import SUPPORTED_BACKENDS
 from .errors import AimaxError, InvalidOptions
+from .terminal import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("pause", help="interrupt the running turn (then send a prompt if given)")
     common(pa)
     prompt_args(pa)
+
+    an = sub.add_parser("answer", help="answer the agent's permission question")
+    common(an)
+    verdict = an.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true", help="approve (Enter)")
+    verdict.add_argument("--deny", action="store_true", help="deny (Escape)")
 
     r = sub.add_parser("resume", help="restart an exited or stopped session's conversation")
     common(r)
@@ -143,10 +150,11 @@ def read_prompt(args: argparse.Namespace, required: bool) -> str | None:
 
 
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    """JSON (json escapes control characters) or text with controls made visible."""
     if getattr(args, "json", False):
         print(json.dumps(data, default=str))
     else:
-        print(text)
+        print(printable(text))
 
 
 async def _wait_turn(backend, session_id: str, timeout: float) -> Any:
@@ -272,6 +280,14 @@ async def _dispatch(args: argparse.Namespace, manager) -> int:
             await _wait_turn(backend, sid, args.timeout)
             result["reply"] = _last_reply(backend, sid)
         _out(args, result, result.get("reply") or "sent")
+    elif cmd == "answer":
+        question = await backend.answer_permission(sid, approve=args.approve)
+        verdict = "approved" if args.approve else "denied"
+        _out(
+            args,
+            {"sessionId": sid, "approved": args.approve, "question": question},
+            f"{verdict}: {question}",
+        )
     elif cmd == "resume":
         handle = await backend.resume_session(sid)
         _out(args, handle, f"resumed {sid}")
@@ -327,7 +343,7 @@ async def _stream(args: argparse.Namespace, backend, sid: str) -> int:
             if args.json:
                 print(json.dumps(event), flush=True)
             else:
-                print(_event_line(event), flush=True)
+                print(printable(_event_line(event)), flush=True)
             if args.until_idle and event["kind"] in ("turn_end", "interrupted"):
                 return EXIT_OK
     finally:
@@ -344,10 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except AimaxError as exc:
-        print(f"aimax: {exc}", file=sys.stderr)
+        print(printable(f"aimax: {exc}"), file=sys.stderr)
         screen = getattr(exc, "screen", "")
         if screen and screen not in str(exc):
-            print(screen, file=sys.stderr)
+            print(printable(screen), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

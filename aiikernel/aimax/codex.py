@@ -21,10 +21,14 @@ from .screen import CODEX_MARKERS
 def notify_argv(state_file: Path) -> list[str]:
     """Codex appends the JSON payload as the last argument; append it to the state file."""
     script = (
-        "printf '%s\\t%s\\n' \"$(date +%s.%N)\" \"$(printf '%s' \"$1\" | tr -d '\\n')\" >> "
+        "umask 077; printf '%s\\t%s\\n' \"$(date +%s.%N)\" \"$(printf '%s' \"$1\" | tr -d '\\n')\" >> "
         + shlex.quote(str(state_file))
     )
     return ["/bin/sh", "-c", script, "aimax-notify"]
+
+
+NEW_THREAD_COMMANDS = frozenset({"/new"})
+"""Codex commands that start a new thread (and rollout) in the same TUI."""
 
 
 def toml_string(value: str) -> str:
@@ -134,7 +138,20 @@ class CodexBackend(TmuxAgentBackend):
     async def flavor_after_submit(
         self, record: SessionRecord, transcript: Path | None = None, text: str | None = None
     ) -> SessionRecord:
-        """Learn the thread id and rollout Codex created for our first prompt."""
+        """Learn the thread id and rollout Codex created for our first prompt; after ``/new``
+        forget them, so the next prompt finds the new thread's rollout the same way."""
+        if text is not None and text.strip() in NEW_THREAD_COMMANDS:
+            self.manager.runtime(record.session_id).state_file.note("command")  # no turn runs
+            return self.manager.registry.update(
+                record.session_id,
+                lambda r: r.model_copy(
+                    update={
+                        "agent_session_id": None,
+                        "transcript_path": None,
+                        "first_submit_at": None,
+                    }
+                ),
+            )
         if record.transcript_path and record.agent_session_id:
             return record
         from .transcripts.locate import codex_rollout_for_thread, read_codex_session_meta

@@ -151,7 +151,7 @@ class PromptDelivery:
         if not text.strip():
             raise InvalidOptions("prompt is empty")
         await self.clear_input()
-        JobFlags(Path(record.flag_root), record.session_id).arm(text)
+        JobFlags(Path(record.flag_root), record.session_id).arm()
         transcript = self.backend.flavor_transcript_path(record)
         before = transcript.stat().st_size if transcript and transcript.exists() else 0
         submitted_at = time.time()

@@ -6,6 +6,8 @@
     ├── ConfigError            bad configuration value
     ├── PreflightError         tmux / agent binary / data dir unusable   (CLI exit 4)
     ├── InvalidOptions         bad caller input (options, cwd, prompt)  (CLI exit 2)
+    │   ├── UnsafeFlagDir      the job-flag path has a symlink / foreign directory
+    │   └── WorktreeRefused    ``worktree`` cannot give a checkout of just the directory
     ├── UnknownBackend         name not in SUPPORTED_BACKENDS            (CLI exit 2)
     ├── SessionNotFound        no such session                          (CLI exit 3)
     ├── SessionExists          session id already in use                (CLI exit 5)
@@ -41,6 +43,20 @@ class InvalidOptions(AimaxError):
     """The caller's options are invalid (missing prompt, cwd that does not exist, bad id)."""
 
     exit_code = 2
+
+
+class UnsafeFlagDir(InvalidOptions):
+    """``<flagRoot>/.imac/flags/<session>`` has a symbolic link or another user's directory on
+    its way: aimax never follows it out of the project."""
+
+    field = "flagRoot"
+
+
+class WorktreeRefused(InvalidOptions):
+    """``worktree`` was asked for but the checkout would not be the directory asked for: the
+    repository reaches outside the allowed root, or the directory is not in its commits."""
+
+    field = "worktree"
 
 
 class UnknownBackend(AimaxError):

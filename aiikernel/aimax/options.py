@@ -67,6 +67,8 @@ class CreateOptions(_Options):
     display_name: str | None = None
     agent_session_id: str | None = None
     worktree: bool = False
+    worktree_within: Path | None = None
+    """With ``worktree``: refuse a repository that starts above this directory (a server's root)."""
     env: dict[str, str] | None = None
     """Environment for the agent; defaults to the calling process's environment."""
 

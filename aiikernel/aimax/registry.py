@@ -195,6 +195,27 @@ class Registry:
                     return changed
         raise SessionNotFound(f"unknown session {session_id!r}")
 
+    def set_tail_states(self, states: dict[str, dict[str, Any]]) -> None:
+        """Save many sessions' transcript positions in one rewrite of ``registry.json``.
+
+        Not fsync'd: a position one tick old after a power loss only makes the tailer re-read
+        a few lines, which the event log's dedupe drops. Called from a worker thread by the
+        monitor, once per tick for all sessions (never once per session)."""
+        with self._locked():
+            live = self._load(self.path)
+            changed = False
+            for session_id, state in states.items():
+                record = live.get(session_id)
+                if record is not None and record.tail_state != state:
+                    live[session_id] = record.model_copy(update={"tail_state": state})
+                    changed = True
+            if changed:
+                atomic_write_json(
+                    self.path,
+                    {"version": 1, "sessions": {k: v.model_dump() for k, v in live.items()}},
+                    durable=False,
+                )
+
     def archive(self, session_id: str, **changes: Any) -> SessionRecord:
         """Move a record from the registry to the archive."""
         with self._locked():

@@ -35,6 +35,8 @@ class SessionRuntime:
     """In-memory companions of one session in this process."""
 
     session_dir: Path
+    syncer: Any = None
+    """Executor for the event log's fsyncs (see :class:`EventLog`); None: inline."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state_file: StateFile = field(init=False)
     log: EventLog | None = None
@@ -67,7 +69,9 @@ class SessionRuntime:
             from .transcripts.eventlog import EventLog
 
             self.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.log = EventLog(self.session_dir / "events.jsonl", record.session_id)
+            self.log = EventLog(
+                self.session_dir / "events.jsonl", record.session_id, syncer=self.syncer
+            )
         return self.log
 
     async def screen_if_changed(

@@ -15,6 +15,7 @@ sees (dialogs, permission prompts) and is the fallback when nothing else is know
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ def signal_from_entry(entry: dict[str, Any], at: float) -> Signal | None:
     note = entry.get("aimax")
     if note == "submit":
         return Signal("working", at, source="aimax")
-    if note == "interrupt":
+    if note in ("interrupt", "command"):  # "command": a TUI command that runs no turn
         return Signal("idle", at, source="aimax")
     if entry.get("type") == "agent-turn-complete":  # Codex notify
         return Signal("idle", at)
@@ -120,10 +121,26 @@ class StateFile:
         A submit is dated when Enter was pressed, not when we confirmed it: a fast agent
         may finish the turn before the confirmation, and its "idle" must stay newer.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.time() if at is None else at
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(f"{stamp:.6f}\t{json.dumps({'aimax': what})}\n")
+        fd = self._open_append()
+        try:
+            os.write(fd, f"{stamp:.6f}\t{json.dumps({'aimax': what})}\n".encode())
+        finally:
+            os.close(fd)
+
+    def ensure(self) -> None:
+        """Create the file 0600 (or make an older one 0600) before an agent appends to it:
+        hook shells append with ``>>``, which would create it with the umask's mode."""
+        os.close(self._open_append())
+
+    def _open_append(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return fd
 
     def read(self, thread_id: str | None = None) -> Signal | None:
         """Consume new lines; return the newest signal seen so far.

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AimaxError, InvalidOptions
+from .errors import AimaxError, InvalidOptions, WorktreeRefused
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,30 @@ async def _git(*args: str, cwd: Path) -> str:
     return out.decode().strip()
 
 
-async def create_worktree(cwd: Path, root: Path, session_id: str) -> Worktree:
-    """``git worktree add`` a fresh checkout of ``cwd``'s repository for one session."""
+async def create_worktree(
+    cwd: Path, root: Path, session_id: str, *, within: Path | None = None
+) -> Worktree:
+    """``git worktree add`` a fresh checkout of ``cwd``'s repository for one session.
+
+    ``within``: the repository must lie inside this directory (the server's root): a worktree
+    checks out the whole repository, so one that starts above it would copy files from outside.
+    The agent starts in the same sub-directory of the checkout as ``cwd`` is of the repository;
+    when the checkout lacks it (untracked or empty directories are not committed) the worktree
+    is removed again and the request refused, rather than starting the agent elsewhere.
+    """
     try:
         top = Path(await _git("rev-parse", "--show-toplevel", cwd=cwd))
     except AimaxError:
         raise InvalidOptions(
             f"--worktree needs a cwd inside a git repository; {cwd} is not"
         ) from None
+    if within is not None and not top.resolve().is_relative_to(Path(within).resolve()):
+        raise WorktreeRefused(
+            "worktree: the git repository holding this directory starts above the allowed root, "
+            "so a worktree would check out files from outside it; start the session without "
+            "worktree, or make the directory a repository of its own (git init)"
+        )
+    relative = Path(cwd).resolve().relative_to(top.resolve())
     branch = f"aimax/{session_id}"
     target = root / f"{session_id}-{uuid.uuid4().hex[:6]}"
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -58,8 +74,17 @@ async def create_worktree(cwd: Path, root: Path, session_id: str) -> Worktree:
         await _git("worktree", "add", str(target), branch, cwd=top)
     else:
         await _git("worktree", "add", "-b", branch, str(target), cwd=top)
-    relative = Path(cwd).resolve().relative_to(top.resolve())
-    return Worktree(root=target, path=target / relative, branch=branch)
+    path = target / relative
+    if not path.is_dir() or path.is_symlink():
+        await _git("worktree", "remove", "--force", str(target), cwd=top)
+        if not exists:
+            await _git("branch", "-D", branch, cwd=top)
+        raise WorktreeRefused(
+            f"worktree: {relative.as_posix()!r} is not a directory in the checked-out commit "
+            "(untracked and empty directories are not checked out); commit it first, or start "
+            "the session without worktree"
+        )
+    return Worktree(root=target, path=path, branch=branch)
 
 
 async def remove_worktree(root: Path) -> None:

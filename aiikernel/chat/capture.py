@@ -7,6 +7,10 @@ and ``error`` (the shell's traceback) — leaves through the kernel's one
 :class:`jupyter_client.session.Session`.  :class:`IOPubTap` wraps that session's ``send``
 once; while it is :attr:`~IOPubTap.active` it hands each output message, converted to its
 nbformat form, to a callback.  Nothing else changes: the message is sent as before.
+
+With :attr:`~IOPubTap.parent_id` set, only outputs of that request are handed on: a user
+cell's outputs are known by their request, so its last stream text can arrive after the cell
+(with the kernel's own flush) instead of being flushed early at a cost to every cell.
 """
 
 from __future__ import annotations
@@ -49,13 +53,27 @@ def to_output(msg_type: str, content: dict[str, Any]) -> tuple[dict[str, Any], s
     return output, display_id
 
 
+def parent_msg_id(msg_or_type: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The ``msg_id`` of the request a message answers, from ``Session.send``'s arguments."""
+    if isinstance(msg_or_type, dict):
+        parent = msg_or_type.get("parent_header")
+    else:  # send(stream, msg_type, content, parent, ...)
+        parent = args[1] if len(args) > 1 else kwargs.get("parent")
+    if not isinstance(parent, dict):
+        return None
+    header = parent.get("header", parent)  # a whole message or just its header
+    return header.get("msg_id") if isinstance(header, dict) else None
+
+
 class IOPubTap:
-    """Wraps ``session.send`` once; forwards output messages while :attr:`active`."""
+    """Wraps ``session.send`` once; forwards output messages while :attr:`active`
+    (only those of request :attr:`parent_id` when it is set)."""
 
     def __init__(self, session: Any, callback: OutputCallback) -> None:
         self.session = session
         self.callback = callback
         self.active = False
+        self.parent_id: str | None = None
         self._original = session.send
         session.send = self._send
 
@@ -70,6 +88,10 @@ class IOPubTap:
                     msg_type = msg_or_type
                     content = args[0] if args else kwargs.get("content")
                 if msg_type in OUTPUT_TYPES and isinstance(content, dict):
+                    if self.parent_id is not None and self.parent_id != parent_msg_id(
+                        msg_or_type, args, kwargs
+                    ):
+                        return result
                     output, display_id = to_output(msg_type, content)
                     self.callback(msg_type, output, display_id)
             except Exception:  # the chat copy is a convenience; the real output was sent

@@ -20,21 +20,28 @@ from pydantic import ValidationError
 from ..commands import all_commands, run_command
 from .protocol import (
     ApproveRequest,
+    CheckpointsRequest,
     CommandInfo,
     CommandRequest,
     CommandResultMessage,
     CommandsMessage,
     CommandsRequest,
+    DiffRequest,
     ErrorMessage,
     HistoryRequest,
     NamesMessage,
     NamesRequest,
     PromptRequest,
     StateRequest,
+    VariablesRequest,
+    WireRequest,
     client_message,
 )
 
 log = logging.getLogger(__name__)
+
+#: Read requests of the inspectors and the Checkpoints view (answered where they arrive).
+READS = (CheckpointsRequest, DiffRequest, VariablesRequest, WireRequest)
 
 
 class ChannelHub(Protocol):
@@ -161,6 +168,10 @@ class ChatChannel:
                 problem = self.hub.approve(request)
                 if problem:
                     self.send(ErrorMessage(request_id=request.request_id, message=problem))
+            elif isinstance(request, READS):
+                from .reads import answer_read
+
+                self.send(answer_read(self.session, request))
             elif isinstance(request, NamesRequest):
                 from .mentions import user_names
 

@@ -90,6 +90,7 @@ class ChatHistory:
         self.dropped = 0
         self._next_id = 1
         self._sizes: dict[int, int] = {}
+        self._saved: dict[int, tuple[tuple[int, str, bool], dict[str, Any]]] = {}
 
     @property
     def current(self) -> ChatTurn | None:
@@ -102,6 +103,45 @@ class ChatHistory:
         self.turns.clear()
         self._sizes.clear()
         self.dropped = 0
+        self._saved.clear()
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save(self) -> list[dict[str, Any]]:
+        """The kept turns as JSON for a checkpoint; a finished turn is the same dict each time.
+
+        Reusing the dict lets the store encode a finished turn once, however many checkpoints
+        record it (see :mod:`aiikernel.checkpoints.conversation`).
+        """
+        items = []
+        for turn in self.turns:
+            key = (turn.id, turn.status, turn.diff is not None)
+            cached = self._saved.get(turn.id)
+            if cached is None or cached[0] != key or turn.status == "running":
+                cached = (key, turn.model_dump(mode="json"))
+                self._saved[turn.id] = cached
+            items.append(cached[1])
+        alive = {t.id for t in self.turns}
+        for stale in [i for i in self._saved if i not in alive]:
+            del self._saved[stale]
+        return items
+
+    def load(self, items: list[dict[str, Any]]) -> None:
+        """Replace the turns with saved ones (a restore); a turn saved running is interrupted."""
+        turns = []
+        for item in items:
+            try:
+                turn = ChatTurn.model_validate(item)
+            except ValueError:
+                continue  # a record from another version: the rest still shows
+            if turn.status == "running":
+                turn.status = "interrupted"
+            turns.append(turn)
+        self.turns = turns
+        self._saved.clear()
+        self._sizes = {t.id: len(t.model_dump_json()) for t in turns}
+        self._next_id = max([self._next_id, *(t.id + 1 for t in turns)])
+        self._bound()
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -200,6 +240,8 @@ class ChatHistory:
             turn.notices.append(event.message)
         elif kind == "error":
             turn.error = TurnError(category=event.category, message=event.message)
+        elif kind == "state_diff":
+            turn.diff = wire
         elif kind == "done":
             turn.status = event.reason
             for step in turn.steps:

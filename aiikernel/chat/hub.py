@@ -63,13 +63,16 @@ class ChatHub(LoggingConfigurable):
         self._pending_request: str | None = None
         self._pending_labels: list[str] = []
         self._armed: tuple[int, int] | None = None
-        self._user_cell = False
+        self._user_cell: Any = None  # the running user cell's record in the session's cell log
         #: Run mode ``ask``: the block (turn, step, index) waiting for the user, and the answer.
         self._awaiting: tuple[int, int, int] | None = None
         self._decision: Any = None
         self._decided = threading.Event()
         self._tap: Any = None
+        self._state_mark: tuple[Any, ...] | None = None
+        self._resume: Any = False  # not looked up yet
         session.observers.append(self.on_event)
+        session.conversation_parts["chat"] = _ChatPart(self)
         shell = session.shell
         kernel = getattr(shell, "kernel", None)
         if kernel is not None and getattr(kernel, "session", None) is not None:
@@ -117,7 +120,6 @@ class ChatHub(LoggingConfigurable):
         with self.lock:
             history = self.history
             if event.kind == "turn_started":
-                self._forget_if_reset(starting=True)
                 request_id, self._pending_request = self._pending_request, None
                 labels, self._pending_labels = self._pending_labels, []
                 turn = history.begin(
@@ -128,6 +130,11 @@ class ChatHub(LoggingConfigurable):
                     max_steps=getattr(event, "max_steps", None),
                 )
                 turn.attachments = labels
+                turn.checkpoint = getattr(self.session, "turn_checkpoint", None)
+            elif event.kind == "state_diff":  # comes after `done`: it belongs to the last turn
+                if not history.turns:
+                    return
+                turn = history.turns[-1]
             else:
                 turn = history.current
                 if turn is None:
@@ -141,6 +148,7 @@ class ChatHub(LoggingConfigurable):
             wire = history.apply(turn, event)
             if event.kind == "turn_started":
                 wire["attachments"] = list(turn.attachments)
+                wire["checkpoint"] = turn.checkpoint
             self.seq += 1
             if not self.channels:  # no panel open: nothing to build (nor its models to import)
                 return
@@ -164,31 +172,43 @@ class ChatHub(LoggingConfigurable):
             if turn is not None:
                 self.on_event(TurnDone(reason="interrupted", steps=len(turn.steps)))
 
-    def _forget_if_reset(self, starting: bool = False) -> None:
-        """After `/reset` (the session's prompt count went back to zero) start a fresh history."""
-        count = self.session.turn_count
-        reset = count == 1 if starting else count == 0
-        if reset and self.history.turns and self.history.current is None:
-            from .protocol import HistoryMessage
+    def load_turns(self, items: list[Any]) -> None:
+        """A restore (or `/reset`) replaced the conversation: draw it again in every panel."""
+        from .protocol import HistoryMessage
 
-            self.history.clear()
+        with self.lock:
+            if items:
+                self.history.load(items)
+            else:
+                self.history.clear()
             self.seq += 1
-            self._broadcast(HistoryMessage(seq=self.seq, turns=[]).model_dump(mode="json"))
+            message = HistoryMessage(
+                seq=self.seq,
+                turns=[turn.model_copy(deep=True) for turn in self.history.turns],
+                dropped=self.history.dropped,
+                busy=self.busy,
+            )
+            self._broadcast(message.model_dump(mode="json"))
 
     # -- code outputs ------------------------------------------------------------------------
 
     def _pre_run_cell(self, info: Any) -> None:
-        if self._tap is None:
+        tap = self._tap
+        if tap is None:
             return
         # A user cell: its outputs go to the session's recent cells (what the model is told).
-        self._user_cell = self._armed is None and bool(
-            getattr(self.session, "recording_cell", False)
-        )
-        if self._armed is not None or self._user_cell:
-            self._tap.active = True
+        recording = self._armed is None and getattr(self.session, "recording_cell", False)
+        self._user_cell = self.session.cell_log.current if recording else None
+        # A user cell's outputs are taken by its request, until the next cell: its last stream
+        # text comes with the kernel's own flush after the cell, so nothing is flushed here.
+        tap.parent_id = _request_id(self.session.shell) if recording else None
+        tap.active = self._armed is not None or self._user_cell is not None
 
     def _post_run_cell(self, result: Any) -> None:
+        self._tell_panels_if_changed()
         if self._tap is None or not self._tap.active:
+            return
+        if self._user_cell is not None and self._tap.parent_id is not None:
             return
         # Stream text still buffered belongs to this block: flush it through the tap first
         # (without holding the lock: the IO thread needs it to deliver the text).
@@ -198,16 +218,16 @@ class ChatHub(LoggingConfigurable):
             except Exception:
                 pass
         self._tap.active = False
-        self._user_cell = False
+        self._user_cell = None
 
     def _on_output(self, msg_type: str, output: dict[str, Any], display_id: str | None) -> None:
-        from .protocol import CodeClear, CodeOutput, EventMessage
-
         with self.lock:
-            if self._user_cell and self._armed is None:
+            if self._user_cell is not None and self._armed is None:
                 if msg_type not in ("clear_output", "update_display_data"):
-                    self.session.cell_log.add_output(output)
+                    self.session.cell_log.add_output(output, self._user_cell)
                 return
+            from .protocol import CodeClear, CodeOutput, EventMessage
+
             turn = self.history.current
             if turn is None or self._armed is None:
                 return
@@ -243,7 +263,6 @@ class ChatHub(LoggingConfigurable):
         from .protocol import HistoryMessage
 
         with self.lock:
-            self._forget_if_reset()
             history = self.history
             return HistoryMessage(
                 request_id=request_id,
@@ -253,12 +272,28 @@ class ChatHub(LoggingConfigurable):
                 busy=self.busy,
             )
 
+    def _mark(self) -> tuple[Any, ...]:
+        """What the footer shows that a cell can change (`%model`, `%ai /reset`, a turn)."""
+        s = self.session
+        return (s.model_override, len(s.conversation), s.turn_count, s.run_mode, s.max_steps)
+
+    def _tell_panels_if_changed(self) -> None:
+        """After a cell: a panel's footer follows `%model` and friends typed in the notebook
+        (cheap when nothing changed, nothing at all without a panel)."""
+        if not self.channels or self._mark() == self._state_mark:
+            return
+        try:
+            self.after_command()
+        except Exception:  # the footer is a convenience; never fail the user's cell
+            log.debug("state broadcast after a cell failed", exc_info=True)
+
     def state_message(self, request_id: str | None = None) -> Any:
         from ..lm.usage import usage_tracker
         from .protocol import SessionUsage, StateMessage
 
+        resume = self._resume_info()
         with self.lock:
-            self._forget_if_reset()
+            self._state_mark = self._mark()
             total = usage_tracker(self.session).session_total.as_dict()
             return StateMessage(
                 request_id=request_id,
@@ -269,6 +304,7 @@ class ChatHub(LoggingConfigurable):
                 max_steps=self.session.max_steps,
                 auth_source=self._auth_source(),
                 run_mode=self.session.run_mode,
+                resume=resume,
                 usage=SessionUsage(
                     requests=total["requests"],
                     prompt_tokens=total["prompt_tokens"],
@@ -276,6 +312,38 @@ class ChatHub(LoggingConfigurable):
                     cost=total["cost"],
                 ),
             )
+
+    def _resume_info(self) -> Any:
+        """An earlier session to offer resuming, while this kernel has no checkpoint yet."""
+        session = self.session
+        if not getattr(session, "checkpoints_enabled", False):
+            return None
+        try:
+            store = session.checkpoints
+            if store.head is not None or session.conversation:
+                return None
+            if self._resume is False:
+                from ..checkpoints.resume import resume_offer
+
+                offer = resume_offer(store)
+                self._resume = offer
+            offer = self._resume
+            if offer is None:
+                return None
+            from .protocol import ResumeInfo
+
+            return ResumeInfo(
+                ref=offer.ref,
+                session=offer.session,
+                checkpoint=offer.checkpoint,
+                label=offer.label,
+                time=offer.time,
+                names=offer.names,
+                turns=offer.turns,
+            )
+        except Exception:  # an unreadable store shows in /checkpoints; the panel still works
+            log.debug("resume lookup failed", exc_info=True)
+            return None
 
     def _auth_source(self) -> str | None:
         """Where the current model's key comes from (the footer shows it)."""
@@ -295,9 +363,16 @@ class ChatHub(LoggingConfigurable):
         """Run a panel's prompt as a turn (events reach every panel through :meth:`on_event`)."""
         parts: list[dict[str, Any]] = []
         if getattr(request, "attachments", None):
+            from ..lm.config import models_config
             from .mentions import attachment_parts
 
-            parts, labels = attachment_parts(self.session.namespace, request.attachments)
+            parts, labels = attachment_parts(
+                self.session.namespace,
+                request.attachments,
+                max_image_bytes=models_config(self.session).max_image_bytes,
+            )
+            if any(a.kind == "image" for a in request.attachments):
+                self.session.mark_changed("images")  # the next checkpoint re-examines the dict
             self._pending_labels = labels
         self.session.pending_attachments = parts + list(self.session.pending_attachments)
         with self.lock:
@@ -357,9 +432,31 @@ class ChatHub(LoggingConfigurable):
 
     def after_command(self) -> None:
         """A command may have reset the conversation or changed the model: tell the panels."""
+        state = self.state_message().model_dump(mode="json")
         with self.lock:
-            self._forget_if_reset()
-            self._broadcast(self.state_message().model_dump(mode="json"))
+            self._broadcast(state)
+
+
+def _request_id(shell: Any) -> str | None:
+    """The msg_id of the execute request the shell runs now (None when unknown)."""
+    try:
+        return shell.kernel.get_parent("shell")["header"]["msg_id"]
+    except Exception:
+        return None
+
+
+class _ChatPart:
+    """The chat panel's turns as a part of the conversation checkpoints record."""
+
+    def __init__(self, hub: ChatHub) -> None:
+        self.hub = hub
+
+    def save(self) -> list[Any]:
+        with self.hub.lock:
+            return self.hub.history.save()
+
+    def load(self, items: list[Any]) -> None:
+        self.hub.load_turns(items)
 
 
 def chat_hub(session: AiSession) -> ChatHub:

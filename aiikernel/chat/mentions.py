@@ -47,13 +47,41 @@ def variable_summary(namespace: Mapping[str, Any], name: str) -> str:
     return "\n".join(lines)
 
 
+def image_part(
+    namespace: dict[str, Any], label: str, data: str, max_bytes: int
+) -> tuple[dict[str, Any], str]:
+    """A pasted image kept in ``images`` (as ``/image`` keeps files) and its content part;
+    an image that cannot be used becomes a note the model reads and a label saying why."""
+    import base64
+    import binascii
+
+    from ..lm.images import ImageError, image_from_bytes, store_image
+
+    try:
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ImageError(f"{label}: the pasted data is not valid base64") from None
+        image = image_from_bytes(label, raw, max_bytes=max_bytes)
+        key = store_image(namespace, image)
+    except ImageError as exc:
+        note = f"The user attached an image that could not be used: {exc}"
+        return {"type": "text", "text": note}, f"{label} (not attached: {exc})"
+    return image.content_part(), f"images[{key!r}]"
+
+
 def attachment_parts(
-    namespace: Mapping[str, Any], attachments: list[Any]
+    namespace: dict[str, Any], attachments: list[Any], *, max_image_bytes: int = 20 * 1024 * 1024
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Content parts (OpenAI format) for ``attachments`` and their labels."""
     parts: list[dict[str, Any]] = []
     labels: list[str] = []
     for item in attachments:
+        if item.kind == "image":
+            part, label = image_part(namespace, item.label, item.data, max_image_bytes)
+            parts.append(part)
+            labels.append(label)
+            continue
         if item.kind == "variable":
             label = f"@{item.name}"
             body = variable_summary(namespace, item.name)

@@ -12,7 +12,10 @@ Version 2 added ``history``, ``commands``, event broadcasting with ``seq``/``tur
 code outputs as Jupyter MIME bundles, and session totals in ``state``.  Version 3 added
 attachments (@-mentions) on ``prompt``, their labels on a turn, the ``names`` request, and run
 mode ``ask`` (``run_mode`` on ``prompt``, the ``code_awaiting`` event, the ``approve`` request,
-block statuses ``pending``/``skipped``).
+block statuses ``pending``/``skipped``).  Version 4 added time travel: a turn's ``diff``
+(the ``state_diff`` event after ``done``), its ``checkpoint`` (the one taken before it, what
+edit-and-replay restores), an unsolicited ``history`` after a restore moved the conversation,
+and ``resume`` on ``state`` (an earlier kernel session this one may resume).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 TARGET_NAME = "aiikernel.chat"
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_PROMPT_CHARS = 1_000_000
 MAX_ATTACHMENT_CHARS = 200_000
 
@@ -51,7 +54,22 @@ class TextAttachment(BaseModel):
     text: str = Field(max_length=MAX_ATTACHMENT_CHARS)
 
 
-Attachment = Annotated[VariableMention | TextAttachment, Field(discriminator="kind")]
+#: Base64 characters of a pasted image (20 MiB of bytes, ``AiModels.max_image_bytes``'s default).
+MAX_IMAGE_CHARS = 28_000_000
+
+
+class ImageAttachment(BaseModel):
+    """An image pasted or dropped into the panel; the kernel checks it as ``/image`` does."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["image"]
+    label: str = Field(min_length=1, max_length=256)
+    data: str = Field(min_length=1, max_length=MAX_IMAGE_CHARS)
+
+
+Attachment = Annotated[
+    VariableMention | TextAttachment | ImageAttachment, Field(discriminator="kind")
+]
 
 
 class PromptRequest(_Request):
@@ -106,6 +124,32 @@ class NamesRequest(_Request):
     type: Literal["names"]
 
 
+class CheckpointsRequest(_Request):
+    """The checkpoint tree (the Checkpoints view); answered on the subshell (version 4)."""
+
+    type: Literal["checkpoints"]
+
+
+class DiffRequest(_Request):
+    """What checkpoint ``checkpoint`` changed since its parent (None: the current one)."""
+
+    type: Literal["diff"]
+    checkpoint: str | None = Field(default=None, max_length=300)
+
+
+class VariablesRequest(_Request):
+    """The variables inspector: names with type, shape, size and a short value (version 4)."""
+
+    type: Literal["variables"]
+
+
+class WireRequest(_Request):
+    """The wire log inspector: the last model exchanges, secrets redacted (version 4)."""
+
+    type: Literal["wire"]
+    count: int = Field(default=5, ge=1, le=50)
+
+
 ClientMessage = Annotated[
     PromptRequest
     | CommandRequest
@@ -113,7 +157,11 @@ ClientMessage = Annotated[
     | HistoryRequest
     | CommandsRequest
     | NamesRequest
-    | ApproveRequest,
+    | ApproveRequest
+    | CheckpointsRequest
+    | DiffRequest
+    | VariablesRequest
+    | WireRequest,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)
@@ -184,6 +232,10 @@ class ChatTurn(BaseModel):
     notices: list[str] = Field(default_factory=list)
     #: Labels of what was attached to the prompt (``@df``, ``@file:data.csv``, …).
     attachments: list[str] = Field(default_factory=list)
+    #: The checkpoint taken before this turn (edit-and-replay restores it); version 4.
+    checkpoint: str | None = None
+    #: What the turn did to the namespace: the ``state_diff`` event as sent; version 4.
+    diff: dict[str, Any] | None = None
 
 
 class CommandInfo(BaseModel):
@@ -282,6 +334,81 @@ class StateMessage(BaseModel):
     #: ``oauth``, ``none``), or ``missing``; version 3.
     auth_source: str | None = None
     run_mode: Literal["auto", "ask"] = "auto"
+    #: An earlier session to resume; only while this kernel has no checkpoint of its own.
+    resume: ResumeInfo | None = None
+
+
+class ResumeInfo(BaseModel):
+    """An earlier kernel session of this notebook that a fresh kernel may resume (version 4).
+
+    The panel offers "Resume from checkpoint N (label, time)"; nothing happens until the
+    user asks (the ``/resume REF`` command).
+    """
+
+    ref: str
+    session: str
+    checkpoint: str
+    label: str
+    time: float
+    names: list[str] = Field(default_factory=list)
+    turns: int = 0
+
+
+class CheckpointNode(BaseModel):
+    """One checkpoint of the tree as the Checkpoints view draws it."""
+
+    id: str
+    parent: str | None = None
+    label: str
+    kind: str
+    time: float
+    pruned: bool = False
+    added_bytes: int = 0
+    forks: list[str] = Field(default_factory=list)
+    names: int = 0
+
+
+class CheckpointsMessage(BaseModel):
+    type: Literal["checkpoints"] = "checkpoints"
+    request_id: str | None = None
+    head: str | None = None
+    nodes: list[CheckpointNode] = Field(default_factory=list)
+    #: Why there is no tree (checkpoints off, an unsafe store), else null.
+    problem: str | None = None
+
+
+class DiffMessage(BaseModel):
+    type: Literal["diff"] = "diff"
+    request_id: str
+    checkpoint: str | None = None
+    #: ``StateDiff`` as JSON (before, after, added, changed, deleted), or null with ``problem``.
+    diff: dict[str, Any] | None = None
+    text: str = ""
+    problem: str | None = None
+
+
+class VariableInfo(BaseModel):
+    name: str
+    #: Type and shape (``DataFrame 1000×5``), read without running the user's code.
+    summary: str
+    #: Bytes of the data when known cheaply (arrays, frames, str/bytes), else null.
+    size: int | None = None
+    #: A short value for built-in scalars and strings only ("" otherwise).
+    value: str = ""
+
+
+class VariablesMessage(BaseModel):
+    type: Literal["variables"] = "variables"
+    request_id: str
+    variables: list[VariableInfo]
+
+
+class WireMessage(BaseModel):
+    type: Literal["wire"] = "wire"
+    request_id: str
+    #: The exchanges as Markdown (requests and responses, secrets redacted).
+    markdown: str
+    count: int = 0
 
 
 class ErrorMessage(BaseModel):
@@ -297,6 +424,10 @@ ServerMessage = Annotated[
     | NamesMessage
     | CommandResultMessage
     | StateMessage
+    | CheckpointsMessage
+    | DiffMessage
+    | VariablesMessage
+    | WireMessage
     | ErrorMessage,
     Field(discriminator="type"),
 ]

@@ -69,8 +69,7 @@ def collect(
             result["kept_bytes"] = sum(sizes.values())
             return result, stubs
         if not manifest.pruned:
-            for entry in manifest.entries.values():
-                live.update(entry.chunk_keys())
+            live.update(manifest.chunk_keys())
     for key, size in sizes.items():
         if key not in live:
             chunks.path(key).unlink(missing_ok=True)
@@ -124,7 +123,7 @@ def _prune(
     users: dict[str, int] = {}
     for _, m in manifests:
         if m is not None and not m.pruned:
-            for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
+            for key in m.chunk_keys():
                 users[key] = users.get(key, 0) + 1
     total = sum(sizes.get(k, 0) for k in users)
     stubs: list[Manifest] = []
@@ -137,11 +136,11 @@ def _prune(
             break
         if m.session == policy.session and m.id in policy.protected:
             continue
-        for key in {k for e in m.entries.values() for k in e.chunk_keys()}:
+        for key in m.chunk_keys():
             users[key] -= 1
             if users[key] == 0:
                 total -= sizes.get(key, 0)
-        stub = m.model_copy(update={"entries": {}, "pruned": True})
+        stub = m.model_copy(update={"entries": {}, "conversation": None, "pruned": True})
         atomic_write(path, stub.model_dump_json().encode(), root / "tmp")
         stubs.append(stub)
     return stubs

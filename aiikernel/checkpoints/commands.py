@@ -1,6 +1,9 @@
-"""Checkpoint commands: `/tree`, `/undo`, `/restore ID`, `/fork LABEL`, `/checkpoints`.
+"""Checkpoint commands: `/tree`, `/undo`, `/restore ID`, `/fork LABEL`, `/diff [ID]`,
+`/resume [ID]`, `/checkpoints`.
 
-Each is also a line magic (`%tree` …).  Store errors become short messages via
+Each is also a line magic (`%tree` …).  A checkpoint holds the namespace *and* the
+conversation: the commands that move the namespace put the recorded conversation back too,
+so the model is never sent a turn that was undone.  Store errors become short messages via
 :class:`CommandError`; nothing here imports the store until a command runs.
 """
 
@@ -19,7 +22,8 @@ class CheckpointSession(Protocol):
     """What these commands use of the AI session (an ``AiSession``).
 
     Checkpoints sit below the session, so they name its shape instead of importing it;
-    ``checkpoints_enabled`` and ``tracker`` are read when present.
+    ``checkpoints_enabled``, ``tracker``, ``conversation_state()`` and
+    ``load_conversation_state(state)`` are used when present.
     """
 
     @property
@@ -56,12 +60,42 @@ def _guard(action: Callable[[], T]) -> T:
         raise CommandError(f"the checkpoint store could not be used: {exc}") from None
 
 
+def _conversation(session: CheckpointSession) -> Any:
+    """The live conversation, saved with the state a command moves away from."""
+    state = getattr(session, "conversation_state", None)
+    return state() if callable(state) else None
+
+
+def _put_back_conversation(session: CheckpointSession, report: Any) -> str:
+    """Load the target's conversation into the session; returns the line that says so."""
+    load = getattr(session, "load_conversation_state", None)
+    if not callable(load):
+        return ""
+    if report.conversation is None:
+        return "Conversation: that checkpoint did not record one; it stays as it is."
+    load(report.conversation)
+    messages = len(report.conversation.get("messages", []))
+    turns = len(report.conversation.get("chat", []))
+    what = f"{turns} turn{'s' if turns != 1 else ''}" if "chat" in report.conversation else ""
+    what = what or f"{messages} message{'s' if messages != 1 else ''}"
+    return f"Conversation: back to {what} as it was then (later turns are not sent to the model)."
+
+
+def _moved(session: CheckpointSession, report: Any) -> CommandResult:
+    """The result of a command that moved the namespace (and the conversation)."""
+    lines = [report.message]
+    said = _put_back_conversation(session, report)
+    if said:
+        lines.append(said)
+    return CommandResult(_markdown_lines("\n".join(lines)), data=report.model_dump())
+
+
 def _markdown_lines(text: str) -> str:
     """Keep the store's lines as lines in Markdown (hard breaks)."""
     return "  \n".join(text.splitlines())
 
 
-def _node(manifest: Any) -> dict[str, Any]:
+def _node(manifest: Any, forks: dict[str, list[str]]) -> dict[str, Any]:
     return {
         "id": manifest.id,
         "parent": manifest.parent,
@@ -69,6 +103,9 @@ def _node(manifest: Any) -> dict[str, Any]:
         "kind": manifest.kind,
         "time": manifest.time,
         "pruned": manifest.pruned,
+        "added_bytes": manifest.added_bytes,
+        "forks": forks.get(manifest.id, []),
+        "names": len(manifest.entries),
     }
 
 
@@ -83,9 +120,15 @@ def tree_command(session: CheckpointSession, args: str) -> CommandResult:
         raise CommandError("/tree takes no argument but `all`")
     store = _store(session)
     text = _guard(lambda: store.render_tree(None if words else TREE_RECENT))
-    nodes = _guard(store.checkpoints)
-    data = {"head": _guard(lambda: store.head), "nodes": [_node(m) for m in nodes]}
-    return CommandResult(f"```\n{text}\n```", data=data)
+    return CommandResult(f"```\n{text}\n```", data=_guard(lambda: tree_data(store)))
+
+
+def tree_data(store: Any) -> dict[str, Any]:
+    """The tree as data: ``head`` and one node per checkpoint (the panel draws it)."""
+    forks: dict[str, list[str]] = {}
+    for label, cid in store.forks().items():
+        forks.setdefault(cid, []).append(label)
+    return {"head": store.head, "nodes": [_node(m, forks) for m in store.checkpoints()]}
 
 
 @command("undo", usage="/undo", help="Put the namespace back as it was before the last AI turn.")
@@ -95,10 +138,13 @@ def undo_command(session: CheckpointSession, args: str) -> CommandResult:
     store = _store(session)
     report = _guard(
         lambda: store.undo(
-            session.namespace, touched=_touched(session), hidden=session.hidden_names
+            session.namespace,
+            touched=_touched(session),
+            hidden=session.hidden_names,
+            conversation=_conversation(session),
         )
     )
-    return CommandResult(_markdown_lines(report.message), data=report.model_dump())
+    return _moved(session, report)
 
 
 @command(
@@ -113,10 +159,14 @@ def restore_command(session: CheckpointSession, args: str) -> CommandResult:
     store = _store(session)
     report = _guard(
         lambda: store.restore(
-            session.namespace, target, touched=_touched(session), hidden=session.hidden_names
+            session.namespace,
+            target,
+            touched=_touched(session),
+            hidden=session.hidden_names,
+            conversation=_conversation(session),
         )
     )
-    return CommandResult(_markdown_lines(report.message), data=report.model_dump())
+    return _moved(session, report)
 
 
 @command("fork", usage="/fork LABEL", help="Checkpoint now and name it as a branch point.")
@@ -127,13 +177,84 @@ def fork_command(session: CheckpointSession, args: str) -> CommandResult:
     store = _store(session)
     info = _guard(
         lambda: store.fork(
-            label, session.namespace, touched=_touched(session), hidden=session.hidden_names
+            label,
+            session.namespace,
+            touched=_touched(session),
+            hidden=session.hidden_names,
+            conversation=_conversation(session),
         )
     )
     return CommandResult(
         f"Fork **{label}** is checkpoint [{info.id}]; come back with `/restore {label}`.",
         data=info.model_dump(),
     )
+
+
+@command(
+    "diff",
+    usage="/diff [ID]",
+    help="What a checkpoint changed since the one before it (default: the current one, "
+    "i.e. the last turn): names added, changed, deleted, with shapes.",
+)
+def diff_command(session: CheckpointSession, args: str) -> CommandResult:
+    words = split_args(args)
+    if len(words) > 1:
+        raise CommandError("/diff takes one checkpoint id at most")
+    store = _store(session)
+    diff = _guard(lambda: store.diff(words[0] if words else None))
+    since = f"[{diff.before}]" if diff.before else "an empty namespace"
+    title = f"Checkpoint [{diff.after}] against {since}: {diff.text()}."
+    rows = [title]
+    for sign, items in (("+", diff.added), ("~", diff.changed), ("-", diff.deleted)):
+        rows.extend(f"{sign} {item.describe()}" for item in items)
+    return CommandResult(_markdown_lines("\n".join(rows)), data=diff.model_dump())
+
+
+@command(
+    "resume",
+    usage="/resume [SESSION/ID]",
+    help="After a kernel restart: bring back the variables and the conversation of the "
+    "previous kernel session (its last checkpoint, or the one given).",
+)
+def resume_command(session: CheckpointSession, args: str) -> CommandResult:
+    from .resume import resume_offer
+
+    words = split_args(args)
+    if len(words) > 1:
+        raise CommandError("/resume takes one SESSION/ID at most (/checkpoints sessions)")
+    store = _store(session)
+    if words:
+        ref = words[0]
+        if "/" not in ref:
+            raise CommandError(
+                "give SESSION/ID (see /checkpoints sessions); /restore ID is for this kernel's tree"
+            )
+    else:
+        offer = _guard(lambda: resume_offer(store))
+        if offer is None:
+            raise CommandError(
+                "there is no earlier kernel session of this notebook to resume "
+                "(/checkpoints sessions lists every session in this folder)"
+            )
+        ref = offer.ref
+    report = _guard(
+        lambda: store.restore(
+            session.namespace,
+            ref,
+            touched=_touched(session),
+            hidden=session.hidden_names,
+            conversation=_conversation(session),
+        )
+    )
+    result = _moved(session, report)
+    if report.not_rolled_back:
+        missing = [f"{n} ({why})" for n, why in sorted(report.not_rolled_back.items())]
+        result.markdown += (
+            "  \n**Could not be restored** (run the cells that made them): "
+            + ", ".join(missing)
+            + "."
+        )
+    return result
 
 
 def _size(n: int) -> str:

@@ -245,12 +245,6 @@ def split_group(entry: Entry, members: list[str]) -> dict[str, Entry]:
     return out
 
 
-def same_state(a: Mapping[str, Entry], b: Mapping[str, Entry]) -> bool:
-    if a.keys() != b.keys():
-        return False
-    return all(a[n].same_content(b[n]) or (a[n].kind == b[n].kind == "unpicklable") for n in a)
-
-
 def cycles(entries: Mapping[str, Entry]) -> list[set[str]]:
     """Groups of names whose stored data point at each other in a circle (Tarjan, iterative)."""
     holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}

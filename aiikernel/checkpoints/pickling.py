@@ -238,12 +238,26 @@ def load_group(
     chunks: ChunkStore,
     resolve: Callable[[str], Any],
     namespace: dict,
+    map_buffers: bool = False,
+    verify: bool = True,
 ) -> tuple[Any, ...]:
-    """The member values of a stored ``value`` entry, freshly built."""
+    """The member values of a stored ``value`` entry, freshly built.
+
+    ``map_buffers``: big out-of-band buffers (array data) are mapped copy-on-write from
+    their chunk files (:mod:`.mapping`) instead of read; ``verify`` hashes them too.
+    """
     label = ", ".join(f"'{m}'" for m in entry.members)
     assert entry.stream is not None and entry.codec is not None
     stream = chunks.read(entry.stream, label)
-    buffers = [chunks.read(blob, label) for blob in entry.buffers]
+    buffers: list[Any] = []
+    for blob in entry.buffers:
+        if map_buffers:
+            from .mapping import map_blob, mappable
+
+            if mappable(blob):
+                buffers.append(map_blob(chunks, blob, label, verify=verify))
+                continue
+        buffers.append(chunks.read(blob, label))
     cls = _unpickler_class(entry.codec)
     try:
         values = cls(io.BytesIO(stream), buffers=buffers, resolve=resolve, ns=namespace).load()

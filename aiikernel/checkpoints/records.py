@@ -8,6 +8,7 @@ rejected with a clear validation error instead of half-loading.
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -51,6 +52,8 @@ class Entry(BaseModel):
     module: str | None = None
     type_name: str = ""
     error: str = ""
+    #: Type and shape/length as the diff shows them (``DataFrame 1000×5``); see ``summary.py``.
+    summary: str = ""
 
     def same_content(self, other: Entry | None) -> bool:
         """True when restoring ``other`` over this entry would change nothing by itself."""
@@ -72,7 +75,44 @@ class Entry(BaseModel):
         return keys
 
 
-CheckpointKind = Literal["turn", "auto", "fork", "manual"]
+def same_entries(a: Mapping[str, Entry], b: Mapping[str, Entry]) -> bool:
+    """Whether two checkpoints stored the same namespace (unpicklables count as equal)."""
+    if a.keys() != b.keys():
+        return False
+    return all(a[n].same_content(b[n]) or (a[n].kind == b[n].kind == "unpicklable") for n in a)
+
+
+CheckpointKind = Literal["turn", "after", "auto", "fork", "manual"]
+
+
+class ItemRef(BaseModel):
+    """One conversation item: ``size`` bytes of JSON at ``offset`` in the chunk ``key``.
+
+    The items a checkpoint adds are packed into one chunk (one write, one fsync); later
+    checkpoints point at the items they share instead of writing them again.
+    """
+
+    key: str
+    offset: int
+    size: int
+    #: Size of the whole chunk (read and hash-checked as one).
+    pack: int
+    #: xxh3-128 of the item's JSON: equal items are one item, wherever they were written.
+    digest: str
+
+
+class ConversationRef(BaseModel):
+    """The conversation at a checkpoint: each part (``messages``, ``chat``) a list of items.
+
+    ``digest`` covers the model messages only: two checkpoints with the same namespace and
+    the same messages are the same state (the chat's display details do not count).
+    """
+
+    parts: dict[str, list[ItemRef]] = Field(default_factory=dict)
+    digest: str = ""
+
+    def chunk_keys(self) -> set[str]:
+        return {item.key for items in self.parts.values() for item in items}
 
 
 class Manifest(BaseModel):
@@ -89,6 +129,25 @@ class Manifest(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
     entries: dict[str, Entry] = Field(default_factory=dict)
     pruned: bool = False
+    #: The conversation when the checkpoint was taken (None: not recorded, older stores).
+    conversation: ConversationRef | None = None
+    #: Bytes of new chunks this checkpoint wrote (the size it added to the store).
+    added_bytes: int = 0
+
+    def chunk_keys(self) -> set[str]:
+        """Every chunk this checkpoint needs (namespace data and conversation)."""
+        keys = {k for e in self.entries.values() for k in e.chunk_keys()}
+        if self.conversation is not None:
+            keys.update(self.conversation.chunk_keys())
+        return keys
+
+    def same_state(self, other: Manifest) -> bool:
+        """Same namespace and, when both recorded it, the same model messages."""
+        if not same_entries(self.entries, other.entries):
+            return False
+        if self.conversation is None or other.conversation is None:
+            return True
+        return self.conversation.digest == other.conversation.digest
 
     def unpicklable(self) -> dict[str, str]:
         """Names that could not be stored, with their type names."""
@@ -108,6 +167,8 @@ class CheckpointInfo(BaseModel):
     unpicklable: dict[str, str] = Field(default_factory=dict)
     bytes_written: int = 0
     seconds: float = 0.0
+    #: Of ``seconds``: writing the conversation and the manifest durably (fsyncs).
+    write_seconds: float = 0.0
 
     @classmethod
     def from_manifest(
@@ -142,3 +203,6 @@ class RestoreReport(BaseModel):
     unchanged: list[str] = Field(default_factory=list)
     not_rolled_back: dict[str, str] = Field(default_factory=dict)
     message: str = ""
+    #: The target's conversation (parts → items), loaded before anything changed; None when
+    #: the checkpoint did not record one.  Not sent to panels (it can be large).
+    conversation: dict[str, list[Any]] | None = Field(default=None, exclude=True)

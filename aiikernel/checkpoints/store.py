@@ -41,13 +41,15 @@ from traitlets.config import LoggingConfigurable
 
 from . import tree
 from .collect import GcPolicy, collect, empty_result
+from .conversation import Conversation, ConversationWriter, read_conversation
+from .diff import StateDiff, diff_entries
 from .errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CorruptCheckpointError,
     UnsafeStoreError,
 )
-from .grouping import names_to_examine, same_state, store_names
+from .grouping import names_to_examine, store_names
 from .names import checkpointable_names
 from .objects import (
     ChunkStore,
@@ -58,6 +60,7 @@ from .objects import (
 )
 from .pickling import load_group
 from .records import CheckpointInfo, CheckpointKind, Manifest, RestoreReport
+from .summary import value_summary
 
 MiB = 1024 * 1024
 _ID = re.compile(r"^\[?(\d{1,9})\]?$")
@@ -148,6 +151,9 @@ class CheckpointStore(LoggingConfigurable):
         self._next_id = 0
         self._chunks: ChunkStore | None = None
         self._busy = threading.RLock()
+        self._conversations = ConversationWriter()
+        #: Seconds the last checkpoint spent writing its conversation and manifest (fsyncs).
+        self.write_seconds = 0.0
         #: The last checkpoints this object took, with their timings (newest last).
         self.recent: deque[CheckpointInfo] = deque(maxlen=64)
 
@@ -372,14 +378,24 @@ class CheckpointStore(LoggingConfigurable):
         hidden: Iterable[str] = frozenset(),
         meta: Mapping[str, Any] | None = None,
         kind: CheckpointKind = "turn",
+        conversation: Conversation | None = None,
+        skip_if_same: bool = False,
     ) -> CheckpointInfo:
-        """Snapshot ``namespace`` as a child of HEAD and move HEAD to it.
+        """Snapshot ``namespace`` (and ``conversation``) as a child of HEAD and move HEAD to it.
 
         ``touched`` are the names code touched since the last checkpoint (None: all).
+        ``skip_if_same``: when nothing changed since HEAD, HEAD is the answer (no new node).
         """
         started = time.perf_counter()
         manifest, examined, written = self._snapshot(
-            namespace, touched, hidden, kind=kind, label=label, meta=meta, skip_if_same=False
+            namespace,
+            touched,
+            hidden,
+            kind=kind,
+            label=label,
+            meta=meta,
+            skip_if_same=skip_if_same,
+            conversation=conversation,
         )
         info = CheckpointInfo.from_manifest(
             manifest,
@@ -387,6 +403,7 @@ class CheckpointStore(LoggingConfigurable):
             bytes_written=written,
             seconds=time.perf_counter() - started,
         )
+        info.write_seconds = self.write_seconds
         self.recent.append(info)
         return info
 
@@ -400,6 +417,7 @@ class CheckpointStore(LoggingConfigurable):
         label: str,
         meta: Mapping[str, Any] | None,
         skip_if_same: bool,
+        conversation: Conversation | None = None,
     ) -> tuple[Manifest, list[str], int]:
         self._open(create=True)
         with self._lock(exclusive=False):
@@ -411,8 +429,10 @@ class CheckpointStore(LoggingConfigurable):
             examine = names_to_examine(names, touched, base_entries)
             self.chunks.bytes_written = 0
             entries = store_names(namespace, names, examine, base_entries, self.chunks, touched)
-            if skip_if_same and base is not None and same_state(base.entries, entries):
-                return base, sorted(examine), 0
+            for name in examine & entries.keys():
+                summary = value_summary(namespace[name])
+                entries[name] = entries[name].model_copy(update={"summary": summary})
+            writing = time.perf_counter()
             manifest = Manifest(
                 id=f"{self._next_id:04d}",
                 session=self.session_name,
@@ -422,8 +442,17 @@ class CheckpointStore(LoggingConfigurable):
                 python=sys.version.split()[0],
                 meta=dict(meta or {}),
                 entries=entries,
+                conversation=(
+                    self._conversations.write(self.chunks, conversation)
+                    if conversation is not None
+                    else None
+                ),
             )
+            if skip_if_same and base is not None and base.same_state(manifest):
+                return base, sorted(examine), 0
+            manifest.added_bytes = self.chunks.bytes_written
             self._write_manifest(manifest)
+            self.write_seconds = time.perf_counter() - writing
             self._next_id += 1
             self._set_head(manifest.id)
             written = self.chunks.bytes_written
@@ -441,14 +470,19 @@ class CheckpointStore(LoggingConfigurable):
         *,
         touched: set[str] | None = None,
         hidden: Iterable[str] = frozenset(),
+        conversation: Conversation | None = None,
     ) -> RestoreReport:
         """Make ``namespace`` what it was at ``checkpoint_id`` (saving the current state first).
 
         ``SESSION/ID`` restores a checkpoint of another kernel session (an earlier run
         of the kernel): its state becomes a new checkpoint of this session's tree.
+        ``conversation`` is the live one, saved with the current state; the report carries
+        the target's (``report.conversation``) for the caller to put back.
         """
         if "/" in str(checkpoint_id):
-            return self._restore_foreign(namespace, str(checkpoint_id), touched, hidden)
+            return self._restore_foreign(
+                namespace, str(checkpoint_id), touched, hidden, conversation
+            )
         target_id = self.resolve_id(checkpoint_id)
         self._manifests.pop(target_id, None)  # read it from disk: it must still be there
         target = self._manifest(target_id)
@@ -462,17 +496,25 @@ class CheckpointStore(LoggingConfigurable):
             label=f"before restore of [{target_id}]",
             meta=None,
             skip_if_same=True,
+            conversation=conversation,
         )
         return self._apply(namespace, target, current, hidden)
 
     def _restore_foreign(
-        self, namespace: dict, ref: str, touched: set[str] | None, hidden: Iterable[str]
+        self,
+        namespace: dict,
+        ref: str,
+        touched: set[str] | None,
+        hidden: Iterable[str],
+        conversation: Conversation | None,
     ) -> RestoreReport:
         if not self._open(create=False):
             raise CheckpointNotFoundError("there are no checkpoints yet")
         target = self._foreign_manifest(ref)
         if target.session == self.session_name:
-            return self.restore(namespace, target.id, touched=touched, hidden=hidden)
+            return self.restore(
+                namespace, target.id, touched=touched, hidden=hidden, conversation=conversation
+            )
         where = f"{target.session}/{target.id}"
         if target.pruned:
             raise CheckpointError(f"checkpoint [{where}] was pruned by gc; its data is gone")
@@ -484,6 +526,7 @@ class CheckpointStore(LoggingConfigurable):
             label=f"before restore of [{where}]",
             meta=None,
             skip_if_same=True,
+            conversation=conversation,
         )
         report = self._apply(namespace, target, current, hidden, move_head=False, shown_as=where)
         # The namespace now is that state: record it in this tree (the chunks are shared).
@@ -497,6 +540,7 @@ class CheckpointStore(LoggingConfigurable):
                 python=sys.version.split()[0],
                 meta={"restored_from": where},
                 entries=target.entries,
+                conversation=target.conversation,
             )
             self._write_manifest(copy)
             self._next_id += 1
@@ -510,6 +554,7 @@ class CheckpointStore(LoggingConfigurable):
         *,
         touched: set[str] | None = None,
         hidden: Iterable[str] = frozenset(),
+        conversation: Conversation | None = None,
     ) -> RestoreReport:
         """Go back to the state before the last AI turn (itself undoable with /restore)."""
         if self.head is None:
@@ -523,21 +568,22 @@ class CheckpointStore(LoggingConfigurable):
             label="before undo",
             meta=None,
             skip_if_same=True,
+            conversation=conversation,
         )
-        if current.id != head.id and not head.pruned:
-            target = head
-        else:
-            target = self._previous_state(head)
-        return self._apply(namespace, target, current, hidden)
+        return self._apply(namespace, self._undo_target(head, current), current, hidden)
 
-    def _previous_state(self, head: Manifest) -> Manifest:
-        node = head
-        while node.parent is not None:
-            node = self._manifest(node.parent)
-            if node.pruned:
-                continue
-            if not same_state(node.entries, head.entries):
+    def _undo_target(self, head: Manifest, current: Manifest) -> Manifest:
+        """The nearest state before the last AI turn that differs from ``current``.
+
+        The state a turn left (an ``after`` checkpoint) is never the target: undo takes the
+        turn back, not only what was done since it.
+        """
+        node: Manifest | None = head
+        while node is not None:
+            usable = node.kind != "after" and not node.pruned
+            if usable and node.id != current.id and not node.same_state(current):
                 return node
+            node = self._manifest(node.parent) if node.parent is not None else None
         raise CheckpointNotFoundError("nothing to undo: the namespace is at the oldest checkpoint")
 
     def _apply(
@@ -566,6 +612,50 @@ class CheckpointStore(LoggingConfigurable):
                     if any(holder.get(r, r) in to_load for r in entry.refs):
                         to_load.add(name)
                         changed = True
+        fresh, failed = self._load(entries, to_load, namespace, shown_as or target.id)
+        restored_conversation = (
+            read_conversation(
+                self.chunks, target.conversation, f"checkpoint [{shown_as or target.id}]"
+            )
+            if target.conversation is not None
+            else None
+        )
+        # Nothing above touched the namespace: a corrupt checkpoint changes nothing.
+        removed = [n for n in checkpointable_names(namespace, hidden) if n not in entries]
+        for name in removed:
+            del namespace[name]
+        namespace.update(fresh)
+        if move_head:
+            self._set_head(target.id)
+        not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
+        for h, why in failed.items():
+            for m in entries[h].members or [h]:
+                not_rolled_back[m] = why
+        report = RestoreReport(
+            target=target.id,
+            saved_as=current.id,
+            restored=sorted(fresh),
+            removed=sorted(removed),
+            unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
+            not_rolled_back=not_rolled_back,
+            conversation=restored_conversation,
+        )
+        report.message = tree.restore_message(target, report, shown_as or target.id)
+        return report
+
+    def _load(
+        self,
+        entries: Mapping[str, Any],
+        to_load: set[str],
+        namespace: dict,
+        shown_as: str,
+        *,
+        map_buffers: bool = False,
+        verify: bool = True,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Load the groups held by ``to_load`` into a fresh dict; names outside it come from
+        ``namespace``. Returns the values and, per group that failed, why."""
+        holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
         fresh: dict[str, Any] = {}
         done: set[str] = set()
         loading: set[str] = set()
@@ -599,11 +689,16 @@ class CheckpointStore(LoggingConfigurable):
                     fresh[h] = _import(entry.module or h)
                 else:
                     values = load_group(
-                        entry, chunks=self.chunks, resolve=resolve, namespace=namespace
+                        entry,
+                        chunks=self.chunks,
+                        resolve=resolve,
+                        namespace=namespace,
+                        map_buffers=map_buffers,
+                        verify=verify,
                     )
                     fresh.update(zip(entry.members, values, strict=True))
             except CorruptCheckpointError as exc:
-                prefix = f"checkpoint [{shown_as or target.id}]: "
+                prefix = f"checkpoint [{shown_as}]: "
                 if str(exc).startswith(prefix):
                     raise
                 raise CorruptCheckpointError(prefix + str(exc)) from exc
@@ -617,26 +712,141 @@ class CheckpointStore(LoggingConfigurable):
 
         for h in sorted(to_load):
             load(h)
-        # Nothing above touched the namespace: a corrupt checkpoint changes nothing.
-        removed = [n for n in checkpointable_names(namespace, hidden) if n not in entries]
-        for name in removed:
-            del namespace[name]
-        namespace.update(fresh)
-        if move_head:
-            self._set_head(target.id)
-        not_rolled_back = {n: e.type_name for n, e in entries.items() if e.kind == "unpicklable"}
-        for h, why in failed.items():
-            for m in entries[h].members or [h]:
-                not_rolled_back[m] = why
-        report = RestoreReport(
-            target=target.id,
-            saved_as=current.id,
-            restored=sorted(fresh),
-            removed=sorted(removed),
-            unchanged=sorted(n for n in entries if n not in fresh and n not in not_rolled_back),
-            not_rolled_back=not_rolled_back,
+        return fresh, failed
+
+    # -- clones (sub-agents) -----------------------------------------------------
+
+    @_serialized
+    def checkpoint_for_clone(
+        self,
+        namespace: dict,
+        *,
+        label: str,
+        touched: set[str] | None = None,
+        hidden: Iterable[str] = frozenset(),
+    ) -> str:
+        """Make sure a checkpoint holds ``namespace`` now and return its ``SESSION/ID``.
+
+        Incremental like every checkpoint; when nothing changed since HEAD, HEAD is the
+        answer and nothing is written.
+        """
+        manifest, _, _ = self._snapshot(
+            namespace, touched, hidden, kind="auto", label=label, meta=None, skip_if_same=True
         )
-        report.message = tree.restore_message(target, report, shown_as or target.id)
+        return f"{manifest.session}/{manifest.id}"
+
+    def manifest_of(self, ref: str) -> Manifest:
+        """The manifest ``SESSION/ID`` (any session of this store) or ``ID`` (this one)."""
+        if "/" in ref:
+            if not self._open(create=False):
+                raise CheckpointNotFoundError("there are no checkpoints yet")
+            session, _, cid = ref.partition("/")
+            if session == self.session_name:
+                return self._manifest(self.resolve_id(cid))
+            return self._foreign_manifest(ref)
+        return self._manifest(self.resolve_id(ref))
+
+    @_serialized
+    def load(
+        self,
+        ref: str,
+        names: Iterable[str] | None = None,
+        *,
+        namespace: dict,
+        map_buffers: bool = True,
+        verify: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The values of ``names`` (all when None) at checkpoint ``ref``, without touching
+        ``namespace`` (it is only the globals of notebook functions).
+
+        Names stored together with a wanted one, and names its data points at, are loaded
+        too and returned with it. Returns the values and, per name that could not be
+        loaded (unpicklable, missing, failed), why. Big array buffers are mapped
+        copy-on-write (see :mod:`.mapping`); ``verify`` hashes them as well.
+        """
+        target = self.manifest_of(ref)
+        if target.pruned:
+            raise CheckpointError(f"checkpoint [{ref}] was pruned by gc; its data is gone")
+        entries = target.entries
+        wanted = list(entries) if names is None else list(dict.fromkeys(names))
+        problems: dict[str, str] = {}
+        to_load: set[str] = set()
+        pending = []
+        for name in wanted:
+            entry = entries.get(name)
+            if entry is None:
+                problems[name] = "not in the checkpoint"
+            elif entry.kind == "unpicklable":
+                problems[name] = f"could not be stored ({entry.type_name}: {entry.error})"
+            else:
+                pending.append(name)
+        while pending:  # holders of members, and everything the loaded data points at
+            name = pending.pop()
+            entry = entries.get(name)
+            if entry is None or entry.kind == "unpicklable":
+                continue
+            holder = (entry.alias_of or name) if entry.kind == "member" else name
+            if holder in to_load:
+                continue
+            to_load.add(holder)
+            held = entries.get(holder)
+            if held is not None:
+                pending.extend(held.refs)
+        fresh, failed = self._load(
+            entries, to_load, namespace, ref, map_buffers=map_buffers, verify=verify
+        )
+        for holder, why in failed.items():
+            for member in entries[holder].members or [holder]:
+                problems[member] = why
+        return fresh, problems
+
+    @_serialized
+    def adopt(
+        self,
+        namespace: dict,
+        ref: str,
+        names: Iterable[str] | None = None,
+        *,
+        map_buffers: bool = True,
+        verify: bool = False,
+    ) -> RestoreReport:
+        """Bring ``names`` (all when None) of checkpoint ``ref`` of another session into
+        ``namespace`` and record that state as a checkpoint of this session.
+
+        This is how a sub-agent starts from its parent's namespace: the chunks are shared,
+        and the recorded checkpoint makes the child's own next checkpoint incremental.
+        """
+        target = self.manifest_of(ref)
+        fresh, problems = self.load(
+            ref, names, namespace=namespace, map_buffers=map_buffers, verify=verify
+        )
+        namespace.update(fresh)
+        kept = {n: e for n, e in target.entries.items() if n in fresh}
+        for name in problems:
+            entry = target.entries.get(name)
+            if entry is not None and entry.kind == "unpicklable":
+                kept[name] = entry
+        self._open(create=True)
+        with self._lock(exclusive=False):
+            copy = Manifest(
+                id=f"{self._next_id:04d}",
+                session=self.session_name,
+                parent=self._head,
+                kind="auto",
+                label=f"from [{ref}] {tree.describe(target)}",
+                python=sys.version.split()[0],
+                meta={"restored_from": ref},
+                entries=kept,
+            )
+            self._write_manifest(copy)
+            self._next_id += 1
+            self._set_head(copy.id)
+        report = RestoreReport(
+            target=ref,
+            saved_as=copy.id,
+            restored=sorted(fresh),
+            not_rolled_back=problems,
+        )
         return report
 
     # -- forks, tree, status ----------------------------------------------------
@@ -649,6 +859,7 @@ class CheckpointStore(LoggingConfigurable):
         *,
         touched: set[str] | None = None,
         hidden: Iterable[str] = frozenset(),
+        conversation: Conversation | None = None,
     ) -> CheckpointInfo:
         """Name a branch point: a checkpoint of ``namespace`` (or HEAD) tagged ``label``."""
         label = " ".join(str(label).split())
@@ -661,7 +872,14 @@ class CheckpointStore(LoggingConfigurable):
             raise CheckpointError(f"a fork called {label!r} already exists at [{forks[label]}]")
         if namespace is not None:
             manifest, examined, written = self._snapshot(
-                namespace, touched, hidden, kind="fork", label=label, meta=None, skip_if_same=False
+                namespace,
+                touched,
+                hidden,
+                kind="fork",
+                label=label,
+                meta=None,
+                skip_if_same=False,
+                conversation=conversation,
             )
         elif self.head is not None:
             manifest, examined, written = self._manifest(self.head), [], 0
@@ -676,12 +894,56 @@ class CheckpointStore(LoggingConfigurable):
         )
         return CheckpointInfo.from_manifest(manifest, examined=examined, bytes_written=written)
 
+    def manifest(self, ref: str) -> Manifest:
+        """The checkpoint ``ref`` names (an id, a fork label, or ``SESSION/ID``)."""
+        if "/" in str(ref):
+            if not self._open(create=False):
+                raise CheckpointNotFoundError("there are no checkpoints yet")
+            return self._foreign_manifest(str(ref))
+        return self._manifest(self.resolve_id(ref))
+
+    def diff(self, ref: str | None = None, against: str | None = None) -> StateDiff:
+        """What checkpoint ``ref`` (default: the current one) changed since ``against``.
+
+        ``against`` defaults to its parent.  Only manifests are read: no data is loaded.
+        """
+        if ref is None:
+            if self.head is None:
+                raise CheckpointNotFoundError("there are no checkpoints yet")
+            ref = self.head
+        after = self.manifest(ref)
+        if against is None and after.parent is None:
+            return diff_entries({}, after.entries, before_id=None, after_id=after.id)
+        before = self.manifest(against if against is not None else after.parent or "")
+        if before.pruned or after.pruned:
+            raise CheckpointError("a pruned checkpoint has no data to compare")
+        return diff_entries(before.entries, after.entries, before_id=before.id, after_id=after.id)
+
+    def conversation(self, ref: str) -> dict[str, list[Any]] | None:
+        """The conversation checkpoint ``ref`` recorded (None when it recorded none)."""
+        manifest = self.manifest(ref)
+        if manifest.conversation is None:
+            return None
+        return read_conversation(self.chunks, manifest.conversation, f"checkpoint [{ref}]")
+
     def render_tree(self, recent: int | None = None) -> str:
         """The session's checkpoint tree as text (``●`` marks the current checkpoint).
 
         ``recent`` folds long runs of older checkpoints (see :func:`.tree.render`).
         """
         return tree.render(self.checkpoints(), self.head, self.forks(), recent)
+
+    def head_of(self, session: str) -> Manifest | None:
+        """The current checkpoint of another kernel session (where its namespace was last)."""
+        if not self._open(create=False) or _SAFE_SESSION.search(session) or session in (".", ".."):
+            return None
+        head = _read_head(self.root / "sessions" / session / "HEAD")
+        if head is None:
+            return None
+        try:
+            return self._foreign_manifest(f"{session}/{head}")
+        except CheckpointError:
+            return None
 
     def sessions(self) -> list[dict[str, Any]]:
         """Every kernel session of this store, newest activity first."""

@@ -31,6 +31,8 @@ def describe(manifest: Manifest) -> str:
         label = label[:59] + "…"
     if manifest.kind == "turn":
         text = f"pre: {label}"
+    elif manifest.kind == "after":
+        text = f"after: {label}"
     elif manifest.kind == "fork":
         text = f"fork: {label}"
     else:

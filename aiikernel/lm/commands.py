@@ -453,28 +453,16 @@ def _vision_check(session: SessionView, model: str) -> bool:
 )
 def image_command(session: SessionView, args: str) -> CommandResult:
     from .config import models_config
-    from .images import ImageError, load_image
+    from .images import ImageError, load_image, store_image
 
     words = split_args(args)
     if len(words) != 1:
         raise CommandError("give one image path (quote it if it has spaces)")
     try:
         image = load_image(words[0], max_bytes=models_config(session).max_image_bytes)
+        key = store_image(session.namespace, image)
     except ImageError as exc:
         raise CommandError(str(exc)) from None
-    namespace = session.namespace
-    images = namespace.setdefault("images", {})
-    if not isinstance(images, dict):
-        raise CommandError(
-            f"`images` in your namespace is a {type(images).__name__}, not a dict; "
-            "rename or delete it and run /image again"
-        )
-    key = image.name
-    suffix = 2
-    while key in images and getattr(images[key], "path", None) != image.path:
-        key = f"{image.name} ({suffix})"
-        suffix += 1
-    images[key] = image
     session.mark_changed("images")  # so the next checkpoint re-examines the dict
     model, _ = current_model_source(session)
     size = f"{image.mime.split('/')[1].upper()}, {len(image.data) / 1024:,.0f} KB"

@@ -202,7 +202,7 @@ async def _query(client: Any, target: Target, timeout: float) -> ProviderListing
         response = await asyncio.wait_for(
             client.get(target.url, headers=target.headers), timeout + 0.5
         )
-    except (httpx.TimeoutException, asyncio.TimeoutError):
+    except (TimeoutError, httpx.TimeoutException):
         return done("unavailable", reason=f"no answer within {timeout:g} s")
     except httpx.ConnectError:
         return done("unavailable", reason=REFUSED)

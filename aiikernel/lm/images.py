@@ -90,12 +90,47 @@ def load_image(path_text: str, *, max_bytes: int, cwd: str | None = None) -> Ima
         raise ImageError(f"{path_text}: permission denied (the file is not readable)") from None
     except OSError as exc:
         raise ImageError(f"{path_text}: cannot be read ({exc.strerror})") from None
+    return image_from_bytes(path.name, data, max_bytes=max_bytes, path=str(path), shown=path_text)
+
+
+def image_from_bytes(
+    name: str, data: bytes, *, max_bytes: int, path: str = "", shown: str | None = None
+) -> ImageData:
+    """An image from its bytes (a file's, or pasted into the chat panel), checked like a file."""
+    shown = shown or name
     if not data:
-        raise ImageError(f"{path_text}: the file is empty")
+        raise ImageError(f"{shown}: the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(
+            f"{shown}: {len(data):,} bytes is larger than the {max_bytes:,}-byte limit "
+            "(AiModels.max_image_bytes)"
+        )
     mime = sniff_mime(data[:16])
     if mime is None:
-        raise ImageError(f"{path_text}: not an image (PNG, JPEG, GIF or WebP expected)")
-    return ImageData(name=path.name, path=str(path), mime=mime, data=data)
+        raise ImageError(f"{shown}: not an image (PNG, JPEG, GIF or WebP expected)")
+    return ImageData(name=name, path=path, mime=mime, data=data)
+
+
+def _same_image(kept: Any, image: ImageData) -> bool:
+    """A re-loaded file (same path) or the same pasted bytes replace their entry."""
+    return kept == image or bool(image.path) and getattr(kept, "path", None) == image.path
+
+
+def store_image(namespace: dict[str, Any], image: ImageData) -> str:
+    """Keep ``image`` in the namespace's ``images`` dict; its key (``name (2)`` on a clash)."""
+    images = namespace.setdefault("images", {})
+    if not isinstance(images, dict):
+        raise ImageError(
+            f"`images` in your namespace is a {type(images).__name__}, not a dict; "
+            "rename or delete it and try again"
+        )
+    key = image.name
+    suffix = 2
+    while key in images and not _same_image(images[key], image):
+        key = f"{image.name} ({suffix})"
+        suffix += 1
+    images[key] = image
+    return key
 
 
 def has_images(messages: list[dict[str, Any]]) -> bool:

@@ -40,7 +40,8 @@ class AimaxExtension(ExtensionApp):
         Unicode(),
         default_value=list(SUPPORTED_BACKENDS),
         config=True,
-        help=f"Backends clients may start (subset of {', '.join(SUPPORTED_BACKENDS)}).",
+        help=f"Backends clients may start ({', '.join(SUPPORTED_BACKENDS)}, or the name of a "
+        "backend another package registers in the `aiikernel.aimax.backends` entry-point group).",
     )
     max_sessions = Int(
         20, config=True, help="Most sessions running at once; creating more answers 429."
@@ -70,6 +71,18 @@ class AimaxExtension(ExtensionApp):
         config=True,
         help="Events buffered for one websocket client before it is told to reconnect.",
     )
+    max_streams_per_user = Int(
+        32,
+        config=True,
+        help="Most websocket streams one user may have open; more are closed at once with "
+        "code 4429 and a reason naming this limit.",
+    )
+    max_streams = Int(
+        256,
+        config=True,
+        help="Most websocket streams open on this server (all users); more are closed at once "
+        "with code 4429 and a reason naming this limit.",
+    )
     stop_agents_on_shutdown = Bool(
         False,
         config=True,
@@ -90,6 +103,12 @@ class AimaxExtension(ExtensionApp):
         "'gateway'. Never delays the server's start; a gateway that cannot start is logged and "
         "kernels try again themselves.",
     )
+    loop_lag_file = Unicode(
+        "",
+        config=True,
+        help="Benchmarks: append the server event loop's lag samples (JSON lines, one per "
+        "second) to this file. Empty: not measured.",
+    )
     service_class = Type(
         default_value="aiikernel.server.service.AimaxService",
         klass=object,
@@ -99,9 +118,18 @@ class AimaxExtension(ExtensionApp):
 
     @validate("allowed_backends")
     def _known_backends(self, proposal: dict[str, Any]) -> list[str]:
-        unknown = [b for b in proposal["value"] if b not in SUPPORTED_BACKENDS]
+        from aiikernel.aimax.backends import available_backends
+
+        known = available_backends()
+        unknown = [b for b in proposal["value"] if b not in known]
         if unknown:
-            raise TraitError(f"unknown backends {unknown}; choose from {SUPPORTED_BACKENDS}")
+            raise TraitError(f"unknown backends {unknown}; choose from {known}")
+        return proposal["value"]
+
+    @validate("max_streams_per_user", "max_streams")
+    def _at_least_one(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
     @validate("aimax_config")
@@ -139,6 +167,8 @@ class AimaxExtension(ExtensionApp):
             max_prompt_bytes=self.max_prompt_bytes,
             max_history_limit=self.max_history_limit,
             status_ttl=self.status_ttl,
+            max_streams_per_user=self.max_streams_per_user,
+            max_streams=self.max_streams,
         )
         self.service = self.service_class(AimaxManager(self._aimax_config()), policy)
         self.settings[SERVICE_SETTING] = self.service
@@ -183,6 +213,11 @@ class AimaxExtension(ExtensionApp):
         """Once the loop runs: start the model gateway in the background; reconcile with tmux
         and resume tailing live sessions."""
         self.start_gateway_in_background()
+        if self.loop_lag_file:
+            from .looplag import LoopLagProbe
+
+            self._lag_probe = LoopLagProbe(Path(self.loop_lag_file))
+            self._lag_probe.start()
         service = getattr(self, "service", None)
         if service is not None:
             found = await service.ready()
@@ -191,6 +226,9 @@ class AimaxExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop tails and the monitor; agents keep running unless configured otherwise."""
+        probe = getattr(self, "_lag_probe", None)
+        if probe is not None:
+            await probe.stop()
         service = getattr(self, "service", None)
         if service is not None:
             await service.shutdown(stop_agents=self.stop_agents_on_shutdown)

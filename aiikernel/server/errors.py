@@ -14,8 +14,12 @@ the exception up in :data:`STATUS_FOR` (most specific class first), so one place
         ├── BackendDisabled     backend not allowed by configuration      403
         ├── SessionLimitReached too many running sessions                 429
         ├── ConversationInUse   agentSessionId open in a running session  409
+        ├── NothingAsked        a permission answer with no question      409
         ├── PromptTooLarge      prompt over the configured cap            413
         └── BodyTooLarge        request body over the configured cap      413
+
+The engine's ``UnsafeFlagDir`` and ``WorktreeRefused`` are ``InvalidOptions`` (400) that name
+one field whose value cannot be used, so they answer 422 like ``InvalidField``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from aiikernel.aimax.errors import (
     SessionNotFound,
     SessionNotRunning,
     UnknownBackend,
+    UnsafeFlagDir,
+    WorktreeRefused,
 )
 
 
@@ -71,6 +77,10 @@ class ConversationInUse(ServerPolicyError):
     two TUIs on one conversation would interleave one transcript."""
 
 
+class NothingAsked(ServerPolicyError):
+    """A permission answer while the agent is not asking anything."""
+
+
 class PromptTooLarge(InvalidField):
     """A prompt longer than ``AimaxExtension.max_prompt_bytes``."""
 
@@ -85,10 +95,13 @@ STATUS_FOR: tuple[tuple[type[BaseException], int], ...] = (
     (PromptTooLarge, 413),
     (BodyTooLarge, 413),
     (InvalidField, 422),
+    (UnsafeFlagDir, 422),
+    (WorktreeRefused, 422),
     (MalformedBody, 400),
     (BackendDisabled, 403),
     (SessionLimitReached, 429),
     (ConversationInUse, 409),
+    (NothingAsked, 409),
     (SessionNotFound, 404),
     (UnknownBackend, 422),
     (InvalidOptions, 400),

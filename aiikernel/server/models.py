@@ -20,7 +20,7 @@ SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$"
 AGENT_SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
-BackendName = Literal[SUPPORTED_BACKENDS]  # type: ignore[valid-type]
+BACKEND_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 SessionState = Literal[
     "starting", "working", "waiting_permission", "waiting_input", "idle", "exited"
 ]
@@ -66,7 +66,12 @@ def _safe_prompt(value: str | None, what: str) -> str | None:
 class CreateSessionRequest(_Request):
     """Body of ``POST /aimax/sessions``: a backend name and whitelisted options, never argv."""
 
-    backend: BackendName = Field(description="Which agent to start.")
+    backend: str = Field(
+        pattern=BACKEND_NAME_PATTERN,
+        description="Which agent to start: a name from `GET /aimax/backends` (the built-in "
+        f"{', '.join(f'`{b}`' for b in SUPPORTED_BACKENDS)}, or one another package "
+        "registered).",
+    )
     cwd: str | None = Field(
         default=None,
         max_length=4096,
@@ -93,7 +98,10 @@ class CreateSessionRequest(_Request):
         default=None, max_length=200, description="Free-form label shown in UIs."
     )
     worktree: bool = Field(
-        default=False, description="Run the agent in a fresh git worktree of `cwd`."
+        default=False,
+        description="Run the agent in a fresh git worktree of `cwd`. 422 when the repository "
+        "starts above the server's root (its checkout would hold files from outside the root) "
+        "or when `cwd` is not a directory of its last commit.",
     )
     agent_session_id: str | None = Field(
         default=None,
@@ -182,6 +190,19 @@ class SessionModel(_Wire):
         default=None,
         description="Sequence number of the newest event: stream from here to get only new events.",
     )
+    last_activity: float | None = Field(
+        default=None,
+        description="Epoch seconds of the newest event (else of the last start or exit).",
+    )
+    input_tokens: int | None = Field(
+        default=None, description="Input tokens the agent's transcript reports, if it does."
+    )
+    output_tokens: int | None = Field(
+        default=None, description="Output tokens the agent's transcript reports, if it does."
+    )
+    cost_usd: float | None = Field(
+        default=None, description="Cost in USD, when the agent's transcript records it."
+    )
 
 
 class SessionList(_Wire):
@@ -199,6 +220,53 @@ class SendResult(_Wire):
         description="Newest event before the prompt went in: stream from here to see the "
         "prompt and the reply."
     )
+
+
+class BackendInfo(_Wire):
+    """One agent backend this server knows."""
+
+    name: str
+    label: str = Field(description="A human name for menus.")
+    allowed: bool = Field(description="Whether this server lets clients start it.")
+    builtin: bool = Field(description="False for backends registered by other packages.")
+
+
+class BackendList(_Wire):
+    """Body of ``GET /aimax/backends``."""
+
+    backends: list[BackendInfo]
+
+
+class PermissionAnswer(_Request):
+    """Body of ``POST /aimax/sessions/{sessionId}/permission``."""
+
+    approve: bool = Field(description="True approves what the agent asks, false denies it.")
+
+
+class PermissionResult(_Wire):
+    """Answer of ``POST …/permission``."""
+
+    session_id: str
+    approved: bool
+    question: str = Field(description="What the agent was asking, as its screen showed it.")
+
+
+class ScreenModel(_Wire):
+    """Body of ``GET …/screen``: the agent's terminal as text (read-only)."""
+
+    session_id: str
+    text: str = Field(description="The visible screen, plain text (no escape sequences).")
+    activity: int = Field(
+        description="tmux's activity stamp of the pane; pass it as `after` to wait for a change."
+    )
+    alive: bool
+
+
+class SessionsFrame(_Wire):
+    """Websocket frame of ``/aimax/watch``: every session, sent when any of them changes."""
+
+    type: Literal["sessions"] = "sessions"
+    sessions: list[SessionModel]
 
 
 class EventModel(_Wire):

@@ -181,7 +181,9 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                 "sends JSON text frames: `StreamEvent` for each event (history first), one "
                 "`StreamCaughtUp` when the history is sent, and `StreamClosing` before it "
                 "closes a client that fell too far behind. Without `from`, only new events "
-                "are sent. Reconnect with `from=<last sentinel>` to lose and repeat nothing.",
+                "are sent. Reconnect with `from=<last sentinel>` to lose and repeat nothing. "
+                "A stream over `max_streams_per_user` or `max_streams` is closed as soon as "
+                "it opens, with code 4429 and a reason naming the cap.",
                 "parameters": [
                     _query_int("from", "Send events with `seq` greater than this first.", 0)
                 ],
@@ -201,6 +203,90 @@ def _paths(max_history_limit: int) -> dict[str, Any]:
                     400,
                     404,
                     422,
+                ),
+            },
+        },
+        "/aimax/sessions/{sessionId}/permission": {
+            "parameters": sid,
+            "post": {
+                "operationId": "answerPermission",
+                "summary": "Approve or deny the permission question the agent shows.",
+                "description": "Needs `execute` on `aimax`. 409 when the agent is not asking "
+                "anything (the session's `state` is `waiting_permission` while it asks, its "
+                "`detail` the question).",
+                "requestBody": _body(m.PermissionAnswer),
+                "responses": _responses(
+                    {"200": _json(_ref(m.PermissionResult), "Answered.")},
+                    400,
+                    404,
+                    409,
+                    422,
+                    502,
+                    503,
+                ),
+            },
+        },
+        "/aimax/sessions/{sessionId}/resume": {
+            "parameters": sid,
+            "post": {
+                "operationId": "resumeSession",
+                "summary": "Restart an exited or stopped session on the same conversation.",
+                "description": "Needs `execute` on `aimax`. Returns once the agent is ready.",
+                "responses": _responses(
+                    {"200": _json(_ref(m.SessionModel), "The session, running again.")},
+                    400,
+                    404,
+                    409,
+                    422,
+                    429,
+                    503,
+                ),
+            },
+        },
+        "/aimax/sessions/{sessionId}/screen": {
+            "parameters": sid,
+            "get": {
+                "operationId": "getScreen",
+                "summary": "The agent's terminal screen as plain text (read-only).",
+                "description": "Needs `read` on `aimax`. With `after` (a previous "
+                "`activity`), waits up to `wait` seconds for the screen to change first, so "
+                "a viewer refreshes on change without polling fast.",
+                "parameters": [
+                    _query_int("after", "The `activity` of the screen the client has.", 0),
+                    _query_int("wait", "Seconds to wait for a change (default 0).", 0, 25),
+                ],
+                "responses": _responses(
+                    {"200": _json(_ref(m.ScreenModel), "The screen.")}, 404, 422, 503
+                ),
+            },
+        },
+        "/aimax/backends": {
+            "get": {
+                "operationId": "listBackends",
+                "summary": "The agent backends installed, and which ones this server allows.",
+                "description": "Needs `read` on `aimax`. Includes backends other packages "
+                "register in the `aiikernel.aimax.backends` entry-point group.",
+                "responses": _responses({"200": _json(_ref(m.BackendList), "The backends.")}),
+            },
+        },
+        "/aimax/watch": {
+            "get": {
+                "operationId": "watchSessions",
+                "summary": "Websocket: the session list, sent again whenever it changes.",
+                "description": "Needs `read` on `aimax`. Upgrade to a websocket. The server "
+                "sends a `SessionsFrame` at once and then whenever any session's state, "
+                "activity or usage changes (looked at once per aimax monitor tick, and right "
+                "after a create, send, answer, resume or stop). A slow client gets only the "
+                "newest list. Counts under `max_streams_per_user` / `max_streams` with the "
+                "streams (closed at once with code 4429 beyond).",
+                "responses": _responses(
+                    {
+                        "101": _json(
+                            _ref(m.SessionsFrame),
+                            "Switching to the websocket protocol; frames as described.",
+                        )
+                    },
+                    400,
                 ),
             },
         },
@@ -235,6 +321,11 @@ def _schemas() -> dict[str, Any]:
         m.StreamEvent,
         m.StreamCaughtUp,
         m.StreamClosing,
+        m.BackendList,
+        m.PermissionAnswer,
+        m.PermissionResult,
+        m.ScreenModel,
+        m.SessionsFrame,
         m.ErrorModel,
     ]
     _, top = models_json_schema(

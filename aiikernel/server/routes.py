@@ -6,6 +6,7 @@ the table needs both, and neither needs the table.
 
 from __future__ import annotations
 
+from .agent_handlers import BackendsHandler, PermissionHandler, ResumeHandler, ScreenHandler
 from .handlers import (
     HistoryHandler,
     MessagesHandler,
@@ -13,6 +14,7 @@ from .handlers import (
     SessionHandler,
     SessionsHandler,
 )
+from .watch_socket import WatchHandler
 from .websocket import StreamHandler
 
 _ID = r"(?P<session_id>[^/]+)"
@@ -25,6 +27,11 @@ def default_handlers() -> list[tuple[str, type]]:
         (rf"/aimax/sessions/{_ID}/messages/?", MessagesHandler),
         (rf"/aimax/sessions/{_ID}/history/?", HistoryHandler),
         (rf"/aimax/sessions/{_ID}/stream/?", StreamHandler),
+        (rf"/aimax/sessions/{_ID}/permission/?", PermissionHandler),
+        (rf"/aimax/sessions/{_ID}/resume/?", ResumeHandler),
+        (rf"/aimax/sessions/{_ID}/screen/?", ScreenHandler),
+        (r"/aimax/backends/?", BackendsHandler),
+        (r"/aimax/watch/?", WatchHandler),
         (rf"/aimax/sessions/{_ID}/?", SessionHandler),
         (r"/aimax/openapi.json", OpenAPIHandler),
     ]

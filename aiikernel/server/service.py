@@ -18,18 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiikernel.aimax.errors import SessionNotFound
+from aiikernel.aimax.backends import SUPPORTED_BACKENDS, available_backends
+from aiikernel.aimax.errors import InvalidOptions, SessionNotFound
 
 from .errors import (
     BackendDisabled,
     ConversationInUse,
     InvalidField,
+    NothingAsked,
     PromptTooLarge,
     SessionLimitReached,
 )
 from .models import (
+    BackendInfo,
     CreateSessionRequest,
     HistoryResponse,
+    PermissionResult,
+    ScreenModel,
     SendMessageRequest,
     SendResult,
     SessionModel,
@@ -37,6 +42,8 @@ from .models import (
 )
 from .paths import api_path, resolve_inside, shown_path
 from .status_cache import StatusCache
+from .stream_limits import StreamLimits
+from .usage import UsageTally, epoch
 
 if TYPE_CHECKING:
     from aiikernel.aimax.backend_base import TmuxAgentBackend
@@ -58,6 +65,8 @@ class ServerPolicy:
     max_history_limit: int = 1000
     status_ttl: float = 0.5
     close_timeout: float = 10.0
+    max_streams_per_user: int = 32
+    max_streams: int = 256
 
 
 class AimaxService:
@@ -72,6 +81,13 @@ class AimaxService:
         self._started: asyncio.Future[dict[str, str]] | None = None
         self.streams: set[Any] = set()
         """Open websocket streams (:class:`~.stream.StreamConnection`), closed at shutdown."""
+        self.stream_limits = StreamLimits(policy.max_streams_per_user, policy.max_streams)
+        self.usage = UsageTally()
+        self.changed = asyncio.Event()
+        """Set after a create, send, answer, resume or stop: list watchers look again now."""
+        from .watch import SessionsWatch
+
+        self.watch = SessionsWatch(self.list_sessions, self.changed, manager.config.poll_interval)
 
     # -- lifecycle ----------------------------------------------------------------------
     async def ready(self) -> dict[str, str]:
@@ -110,6 +126,7 @@ class AimaxService:
         """Close streams, stop tails and the monitor; stop the agents too only when asked to."""
         for stream in list(self.streams):
             stream.shutdown()
+        await self.watch.aclose()
         if stop_agents:
             running = [r for r in self.manager.registry.live().values() if r.status == "running"]
             await asyncio.gather(
@@ -175,7 +192,24 @@ class AimaxService:
             exited_at=record.exited_at,
             worktree_branch=record.worktree_branch,
             sentinel=sentinel,
+            **self._usage_fields(record),
         )
+
+    def _usage_fields(self, record: SessionRecord) -> dict[str, Any]:
+        """Tokens, cost and last activity from the session's event log (incrementally)."""
+        try:
+            events = self.manager.runtime(record.session_id).event_log(record)
+            usage = self.usage.update(record.session_id, events)
+        except Exception:  # a damaged log must not break listing
+            log.debug("aimax: usage of %s unavailable", record.session_id, exc_info=True)
+            return {"last_activity": record.exited_at or record.started_at or record.created_at}
+        times = [epoch(usage.last_event_at), record.exited_at, record.started_at]
+        return {
+            "last_activity": max((t for t in times if t), default=record.created_at),
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
+        }
 
     # -- the API ------------------------------------------------------------------------
     async def list_sessions(self) -> list[SessionModel]:
@@ -208,6 +242,11 @@ class AimaxService:
 
     async def create_session(self, req: CreateSessionRequest) -> SessionModel:
         """Start an agent (and submit ``initialPrompt``) within the server's limits."""
+        if req.backend not in available_backends():
+            raise InvalidField(
+                "backend",
+                f"unknown backend {req.backend!r}; choose one of {', '.join(available_backends())}",
+            )
         if req.backend not in self.policy.allowed_backends:
             raise BackendDisabled(
                 f"backend {req.backend!r} is disabled on this server; allowed: "
@@ -247,6 +286,7 @@ class AimaxService:
                     "model": req.model,
                     "displayName": req.display_name,
                     "worktree": req.worktree,
+                    "worktreeWithin": str(self.policy.root_dir) if req.worktree else None,
                     "agentSessionId": req.agent_session_id,
                     "flagRoot": str(flag_root) if flag_root else None,
                 }
@@ -254,6 +294,7 @@ class AimaxService:
         finally:
             self._creating.pop(session_id, None)
             self._status.forget(session_id)
+            self.changed.set()
         self._tail(session_id)
         return await self.get_session(session_id)
 
@@ -264,6 +305,7 @@ class AimaxService:
             await backend.terminate_session(session_id)
         finally:
             self._status.forget(session_id)
+            self.changed.set()
 
     async def send(self, session_id: str, req: SendMessageRequest) -> SendResult:
         """Submit a prompt, queued or interrupting the running turn; returns once confirmed."""
@@ -278,6 +320,7 @@ class AimaxService:
                 await backend.no_pause_current_and_queue_query_at_session(opts)
         finally:
             self._status.forget(session_id)
+            self.changed.set()
         return SendResult(session_id=session_id, mode=req.mode, sentinel=sentinel)
 
     def history(self, session_id: str, after: int = 0, limit: int | None = None) -> HistoryResponse:
@@ -318,3 +361,77 @@ class AimaxService:
                 f"{size} bytes is over this server's limit of {self.policy.max_prompt_bytes} "
                 "(AimaxExtension.max_prompt_bytes)",
             )
+
+    # -- the Agents view ------------------------------------------------------------------
+    def backends(self) -> list[BackendInfo]:
+        """Every backend installed (built-in and from entry points), with whether it is allowed."""
+        labels = {"tmux-claude-code": "Claude Code", "tmux-codex": "Codex"}
+        return [
+            BackendInfo(
+                name=name,
+                label=labels.get(name, name),
+                allowed=name in self.policy.allowed_backends,
+                builtin=name in SUPPORTED_BACKENDS,
+            )
+            for name in available_backends()
+        ]
+
+    async def answer_permission(self, session_id: str, approve: bool) -> PermissionResult:
+        """Approve (Enter) or deny (Escape) the question the agent shows; 409 if none."""
+        backend = self.backend_for(session_id)
+        try:
+            question = await backend.answer_permission(session_id, approve)
+        except InvalidOptions as exc:
+            raise NothingAsked(str(exc)) from None
+        finally:
+            self._status.forget(session_id)
+            self.changed.set()
+        return PermissionResult(session_id=session_id, approved=approve, question=question)
+
+    async def resume_session(self, session_id: str) -> SessionModel:
+        """Restart an exited or stopped session on the same agent conversation."""
+        record = self._record(session_id)
+        if record.backend not in self.policy.allowed_backends:
+            raise BackendDisabled(f"backend {record.backend!r} is disabled on this server")
+        live = self.manager.registry.live()
+        running = {sid for sid, r in live.items() if r.status == "running" and sid != session_id}
+        if len(running | set(self._creating)) >= self.policy.max_sessions:
+            raise SessionLimitReached(
+                f"{self.policy.max_sessions} sessions are running (the server's limit); "
+                "stop one first"
+            )
+        try:
+            await self.manager.backend(record.backend).resume_session(session_id)
+        finally:
+            self._status.forget(session_id)
+            self.changed.set()
+        self._tail(session_id)
+        return await self.get_session(session_id)
+
+    async def screen(self, session_id: str, after: int | None, wait: float) -> ScreenModel:
+        """The agent's screen as plain text; with ``after``, wait (up to ``wait`` seconds) for
+        tmux to report pane activity newer than it first, so viewers refresh on change only."""
+        from aiikernel.aimax.tmux import Pane
+
+        record = self._record(session_id)
+        deadline = asyncio.get_running_loop().time() + max(0.0, wait)
+        interval = max(0.1, self.manager.config.poll_interval / 2)
+        while True:
+            record = self.manager.registry.find(session_id) or record
+            info = None
+            if record.status == "running" and record.pane_id:
+                info = await self.manager.pane_info(record.pane_id, max_age=interval)
+                if info is not None and info.tag != session_id:
+                    info = None
+            if info is None:
+                return ScreenModel(session_id=session_id, text="", activity=0, alive=False)
+            changed = after is None or info.activity != after
+            if changed or asyncio.get_running_loop().time() >= deadline:
+                text = await Pane(self.manager.tmux, info.pane_id).capture()
+                return ScreenModel(
+                    session_id=session_id,
+                    text=text.rstrip("\n"),
+                    activity=info.activity,
+                    alive=not info.dead,
+                )
+            await asyncio.sleep(interval)

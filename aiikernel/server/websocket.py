@@ -3,7 +3,9 @@
 The handler authenticates and authorizes (``execute`` on ``aimax``) before the upgrade, checks
 the session and the ``from`` argument (JSON errors, like the REST routes), then hands the socket
 to a :class:`~.stream.StreamConnection`. Origin checks come from jupyter_server's
-``WebSocketMixin``; clients only listen, so messages from them are ignored.
+``WebSocketMixin``; clients only listen, so messages from them are ignored. Each user may have
+``max_streams_per_user`` streams open and the server ``max_streams``: a socket over either cap is
+closed as soon as it opens, with code 4429 and a reason naming the cap.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from tornado.websocket import WebSocketHandler
 from .errors import InvalidField, NotAWebSocket
 from .handlers import AUTH_RESOURCE, AimaxHandlerMixin
 from .stream import StreamConnection
+from .stream_limits import CappedSocketMixin
 
 
-class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+class StreamHandler(
+    CappedSocketMixin, AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
+):
     """One client following one session's events."""
 
     connection: StreamConnection | None = None
@@ -50,9 +55,13 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         await super().get(session_id, *args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
+        if self.connection is None:
+            return
+        if not self.admit(self.connection.service.stream_limits):
+            self.connection = None
+            return  # closed: no ping loop for it
         super().open()  # WebSocketMixin: ping loop
-        if self.connection is not None:
-            self.connection.start()
+        self.connection.start()
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen."""
@@ -61,3 +70,4 @@ class StreamHandler(AimaxHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         if self.connection is not None:
             self.connection.close_soon()
             self.connection = None
+        self.release_place()

@@ -77,9 +77,10 @@ class CellLog:
         self.cells.append(record)
         return record
 
-    def add_output(self, output: dict[str, Any]) -> None:
-        """An output of the current cell (``execute_result``/``error`` come with ``finish``)."""
-        record = self.current
+    def add_output(self, output: dict[str, Any], record: CellRecord | None = None) -> None:
+        """An output of ``record``, by default the current cell (``execute_result``/``error``
+        come with ``finish``)."""
+        record = record or self.current
         if record is None or output.get("output_type") in ("execute_result", "error"):
             return
         text = output_text(output)

@@ -156,6 +156,7 @@ class TurnEngine:
         namespace_budget: int = 6000,
         recent_cells: Callable[[], str] | None = None,
         approve: Approver | None = None,
+        system_notes: Callable[[], str] | None = None,
     ) -> None:
         self.client = client
         self.runner = runner
@@ -168,6 +169,8 @@ class TurnEngine:
         self.recent_cells = recent_cells
         #: Run mode ``ask``: asked before each block runs (None: run mode ``auto``).
         self.approve = approve
+        #: More system-prompt text (what else the namespace offers, e.g. sub-agents).
+        self.system_notes = system_notes
 
     def build_messages(self) -> list[dict[str, Any]]:
         """System prompt with a fresh namespace summary, then the conversation."""
@@ -176,6 +179,8 @@ class TurnEngine:
         cells = self.recent_cells() if self.recent_cells is not None else ""
         if cells:
             content += RECENT_CELLS.format(cells=cells)
+        if self.system_notes is not None:
+            content += self.system_notes()
         system = {"role": "system", "content": content}
         return [system, *merge_roles(self.conversation)]
 

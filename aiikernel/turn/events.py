@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from ..checkpoints.diff import NameChange
+
 
 class _Event(BaseModel):
     model_config = {"frozen": True}
@@ -116,6 +118,23 @@ class TurnDone(_Event):
     steps: int
 
 
+class StateDiffEvent(_Event):
+    """What the turn did to the namespace (after :class:`TurnDone`, when checkpoints are on).
+
+    ``before``/``after`` are the checkpoints taken before and after the turn; ``rolled_back``
+    says what the rollback-on-error setting undid, and how to redo it.
+    """
+
+    kind: Literal["state_diff"] = "state_diff"
+    before: str | None = None
+    after: str | None = None
+    added: list[NameChange] = Field(default_factory=list)
+    changed: list[NameChange] = Field(default_factory=list)
+    deleted: list[NameChange] = Field(default_factory=list)
+    text: str = ""
+    rolled_back: str | None = None
+
+
 TurnEvent = Annotated[
     TurnStarted
     | StepStarted
@@ -127,6 +146,7 @@ TurnEvent = Annotated[
     | Usage
     | TurnNotice
     | TurnFailed
-    | TurnDone,
+    | TurnDone
+    | StateDiffEvent,
     Field(discriminator="kind"),
 ]

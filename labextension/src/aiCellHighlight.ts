@@ -12,7 +12,11 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
-import { LanguageSupport, LRLanguage } from '@codemirror/language';
+import {
+  LanguageSupport,
+  LRLanguage,
+  ParseContext
+} from '@codemirror/language';
 import { Parser, parseMixed } from '@lezer/common';
 
 /** The cell magic whose body is Markdown (the rest of its first line is options). */
@@ -21,13 +25,21 @@ const AI_MAGIC = /^%%ai(?:\s|$)/;
 /** How far to look for the end of the first line (options are short). */
 const FIRST_LINE_LIMIT = 4096;
 
+/** Where the Markdown parser comes from: at once when loaded, else a promise of it. */
+export interface IMarkdownSource {
+  parser(): Parser | null;
+  load(): Promise<unknown>;
+}
+
 /**
- * ``python`` whose parser hands the body of an `%%ai` cell to ``markdown``;
- * ``python`` itself when its language cannot be reconfigured.
+ * ``python`` whose parser hands the body of an `%%ai` cell to Markdown; ``python`` itself
+ * when its language cannot be reconfigured. Markdown is loaded only when a `%%ai` cell is
+ * first parsed (until then that body is skipped and re-parsed once it arrives), so notebooks
+ * without `%%ai` cells never pay for it.
  */
 export function withAiCells(
   python: LanguageSupport,
-  markdown: Parser
+  markdown: IMarkdownSource
 ): LanguageSupport {
   if (!(python.language instanceof LRLanguage)) {
     return python;
@@ -41,10 +53,13 @@ export function withAiCells(
     if (!AI_MAGIC.test(head) || eol < 0) {
       return null;
     }
-    return {
-      parser: markdown,
-      overlay: [{ from: eol + 1, to: input.length }]
-    };
+    const parser =
+      markdown.parser() ??
+      ParseContext.getSkippingParser(markdown.load()) ??
+      null;
+    return parser
+      ? { parser, overlay: [{ from: eol + 1, to: input.length }] }
+      : null;
   });
   return new LanguageSupport(
     python.language.configure({ wrap }),
@@ -58,6 +73,22 @@ interface ILoadable {
   support?: LanguageSupport;
 }
 
+/** The registry's Markdown (`ipythongfm`), fetched on first demand and then kept. */
+function markdownFrom(languages: IEditorLanguageRegistry): IMarkdownSource {
+  let parser: Parser | null = null;
+  let loading: Promise<unknown> | null = null;
+  return {
+    parser: () => parser,
+    load: () =>
+      (loading ??= languages
+        .getLanguage('ipythongfm')
+        .then(md => {
+          parser = md?.support?.language.parser ?? null;
+        })
+        .catch(() => undefined))
+  };
+}
+
 /** Make the registry's `ipython` language (notebook code cells) know `%%ai` cells. */
 export function highlightAiCells(languages: IEditorLanguageRegistry): void {
   const ipython = languages.findByName('ipython') as ILoadable | null;
@@ -65,14 +96,10 @@ export function highlightAiCells(languages: IEditorLanguageRegistry): void {
     return;
   }
   const loadPython = ipython.load.bind(ipython);
+  const markdown = markdownFrom(languages);
   let loading: Promise<LanguageSupport> | null = null;
   ipython.load = () =>
-    (loading ??= Promise.all([
-      loadPython(),
-      languages.getLanguage('ipythongfm').then(md => md?.support)
-    ]).then(([python, markdown]) =>
-      markdown ? withAiCells(python, markdown.language.parser) : python
-    ));
+    (loading ??= loadPython().then(python => withAiCells(python, markdown)));
   ipython.support = undefined; // editors opened from now on load the wrapped one
 }
 

@@ -23,6 +23,7 @@ import {
 } from './protocol';
 import { KernelQueries } from './queries';
 import { applyEvent, newTurn } from './records';
+import { TimeTravelQueries } from './timeTravel';
 import { ChatBinding, IChatNote, IQueuedPrompt } from './tokens';
 
 export class ChatModel {
@@ -51,6 +52,8 @@ export class ChatModel {
   runMode: RunMode = 'auto';
   /** Variables and models for the input's completions. */
   readonly queries = new KernelQueries();
+  /** The checkpoint tree, diffs and the inspectors' reads. */
+  readonly timeTravel = new TimeTravelQueries();
   /** Step limit of the prompts sent from now on (0: the kernel's default). */
   maxSteps = 0;
 
@@ -119,12 +122,29 @@ export class ChatModel {
     if (!trimmed) {
       return;
     }
-    if (this._promptHistory[this._promptHistory.length - 1] !== trimmed) {
-      this._promptHistory.push(trimmed);
-    }
+    this.remember(trimmed);
     this._queue.push({ id: newRequestId('q'), text: trimmed, attachments, runMode: this.runMode });
     this._stateChanged.emit();
     this._pump();
+  }
+
+  /**
+   * Edit and replay: go back to `checkpoint` (namespace and conversation, the checkpoint
+   * before an earlier turn) and run `text` from there, as a new branch of the tree.
+   */
+  replay(checkpoint: string, text: string, attachments: Attachment[] = []): void {
+    if (!text.trim()) {
+      return;
+    }
+    this._queue.push({ id: newRequestId('q'), text: `/restore ${checkpoint}` });
+    this.send(text, attachments);
+  }
+
+  /** Add to what ↑/↓ walks through (prompts, commands, `!code`). */
+  remember(text: string): void {
+    if (this._promptHistory[this._promptHistory.length - 1] !== text) {
+      this._promptHistory.push(text);
+    }
   }
 
   /** Run mode ask: answer for the block that waits (the kernel takes it on a subshell). */
@@ -169,6 +189,7 @@ export class ChatModel {
   dispose(): void {
     this.bind(null);
     this.queries.dispose();
+    this.timeTravel.dispose();
     Signal.clearData(this);
   }
 
@@ -226,6 +247,7 @@ export class ChatModel {
     const connection = new ChatConnection(kernel);
     this._connection = connection;
     this.queries.attach(connection);
+    this.timeTravel.attach(connection);
     this._awaitingHistory = true;
     this._buffered = [];
     connection.message.connect(this._onMessage, this);
@@ -242,6 +264,7 @@ export class ChatModel {
       this._connection.dispose();
       this._connection = null;
       this.queries.attach(null);
+      this.timeTravel.attach(null);
     }
     this._sending = null;
     this._inFlight = false;
@@ -250,7 +273,7 @@ export class ChatModel {
   // -- messages ---------------------------------------------------------------------
 
   private _onMessage(sender: ChatConnection, message: ServerMessage): void {
-    if (sender !== this._connection || this.queries.handle(message)) {
+    if (sender !== this._connection || this.queries.handle(message) || this.timeTravel.handle(message)) {
       return;
     }
     switch (message.type) {

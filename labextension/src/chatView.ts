@@ -15,6 +15,7 @@ import { IChatTurn, TurnEvent } from './protocol';
 import { describeUsage } from './records';
 import { DEFAULT_CHAT_SETTINGS, IChatNote, IChatSettings, ICodeActions } from './tokens';
 import { TurnView } from './turnView';
+import { ReplayBar, ResumeBanner } from './timeTravelViews';
 import { CellRunView } from './codeBlock';
 
 function button(label: string, className: string, onClick: () => void, title = label): HTMLButtonElement {
@@ -73,7 +74,9 @@ export class ChatView extends Panel {
     this._footer.addClass('jp-AiiChat-footer');
     this._runMode = this._runModeToggle();
 
-    for (const widget of [this._banner, this._conversation, this._queue, this._controls, this.input, this._runMode, this._footer]) {
+    this._replay = new ReplayBar();
+    const resume = new ResumeBanner(this.model);
+    for (const widget of [this._banner, resume, this._conversation, this._queue, this._controls, this._replay, this.input, this._runMode, this._footer]) {
       this.addWidget(widget);
     }
     this.model.stateChanged.connect(this._onState, this);
@@ -86,6 +89,7 @@ export class ChatView extends Panel {
 
   readonly model: ChatModel;
   readonly input: ChatInput;
+  private _replay: ReplayBar;
 
   /** Escape was pressed in the input. */
   get escaped(): ISignal<ChatInput, void> {
@@ -105,12 +109,21 @@ export class ChatView extends Panel {
   private _submit(text: string): Promise<void> {
     const trimmed = text.trim();
     if (trimmed.startsWith('!') && trimmed.length > 1) {
+      this.model.remember(trimmed);
       this._runCode(trimmed.slice(1));
       return this._sending;
     }
+    const command = trimmed.startsWith('/');
+    const images = command ? [] : this.input.images.take(); // before the next paste arrives
+    const replayFrom = command ? null : this._replay.checkpoint;
+    this._replay.clear();
     this._sending = this._sending.then(async () => {
-      const attachments = text.trim().startsWith('/') ? [] : await resolveMentions(text, this._mentions);
-      this.model.send(text, attachments);
+      const attachments = [...(command ? [] : await resolveMentions(text, this._mentions)), ...images];
+      if (replayFrom) {
+        this.model.replay(replayFrom, text, attachments);
+      } else {
+        this.model.send(text, attachments);
+      }
     });
     return this._sending;
   }
@@ -183,8 +196,13 @@ export class ChatView extends Panel {
       rendermime: this._rendermime,
       actions: this._actions,
       decide: (step, index, action, code) => this.model.approve(turn.id, step, index, action, code),
-      onEdit: text => {
+      onEdit: (text, checkpoint) => {
         this.input.value = text;
+        if (checkpoint) {
+          this._replay.start(checkpoint, text);
+        } else {
+          this._replay.clear();
+        }
         this.input.focus();
       }
     });

@@ -13,12 +13,16 @@ import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { AccordionPanel } from '@lumino/widgets';
 
 import { ChatBinder } from './binder';
 import { ChatModel } from './chatModel';
 import { ChatView } from './chatView';
+import { CheckpointsView } from './checkpointsView';
+import { showRawMarkdown, showWireLog, variablesWidget } from './inspectors';
 import { ErrorActions } from './errorActions';
 import { aiCellHighlightPlugin } from './aiCellHighlight';
+import { agentsPlugin } from './agentsPlugin';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
@@ -51,6 +55,10 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
       mentions: notebooks ? mentionSource(notebooks, app.serviceManager.contents) : null
     });
     const panel = new AiiPanel({ chat });
+    const checkpoints = new CheckpointsView(chatModel);
+    panel.addWidget(checkpoints);
+    const accordion = panel.content as AccordionPanel;
+    accordion.setRelativeSizes(accordion.widgets.map(w => (w === chat ? 0.55 : w === checkpoints ? 0.3 : 0.15)));
     const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
     panel.disposed.connect(() => binder.dispose());
     app.shell.add(panel, 'left', { rank: 950 });
@@ -106,11 +114,49 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
       isEnabled: () => chatModel.isTurnRunning,
       execute: () => chatModel.stop()
     });
-    for (const command of [CommandIDs.openPanel, CommandIDs.focusChat, CommandIDs.stopTurn]) {
+    app.commands.addCommand(CommandIDs.showCheckpoints, {
+      label: 'Show the Checkpoints',
+      caption: 'The checkpoint tree of the bound kernel: restore, fork, undo',
+      execute: () => {
+        app.shell.activateById(panel.id);
+        accordion.expand(accordion.widgets.indexOf(checkpoints));
+        checkpoints.node.querySelector<HTMLElement>('[aria-current="true"]')?.focus();
+      }
+    });
+    let variables: ReturnType<typeof variablesWidget> | null = null;
+    app.commands.addCommand(CommandIDs.inspectVariables, {
+      label: 'Inspect the AI Kernel Variables',
+      caption: "The bound kernel's variables: types, shapes, sizes (nothing runs in your namespace)",
+      execute: () => {
+        if (!variables || variables.isDisposed) {
+          variables = variablesWidget(chatModel);
+          app.shell.add(variables, 'main', { mode: 'split-right' });
+        }
+        app.shell.activateById(variables.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.inspectMarkdown, {
+      label: 'Show the Raw Markdown of the Last AI Reply',
+      execute: () => showRawMarkdown(chatModel.turns[chatModel.turns.length - 1])
+    });
+    app.commands.addCommand(CommandIDs.inspectWire, {
+      label: 'Show the AI Wire Log',
+      caption: 'The last model requests and responses, secrets redacted',
+      execute: () => showWireLog(chatModel)
+    });
+    for (const command of [
+      CommandIDs.openPanel,
+      CommandIDs.focusChat,
+      CommandIDs.stopTurn,
+      CommandIDs.showCheckpoints,
+      CommandIDs.inspectVariables,
+      CommandIDs.inspectMarkdown,
+      CommandIDs.inspectWire
+    ]) {
       palette?.addItem({ command, category: 'aiikernel' });
     }
     return panel;
   }
 };
 
-export default [panelPlugin, aiCellHighlightPlugin];
+export default [panelPlugin, aiCellHighlightPlugin, agentsPlugin];

@@ -3,11 +3,13 @@
  * earlier prompts, Escape goes back to the notebook. Typing `/` opens a list of
  * the kernel's commands (↑/↓ to choose, Tab or Enter to complete) with each
  * command's usage and help shown inline; typing `@` opens the mentions (variables,
- * `@cell`, `@notebook`, `@file:path`), which show as chips above the box.
+ * `@cell`, `@notebook`, `@file:path`), which show as chips above the box, as do
+ * images pasted or dropped into it.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { ImageAttachments } from './imageAttachments';
 import { IMentionCompletion, mentionLabel, parseMentions, removeMention } from './mentions';
 import { ICommandInfo } from './protocol';
 
@@ -44,6 +46,16 @@ export class ChatInput extends Widget {
     this._textarea.setAttribute('aria-controls', this._completions.id);
     this._textarea.addEventListener('keydown', this._onKeyDown);
     this._textarea.addEventListener('input', this._onInput);
+    this._textarea.addEventListener('paste', this._onPaste);
+    this.node.addEventListener('dragover', this._onDragOver);
+    this.node.addEventListener('drop', this._onDrop);
+    this.images.changed.connect((_, refused) => {
+      this._renderChips(this._textarea.value);
+      if (refused) {
+        this._help.textContent = refused;
+        this._help.hidden = false;
+      }
+    });
     this.node.append(this._completions, this._help, this._chips, this._textarea);
     this.sendKey = 'Enter';
   }
@@ -56,6 +68,9 @@ export class ChatInput extends Widget {
   get escaped(): ISignal<this, void> {
     return this._escaped;
   }
+
+  /** Images pasted or dropped, sent with the next prompt. */
+  readonly images = new ImageAttachments();
 
   get value(): string {
     return this._textarea.value;
@@ -76,9 +91,32 @@ export class ChatInput extends Widget {
   dispose(): void {
     this._textarea.removeEventListener('keydown', this._onKeyDown);
     this._textarea.removeEventListener('input', this._onInput);
+    this._textarea.removeEventListener('paste', this._onPaste);
+    this.node.removeEventListener('dragover', this._onDragOver);
+    this.node.removeEventListener('drop', this._onDrop);
     Signal.clearData(this);
     super.dispose();
   }
+
+  private _onPaste = (event: ClipboardEvent): void => {
+    if (this.images.addFrom(event.clipboardData)) {
+      event.preventDefault(); // an image, not its file name, goes with the prompt
+    }
+  };
+
+  private _onDragOver = (event: DragEvent): void => {
+    if (event.dataTransfer?.types.includes('Files')) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+    }
+  };
+
+  private _onDrop = (event: DragEvent): void => {
+    if (this.images.addFrom(event.dataTransfer)) {
+      event.preventDefault();
+      this.focus();
+    }
+  };
 
   private _onKeyDown = (event: KeyboardEvent): void => {
     if (event.isComposing) {
@@ -222,24 +260,18 @@ export class ChatInput extends Widget {
   private _renderChips(text: string): void {
     const mentions = parseMentions(text);
     this._chips.textContent = '';
-    this._chips.hidden = mentions.length === 0;
+    this._chips.hidden = mentions.length === 0 && this.images.images.length === 0;
+    this.images.images.forEach((image, index) => {
+      const label = `${image.name} (${Math.max(1, Math.round(image.size / 1024))} KB)`;
+      this._chips.appendChild(Private.chip(label, 'image', () => this.images.remove(index)));
+    });
     for (const mention of mentions) {
       const label = mentionLabel(mention);
-      const chip = document.createElement('span');
-      chip.className = 'jp-AiiChat-chip';
-      chip.dataset.kind = mention.kind;
-      chip.textContent = label;
-      const remove = document.createElement('button');
-      remove.className = 'jp-AiiChat-chipRemove';
-      remove.textContent = '×';
-      remove.title = `Remove ${label}`;
-      remove.setAttribute('aria-label', `Remove attachment ${label}`);
-      remove.addEventListener('click', () => {
-        this.value = removeMention(this._textarea.value, label);
-        this.focus();
-      });
-      chip.appendChild(remove);
-      this._chips.appendChild(chip);
+      this._chips.appendChild(
+        Private.chip(label, mention.kind, () => {
+          this.value = removeMention(this._textarea.value, label);
+        })
+      );
     }
   }
 
@@ -360,4 +392,23 @@ export namespace ChatInput {
 
 namespace Private {
   export let nextId = 0;
+
+  /** An attachment chip with its × (which removes it and gives the focus back). */
+  export function chip(label: string, kind: string, remove: () => void): HTMLElement {
+    const chip = document.createElement('span');
+    chip.className = 'jp-AiiChat-chip';
+    chip.dataset.kind = kind;
+    chip.textContent = label;
+    const button = document.createElement('button');
+    button.className = 'jp-AiiChat-chipRemove';
+    button.textContent = '×';
+    button.title = `Remove ${label}`;
+    button.setAttribute('aria-label', `Remove attachment ${label}`);
+    button.addEventListener('click', () => {
+      remove();
+      (chip.closest('.jp-AiiChat-input')?.querySelector('textarea') as HTMLElement | null)?.focus();
+    });
+    chip.appendChild(button);
+    return chip;
+  }
 }

@@ -4,10 +4,9 @@
  */
 import { SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { AccordionPanel, Widget } from '@lumino/widgets';
+import { Widget } from '@lumino/widgets';
 
 import { ChatView } from './chatView';
-import { AgentsSection } from './components';
 import { aiikernelIcon } from './icons';
 import { AiiPanelModel } from './model';
 import { IAiiPanel } from './tokens';
@@ -27,9 +26,7 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
 
     this.model = options.model ?? new AiiPanelModel();
     this.chat = options.chat;
-    this.addWidget(options.chat);
-    this.addWidget(new AgentsSection(this.model));
-    (this.content as AccordionPanel).setRelativeSizes([0.75, 0.25]);
+    this.addWidget(options.chat); // other sections (Agents, …) are added by their plugins
   }
 
   readonly model: AiiPanelModel;

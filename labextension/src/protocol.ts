@@ -1,5 +1,5 @@
 /**
- * The chat comm protocol (version 2), mirrored from `aiikernel/chat/protocol.py`.
+ * The chat comm protocol (version 4), mirrored from `aiikernel/chat/protocol.py`.
  *
  * The kernel owns the conversation; these are the shapes it sends. Every request
  * carries a client-chosen `request_id` that its answer repeats. Events are
@@ -8,16 +8,17 @@
 import * as nbformat from '@jupyterlab/nbformat';
 
 export const TARGET_NAME = 'aiikernel.chat';
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** The kernelspec the chat binds to. */
 export const KERNEL_NAME = 'aiipython';
 
 // -- client → kernel -------------------------------------------------------------
 
-/** What an @-mention attaches to a prompt: a variable (the kernel describes it) or text. */
+/** What goes with a prompt: a variable (the kernel describes it), text, or an image (base64). */
 export type Attachment =
   | { kind: 'variable'; name: string }
-  | { kind: 'text'; label: string; text: string };
+  | { kind: 'text'; label: string; text: string }
+  | { kind: 'image'; label: string; data: string };
 
 export type ClientRequest =
   | {
@@ -42,7 +43,11 @@ export type ClientRequest =
   | { type: 'command'; request_id: string; line: string }
   | { type: 'state'; request_id: string }
   | { type: 'history'; request_id: string }
-  | { type: 'commands'; request_id: string };
+  | { type: 'commands'; request_id: string }
+  | { type: 'checkpoints'; request_id: string }
+  | { type: 'diff'; request_id: string; checkpoint?: string | null }
+  | { type: 'variables'; request_id: string }
+  | { type: 'wire'; request_id: string; count?: number };
 
 // -- the conversation as the kernel keeps it ------------------------------------
 
@@ -91,6 +96,28 @@ export interface IChatTurn {
   notices: string[];
   /** Labels of what was attached (`@df`, `@file:data.csv`); absent from older kernels. */
   attachments?: string[];
+  /** The checkpoint taken before the turn (edit-and-replay restores it); version 4. */
+  checkpoint?: string | null;
+  /** What the turn did to the namespace; version 4. */
+  diff?: IStateDiff | null;
+}
+
+/** One name in a state diff: type and shape before and after ("" where it did not exist). */
+export interface INameChange {
+  name: string;
+  before: string;
+  after: string;
+}
+
+/** What a turn (or a checkpoint) changed: the `state_diff` event, or a `diff` answer's `diff`. */
+export interface IStateDiff {
+  before: string | null;
+  after: string | null;
+  added: INameChange[];
+  changed: INameChange[];
+  deleted: INameChange[];
+  text?: string;
+  rolled_back?: string | null;
 }
 
 export interface ICommandInfo {
@@ -110,6 +137,8 @@ export type TurnEvent =
       prompt: string;
       max_steps: number | null;
       attachments?: string[];
+      /** The checkpoint taken before the turn (version 4). */
+      checkpoint?: string | null;
     }
   | { kind: 'step_started'; step: number }
   | { kind: 'text_delta'; step: number; text: string }
@@ -153,7 +182,8 @@ export type TurnEvent =
     }
   | { kind: 'notice'; message: string }
   | { kind: 'error'; category: string; message: string }
-  | { kind: 'done'; reason: Exclude<TurnStatus, 'running'>; steps: number };
+  | { kind: 'done'; reason: Exclude<TurnStatus, 'running'>; steps: number }
+  | ({ kind: 'state_diff' } & IStateDiff);
 
 export interface IEventMessage {
   type: 'event';
@@ -193,6 +223,69 @@ export interface IStateMessage {
   /** Where the model's key comes from (`env:…`, `auth.json`, `oauth`, `none`, `missing`). */
   auth_source?: string | null;
   run_mode?: RunMode;
+  /** An earlier kernel session this one may resume (version 4). */
+  resume?: IResumeInfo | null;
+}
+
+export interface IResumeInfo {
+  /** `SESSION/ID`, what `/resume` takes. */
+  ref: string;
+  session: string;
+  checkpoint: string;
+  label: string;
+  time: number;
+  names: string[];
+  turns: number;
+}
+
+export interface ICheckpointNode {
+  id: string;
+  parent: string | null;
+  label: string;
+  /** turn (before a turn), after (the state a turn left), auto, fork, manual */
+  kind: string;
+  time: number;
+  pruned: boolean;
+  added_bytes: number;
+  forks: string[];
+  names: number;
+}
+
+export interface ICheckpointsMessage {
+  type: 'checkpoints';
+  request_id: string | null;
+  head: string | null;
+  nodes: ICheckpointNode[];
+  problem: string | null;
+}
+
+export interface IDiffMessage {
+  type: 'diff';
+  request_id: string;
+  checkpoint: string | null;
+  diff: IStateDiff | null;
+  text: string;
+  problem: string | null;
+}
+
+export interface IVariableInfo {
+  name: string;
+  summary: string;
+  size: number | null;
+  value: string;
+}
+
+export interface IVariablesMessage {
+  type: 'variables';
+  request_id: string;
+  variables: IVariableInfo[];
+}
+
+export interface IWireMessage {
+  type: 'wire';
+  request_id: string;
+  markdown: string;
+  count: number;
 }
 
 export interface ICommandsMessage {
@@ -233,9 +326,25 @@ export type ServerMessage =
   | ICommandsMessage
   | INamesMessage
   | ICommandResultMessage
+  | ICheckpointsMessage
+  | IDiffMessage
+  | IVariablesMessage
+  | IWireMessage
   | IErrorMessage;
 
-const SERVER_TYPES = new Set(['event', 'history', 'state', 'commands', 'names', 'command_result', 'error']);
+const SERVER_TYPES = new Set([
+  'event',
+  'history',
+  'state',
+  'commands',
+  'names',
+  'command_result',
+  'checkpoints',
+  'diff',
+  'variables',
+  'wire',
+  'error'
+]);
 
 /** A comm payload that looks like a server message (the kernel validated it already). */
 export function isServerMessage(value: unknown): value is ServerMessage {

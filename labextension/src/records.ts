@@ -23,7 +23,9 @@ export function newTurn(message: IEventMessage): IChatTurn {
     usage: { prompt_tokens: 0, completion_tokens: 0, cost: null },
     error: null,
     notices: [],
-    attachments: event.attachments ?? []
+    attachments: event.attachments ?? [],
+    checkpoint: event.checkpoint ?? null,
+    diff: null
   };
 }
 
@@ -131,6 +133,9 @@ export function applyEvent(turn: IChatTurn, event: TurnEvent): void {
       break;
     case 'error':
       turn.error = { category: event.category, message: event.message };
+      break;
+    case 'state_diff':
+      turn.diff = event;
       break;
     case 'done':
       turn.status = event.reason;

@@ -13,14 +13,18 @@ import { IAgentSessionSummary } from './tokens';
 export class AiiApiError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    /** The request field the server blamed (422/403 on a field), if any. */
+    readonly field: string | null = null,
+    /** The server's own message, without the route and status. */
+    readonly detail: string = message
   ) {
     super(message);
     this.name = 'AiiApiError';
   }
 }
 
-async function requestJSON(
+export async function requestJSON(
   path: string,
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
@@ -43,7 +47,12 @@ async function requestJSON(
   }
   if (!response.ok) {
     const detail = body?.message ?? body?.reason ?? response.statusText;
-    throw new AiiApiError(`${path}: ${response.status} ${detail}`, response.status);
+    throw new AiiApiError(
+      `${path}: ${response.status} ${detail}`,
+      response.status,
+      typeof body?.field === 'string' ? body.field : null,
+      String(detail)
+    );
   }
   return body;
 }

@@ -19,6 +19,14 @@ export namespace CommandIDs {
   export const focusChat = 'aiikernel:focus-chat';
   /** Stop the running AI turn (the kernel interrupt). */
   export const stopTurn = 'aiikernel:stop-turn';
+  /** Inspector: the bound kernel's variables (no side effects). */
+  export const inspectVariables = 'aiikernel:inspect-variables';
+  /** Inspector: the raw Markdown of the last turn's replies. */
+  export const inspectMarkdown = 'aiikernel:inspect-markdown';
+  /** Inspector: the wire log (model requests and responses, secrets redacted). */
+  export const inspectWire = 'aiikernel:inspect-wire';
+  /** Show the Checkpoints section. */
+  export const showCheckpoints = 'aiikernel:show-checkpoints';
 }
 
 /** What the chat is bound to right now. */
@@ -126,3 +134,15 @@ export const IAiiPanel = new Token<IAiiPanel>(
   'aiikernel:IAiiPanel',
   'The aiikernel side panel in the left area; add sections to it.'
 );
+
+/** Commands of the Agents view. */
+export namespace AgentCommandIDs {
+  /** Open the "New agent" dialog (args: `folder`, `prompt`). */
+  export const newAgent = 'aiikernel:new-agent';
+  /** Open a session's tab (args: `sessionId`). */
+  export const openAgent = 'aiikernel:open-agent';
+  /** Start an agent on the active notebook's folder. */
+  export const agentOnNotebook = 'aiikernel:agent-on-notebook';
+  /** Hand the chat box's prompt (or args `prompt`) to an agent session. */
+  export const chatToAgent = 'aiikernel:chat-to-agent';
+}

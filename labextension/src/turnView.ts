@@ -12,6 +12,7 @@ import { CodeBlockView } from './codeBlock';
 import { markdownWidget, StreamingMarkdown } from './markdown';
 import { ApproveAction, ERROR_TITLES, IChatStep, IChatTurn, TurnEvent } from './protocol';
 import { describeUsage, turnCode, turnMarkdown } from './records';
+import { diffLine } from './timeTravelViews';
 import { ICodeActions } from './tokens';
 
 function textWidget(className: string, text: string, role?: string): Widget {
@@ -151,6 +152,9 @@ export class TurnView extends Panel {
     this._statusText.setAttribute('role', 'status');
     this._status.node.append(this._statusText, this._actionBar(options.onEdit));
     this.addWidget(this._status);
+    this._diff = new Widget();
+    this.addWidget(this._diff);
+    this._showDiff();
 
     for (const step of options.turn.steps) {
       this._addStep(step);
@@ -172,6 +176,9 @@ export class TurnView extends Panel {
   handle(event: TurnEvent): void {
     const turn = this._turn;
     switch (event.kind) {
+      case 'state_diff':
+        this._showDiff();
+        break;
       case 'step_started':
         this._addStep(turn.steps[turn.steps.length - 1]);
         break;
@@ -280,7 +287,7 @@ export class TurnView extends Panel {
   }
 
   /** Edit (the prompt back in the input), Copy as Markdown, Insert the code as cells. */
-  private _actionBar(onEdit: ((text: string) => void) | undefined): HTMLElement {
+  private _actionBar(onEdit: TurnView.IOptions['onEdit']): HTMLElement {
     const bar = document.createElement('span');
     bar.className = 'jp-AiiChat-turnActions';
     const add = (label: string, title: string, run: () => void) => {
@@ -294,7 +301,10 @@ export class TurnView extends Panel {
       return b;
     };
     if (onEdit) {
-      add('Edit', 'Edit and resend this prompt', () => onEdit(this._turn.prompt));
+      const title = this._turn.checkpoint
+        ? `Edit this prompt and replay it from checkpoint ${this._turn.checkpoint} (the state before it)`
+        : 'Edit and resend this prompt';
+      add('Edit', title, () => onEdit(this._turn.prompt, this._turn.checkpoint ?? null));
     }
     add('Copy', 'Copy this turn as Markdown', () => void navigator.clipboard?.writeText(turnMarkdown(this._turn)));
     this._insertAll = add('Insert code', "Insert this turn's code as cells below the active cell", () =>
@@ -303,7 +313,12 @@ export class TurnView extends Panel {
     return bar;
   }
 
+  private _showDiff(): void {
+    this._diff.node.replaceChildren(...(this._turn.diff ? [diffLine(this._turn.diff)] : []));
+  }
+
   private _actions: ICodeActions | null;
+  private _diff: Widget;
   private _decide: TurnView.Decide | null;
   private _insertAll!: HTMLButtonElement;
   private _statusText: HTMLElement;
@@ -321,8 +336,8 @@ export namespace TurnView {
     turn: IChatTurn;
     rendermime: IRenderMimeRegistry;
     actions?: ICodeActions | null;
-    /** Put a prompt back in the input, to edit and send again. */
-    onEdit?: (text: string) => void;
+    /** Put a prompt back in the input, to edit and replay from `checkpoint` (before the turn). */
+    onEdit?: (text: string, checkpoint: string | null) => void;
     /** Run mode ask: the user's answer for a waiting block of this turn. */
     decide?: Decide | null;
   }

@@ -1,3 +1,5 @@
 import './base.css';
 import './chat.css';
+import './timetravel.css';
 import './notebook.css';
+import './agents.css';

@@ -226,3 +226,69 @@ def test_pause_interrupts_only_a_running_turn_and_list_shows_states(cli_env, wor
     aimax(cli_env, "stop", "-s", "cli3")
     r = aimax(cli_env, "list")
     assert "stopped" in r.stdout
+
+
+def _wait_status(env, session: str, word: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    out = ""
+    while time.monotonic() < deadline:
+        out = aimax(env, "status", "-s", session).stdout
+        if word in out:
+            return out
+    raise AssertionError(f"{session} never showed {word!r}; last: {out}")
+
+
+def test_answer_approves_or_denies_a_permission_question(cli_env, workdir):
+    base = ["-b", "tmux-claude-code", "-s", "cli4"]
+    prompt = "go [[permission]] [[reply:AFTER-ANSWER]]"
+    assert aimax(cli_env, "create", *base, "--cwd", str(workdir), "-p", prompt).returncode == 0
+    r = aimax(cli_env, "answer", "-s", "cli4")
+    assert r.returncode == 2 and "--approve" in r.stderr  # one of --approve / --deny
+    asked = _wait_status(cli_env, "cli4", "waiting_permission")
+    assert "proceed" in asked
+    r = aimax(cli_env, "answer", "-s", "cli4", "--approve", "--json")
+    assert r.returncode == 0, r.stderr
+    answered = json.loads(r.stdout)
+    assert answered["approved"] is True and "proceed" in answered["question"]
+    _wait_status(cli_env, "cli4", "idle")
+    history = aimax(cli_env, "history", "-s", "cli4").stdout
+    assert "AFTER-ANSWER" in history
+    r = aimax(cli_env, "answer", "-s", "cli4", "--deny")
+    assert r.returncode == 2 and "not asking" in r.stderr
+    assert aimax(cli_env, "send", "-s", "cli4", "-p", "[[permission]] [[reply:X]]").returncode == 0
+    _wait_status(cli_env, "cli4", "waiting_permission")
+    r = aimax(cli_env, "answer", "-s", "cli4", "--deny")
+    assert r.returncode == 0 and r.stdout.startswith("denied:")
+    aimax(cli_env, "stop", "-s", "cli4")
+
+
+HOSTILE = "\x1b]0;TITLE\x07\x1b]52;c;Y2xpcA==\x07\x1b[2J\x9b31m\rover\x08end\ttab"
+
+
+def test_history_and_stream_print_terminal_controls_from_transcripts_as_visible_escapes(
+    cli_env, workdir
+):
+    """A reply holding a title set, an OSC 52 clipboard write and a screen clear."""
+    cli_env["AIMAX_HOSTILE"] = HOSTILE
+    base = ["-b", "tmux-claude-code", "-s", "esc"]
+    r = aimax(cli_env, "create", *base, "--cwd", str(workdir), "-p", "[[env:AIMAX_HOSTILE]]")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = aimax(cli_env, "send", *base, "-p", "again [[env:AIMAX_HOSTILE]]", "--wait")
+        assert r.returncode == 0, r.stderr
+        history = aimax(cli_env, "history", *base)
+        stream = aimax(cli_env, "stream", *base, "--from-sentinel", "0", "--until-idle")
+        for out in (r.stdout, history.stdout, stream.stdout):
+            assert "AIMAX_HOSTILE=" in out
+            assert not [
+                c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0
+            ]
+            assert (
+                "\\x1b]0;TITLE\\x07\\x1b]52;c;Y2xpcA==\\x07\\x1b[2J\\x9b31m\\x0dover\\x08end\ttab"
+                in out
+            )
+        # JSON output keeps the exact text (json escapes the controls).
+        hist = json.loads(aimax(cli_env, "history", *base, "--json").stdout)
+        assert any(e["text"] == f"AIMAX_HOSTILE={HOSTILE}" for e in hist["entries"])
+    finally:
+        aimax(cli_env, "stop", *base)

@@ -15,6 +15,7 @@ from aiikernel.aimax.errors import (
     SessionExists,
     SessionNotFound,
     SessionNotRunning,
+    UnsafeFlagDir,
 )
 from aiikernel.aimax.manager import AimaxManager
 
@@ -389,6 +390,16 @@ async def test_worktree_per_session_removed_on_stop_branch_kept(manager, agent_e
             {"sessionId": "nowt", "cwd": str(tmp_path), "env": agent_env, "worktree": True}
         )
 
+    # A checkout whose committed .imac is a symlink: refused, and the checkout taken back.
+    (repo / "sub" / ".imac").symlink_to(tmp_path, target_is_directory=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "link"], check=True)
+    with pytest.raises(UnsafeFlagDir):
+        await backend.create_new_session(
+            {"sessionId": "wt2", "cwd": str(repo / "sub"), "env": agent_env, "worktree": True}
+        )
+    assert list((manager.data_dir / "worktrees").iterdir()) == []
+
 
 @pytest.mark.asyncio
 async def test_claude_clear_switches_transcript_and_history_continues(manager, agent_env, workdir):
@@ -419,6 +430,43 @@ async def test_claude_clear_switches_transcript_and_history_continues(manager, a
     seqs = [e["seq"] for e in events(backend, "clr")]
     assert seqs == list(range(1, len(seqs) + 1))
     await wait_idle(backend, "clr")
+
+
+@pytest.mark.asyncio
+async def test_codex_new_switches_thread_and_history_continues(manager, agent_env, workdir):
+    backend = manager.backend("tmux-codex")
+    await backend.create_new_session(create_opts("cnew", workdir, agent_env, "one [[reply:OLD]]"))
+    await wait_until(lambda: replies(backend, "cnew") == ["OLD"], 10, "first reply")
+    first = manager.registry.get("cnew")
+    assert first.agent_session_id and first.transcript_path
+    got = []
+    unsubscribe = backend.get_agent_raw_thought_stream("cnew", got.append)
+    await wait_idle(backend, "cnew")
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "/new"}
+    )
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "two [[reply:NEW]]"}
+    )
+    await wait_until(lambda: replies(backend, "cnew") == ["OLD", "NEW"], 10, "reply in new rollout")
+    await wait_until(lambda: any(e.text == "NEW" for e in got), 10, "live event from new rollout")
+    unsubscribe()
+    record = manager.registry.get("cnew")
+    assert record.agent_session_id not in (None, first.agent_session_id)
+    assert record.transcript_path not in (None, first.transcript_path)
+    seqs = [e["seq"] for e in events(backend, "cnew")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    await wait_idle(backend, "cnew")
+    # A resume goes back to the new thread.
+    await backend.terminate_session("cnew")
+    await backend.resume_session("cnew", env=agent_env)
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cnew", "prompt": "three [[reply:RESUMED]]"}
+    )
+    await wait_until(
+        lambda: replies(backend, "cnew") == ["OLD", "NEW", "RESUMED"], 10, "reply after resume"
+    )
+    assert manager.registry.get("cnew").transcript_path == record.transcript_path
 
 
 @pytest.mark.asyncio

@@ -12,7 +12,7 @@ import pytest
 from aiikernel.aimax.transcripts.eventlog import EventLog
 from aiikernel.aimax.transcripts.parse_claude import parse_claude_entry
 from aiikernel.aimax.transcripts.tail import TranscriptTailer
-from aiikernel.aimax.transcripts.watch import DirectoryWatchHub
+from aiikernel.aimax.transcripts.watch import DirectoryWatchHub, wait_for_event
 
 SESSIONS = 50  # more than anyio's 40 default worker threads: one watcher each would starve
 
@@ -77,3 +77,28 @@ async def test_unwatch_is_idempotent_and_missing_dirs_are_tolerated(tmp_path: Pa
     await hub.aclose()
     with pytest.raises(RuntimeError):
         hub.watch(tmp_path, lambda: None)
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(30)
+async def test_a_tail_cancelled_as_its_wake_up_fires_still_ends() -> None:
+    """`aimax stream --until-idle` hung at exit: the tail's cancellation arrived in the same
+    loop step as a watcher nudge, and asyncio.wait_for (3.10/3.11) swallowed it."""
+    wake = asyncio.Event()
+    rounds = 0
+
+    async def loop_like_a_tail() -> None:
+        nonlocal rounds
+        while True:
+            wake.clear()
+            rounds += 1
+            await wait_for_event(wake, 60)
+
+    task = asyncio.ensure_future(loop_like_a_tail())
+    while rounds == 0:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the tail now waits for its event
+    wake.set()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(task), 10)

@@ -6,15 +6,15 @@ import json
 import os
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from aiikernel.aimax.claude_code import accept_folder_trust, hook_command, hook_settings
 from aiikernel.aimax.codex import notify_argv
 from aiikernel.aimax.config import AimaxConfig, env_name, field_help
-from aiikernel.aimax.errors import ConfigError, InvalidOptions, SessionNotFound
+from aiikernel.aimax.errors import ConfigError, InvalidOptions, SessionNotFound, UnsafeFlagDir
 from aiikernel.aimax.flags import JobFlags
 from aiikernel.aimax.options import CreateOptions, SendOptions, parse_options
 from aiikernel.aimax.registry import Registry, SessionRecord
@@ -265,15 +265,64 @@ def test_registry_survives_a_damaged_file_without_losing_it(tmp_path):
 def test_job_flags_contract(tmp_path):
     flags = JobFlags(tmp_path, "s1")
     assert not flags.is_accomplished()
-    flags.arm("do it")
+    flags.arm()
     assert flags.is_running() and not flags.is_accomplished()
     (flags.dir / "running.flag").unlink()
     assert flags.is_accomplished() and not flags.is_failed()
     (flags.dir / "failed.flag").write_text("x")
     assert flags.is_failed()
-    flags.arm("retry")
+    flags.arm()
     assert not flags.is_failed()
     assert flags.dir == tmp_path / ".imac" / "flags" / "s1"
+
+
+def test_job_flags_are_private_hold_no_prompt_and_never_follow_links(tmp_path):
+    old = os.umask(0o022)
+    try:
+        flags = JobFlags(tmp_path / "p", "s1")
+        (tmp_path / "p").mkdir()
+        flags.arm()
+        running = flags.dir / "running.flag"
+        assert running.stat().st_mode & 0o777 == 0o600
+        assert flags.dir.stat().st_mode & 0o777 == 0o700
+        float(running.read_text())  # the time of the submit, nothing else
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        for link in (".imac", ".imac/flags", ".imac/flags/s2"):
+            project = tmp_path / link.replace("/", "_")
+            (project / link).parent.mkdir(parents=True)
+            (project / link).symlink_to(outside, target_is_directory=True)
+            linked = JobFlags(project, "s2")
+            with pytest.raises(UnsafeFlagDir, match="symbolic link"):
+                linked.arm()
+            with pytest.raises(UnsafeFlagDir):
+                linked.prepare()
+            assert not linked.is_running() and not linked.is_accomplished()
+        assert list(outside.iterdir()) == []
+    finally:
+        os.umask(old)
+
+
+def test_the_state_file_is_created_private_by_aimax_and_by_hook_shells(tmp_path):
+    old = os.umask(0o022)
+    try:
+        state = StateFile(tmp_path / "a" / "state.jsonl")
+        state.note("submit")
+        assert state.path.stat().st_mode & 0o777 == 0o600
+        older = StateFile(tmp_path / "b" / "state.jsonl")
+        older.path.parent.mkdir()
+        older.path.write_text("")
+        older.path.chmod(0o644)
+        older.ensure()
+        assert older.path.stat().st_mode & 0o777 == 0o600
+        for i, argv in enumerate(
+            (["/bin/sh", "-c", hook_command(tmp_path / "h.jsonl")], notify_argv(tmp_path / "n"))
+        ):
+            subprocess.run([*argv, "{}"] if i else argv, input="{}", text=True, check=True)
+        for name in ("h.jsonl", "n"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        os.umask(old)
 
 
 def test_folder_trust_keeps_the_users_other_keys(tmp_path):

@@ -152,6 +152,65 @@ def test_mention_a_variable_reaches_the_model(page, chat_lab, model):
     assert page.errors == []
 
 
+_PUT_IMAGE = """([kind, name, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, { type: 'image/png' }));
+    const box = document.querySelector('.jp-AiiChat-textarea');
+    if (kind === 'paste') {
+        box.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+    } else {
+        box.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+}"""
+
+
+def test_pasted_and_dropped_images_go_with_the_prompt(page, chat_lab, model):
+    import base64
+
+    from tests.lm.images import png_bytes
+
+    # the second cell puts the lab's remembered model back for the tests after this one
+    write_notebook(
+        chat_lab, "paste.ipynb", cells=["%model openai/gpt-4o", "%model openai/scripted"]
+    )
+    open_notebook(page, chat_lab, "paste.ipynb", "paste")
+    chat = open_chat(page)
+    wait_bound(chat)
+    _run_first_cell(page)
+    _wait_cell_ran(page)
+    footer = chat.locator(".jp-AiiChat-footer")
+    footer.get_by_text("openai/gpt-4o").wait_for(timeout=30_000)  # %model in a cell shows
+    pasted, dropped = png_bytes(5, 4, (0, 128, 255)), png_bytes(2, 2)
+    page.evaluate(_PUT_IMAGE, ["paste", "shot.png", base64.b64encode(pasted).decode()])
+    page.evaluate(_PUT_IMAGE, ["drop", "dropped.png", base64.b64encode(dropped).decode()])
+    chips = chat.locator(".jp-AiiChat-input .jp-AiiChat-chip")
+    chips.nth(1).wait_for(timeout=30_000)
+    names = chips.evaluate_all("els => els.map(e => e.firstChild.textContent)")
+    assert names == ["shot.png (1 KB)", "dropped.png (1 KB)"], names
+    chat.get_by_role("button", name="Remove attachment dropped.png (1 KB)").click()
+    assert chips.count() == 1
+    box = chat.get_by_role("textbox", name="Chat prompt")
+    box.fill("what colour is this?")
+    widen_side_panel(page)
+    screenshot(page, "chat-image-paste.png")
+    model.script(Reply("Mostly **blue**."))
+    box.press("Enter")
+    wait_turn_done(chat)
+    user = [m for m in model.model_requests()[-1].body_json["messages"] if m["role"] == "user"]
+    parts = user[-1]["content"]
+    assert parts[0] == {"type": "text", "text": "what colour is this?"}
+    sent = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(sent) == 1 and base64.b64decode(sent[0].split(",", 1)[1]) == pasted
+    turn = chat.locator(".jp-AiiChat-turn").last
+    assert turn.locator(".jp-AiiChat-chip").all_inner_texts() == ["images['shot.png']"]
+    assert chips.count() == 0
+    page.locator(".jp-Notebook .jp-Cell").nth(1).click()
+    page.keyboard.press("Shift+Enter")
+    _wait_cell_ran(page, 1)
+    assert page.errors == []
+
+
 def test_insert_turn_code_as_cells_copy_and_edit(page, chat_lab, model):
     write_notebook(chat_lab, "insert.ipynb", cells=["# my cell"])
     open_notebook(page, chat_lab, "insert.ipynb", "insert")
@@ -184,7 +243,7 @@ def test_insert_turn_code_as_cells_copy_and_edit(page, chat_lab, model):
     assert copied.startswith("> compute the total\n\nFirst:\n```py\nbase = 20")
     assert "All done." in copied
 
-    turn.get_by_role("button", name="Edit and resend this prompt").click()
+    turn.get_by_role("button", name="Edit this prompt and replay").click()
     box = chat.get_by_role("textbox", name="Chat prompt")
     assert box.input_value() == "compute the total"
     assert box.evaluate("el => el === document.activeElement")

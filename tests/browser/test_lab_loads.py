@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -95,39 +96,78 @@ def _open_agents(lab_page, lab_server, workspace: str):
     return agents
 
 
-def test_agents_section_lists_sessions_and_reports_bad_replies(lab_page, lab_server):
-    """The browser-side client of GET /aimax/sessions: list, refresh, garbled reply, 500.
+def _session(sid: str, state: str, **extra) -> dict:
+    base = {
+        "sessionId": sid,
+        "backend": "tmux-claude-code",
+        "state": state,
+        "status": "running",
+        "alive": True,
+        "working": state == "working",
+        "jobAccomplished": False,
+        "failed": False,
+        "cwd": "proj",
+        "createdAt": 1_700_000_000,
+        "lastActivity": 1_700_000_000,
+    }
+    return {**base, **extra}
 
-    Replies are scripted at the network layer so the test chooses them (real sessions
-    need tmux and an agent CLI; tests/server covers the server side); the panel code
-    under test runs unmodified.
+
+def test_agents_section_follows_the_watch_socket(lab_page, lab_server):
+    """The Agents list is drawn from `/aimax/watch` frames: empty, two sessions with badges,
+    filter and sort, a garbled frame ignored, a lost connection shown as reconnecting.
+
+    Frames are scripted at the network layer so the test chooses them (tests/server and
+    tests/browser/test_agents_view.py cover real sessions); the panel code runs unmodified.
     """
-    replies = {"status": 200, "body": '{"sessions": []}'}
+    sockets = []
+    refuse = {"on": False}
 
-    def scripted(route):
-        route.fulfill(
-            status=replies["status"], content_type="application/json", body=replies["body"]
-        )
+    def handler(ws):
+        if refuse["on"]:
+            ws.close()  # the server is away: the client keeps trying
+            return
+        sockets.append(ws)
 
-    lab_page.route(re.compile(r".*/aimax/sessions(\?.*)?$"), scripted)
+    lab_page.route_web_socket(re.compile(r".*/aimax/watch.*"), handler)
     agents = _open_agents(lab_page, lab_server, "agents")
-    refresh = agents.get_by_role("button", name="Refresh")
+    for _ in range(300):
+        if sockets:
+            break
+        lab_page.wait_for_timeout(100)
+    ws = sockets[-1]
+    ws.send(json.dumps({"type": "sessions", "sessions": []}))
+    agents.get_by_text("No agent sessions yet").wait_for(timeout=30_000)
 
-    agents.get_by_text("No agent sessions.").wait_for(timeout=30_000)
-
-    replies["body"] = (
-        '{"sessions": [{"sessionId": "s1", "backend": "claude_code", "state": "idle"},'
-        ' {"sessionId": "s2", "backend": "codex", "state": "working", "displayName": "fixer"}]}'
-    )
-    refresh.click()
+    two = [
+        _session("s1", "idle", lastActivity=1_700_000_100),
+        _session("s2", "waiting_permission", displayName="fixer", backend="tmux-codex"),
+    ]
+    ws.send(json.dumps({"type": "sessions", "sessions": two}))
     agents.locator('li[data-session-id="s2"]').wait_for(timeout=30_000)
-    assert agents.locator("li").all_text_contents() == ["claude_code idle", "fixer working"]
+    names = agents.locator(".jp-AiiAgents-name").all_text_contents()
+    assert names == ["s1", "fixer"]  # most recent activity first
+    assert agents.locator('li[data-session-id="s2"] .jp-AiiAgents-badge').text_content() == (
+        "needs permission"
+    )
+    agents.get_by_label("Sort agent sessions").select_option("state")
+    lab_page.wait_for_function(
+        "document.querySelector('.jp-AiiAgents-name').textContent === 'fixer'"
+    )
+    agents.get_by_label("Filter agent sessions").fill("codex")
+    lab_page.wait_for_function("document.querySelectorAll('.jp-AiiAgents-item').length === 1")
 
-    replies["body"] = '{"sessions": [{"sessionId": 7}]}'
-    refresh.click()
-    agents.get_by_text("unexpected reply from the server").wait_for(timeout=30_000)
-    assert agents.locator("li").count() == 0
+    ws.send("not json")
+    ws.send(json.dumps({"type": "sessions", "sessions": "nope"}))
+    assert agents.locator(".jp-AiiAgents-item").count() == 1
 
-    replies.update(status=500, body='{"message": "tmux is not installed"}')
-    refresh.click()
-    agents.get_by_text(re.compile(r"500 tmux is not installed")).wait_for(timeout=30_000)
+    refuse["on"] = True
+    ws.close()
+    agents.get_by_text("Reconnecting to the server").wait_for(timeout=30_000)
+    refuse["on"] = False
+    for _ in range(300):  # it reconnects by itself
+        if len(sockets) > 1:
+            break
+        lab_page.wait_for_timeout(100)
+    sockets[-1].send(json.dumps({"type": "sessions", "sessions": two}))
+    agents.get_by_text("Reconnecting to the server").wait_for(state="hidden", timeout=30_000)

@@ -31,4 +31,6 @@ def test_benchmark_runs_small():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| checkpoint of a small turn, median |" in out.stdout
+    assert "| state diff of a small turn, median" in out.stdout
+    assert "| /resume after a kernel restart vs re-running the cells |" in out.stdout
     assert "WRONG STATE" not in out.stdout

@@ -91,16 +91,16 @@ def test_restore_across_branches_and_fork(ai_kernel, model_server):
         Reply("```py\npath.append('b1')\n```"),
         Reply("ok"),
     )
-    execute(kc, "%%ai\nbranch a step 1")  # checkpoint 0000: ['trunk']
-    execute(kc, "%fork after-a1")  # 0001: ['trunk', 'a1']
-    execute(kc, "%%ai\nbranch a step 2")  # 0002: ['trunk', 'a1']
+    execute(kc, "%%ai\nbranch a step 1")  # 0000: ['trunk'], 0001 (after the turn)
+    execute(kc, "%fork after-a1")  # 0002: ['trunk', 'a1']
+    execute(kc, "%%ai\nbranch a step 2")  # 0003: ['trunk', 'a1'], 0004
     assert execute(kc, "%restore 0000").status == "ok"
     assert value(kc, "path") == ["trunk"]
     execute(kc, "%%ai\nbranch b")  # child of 0000
     assert value(kc, "path") == ["trunk", "b1"]
 
     out = execute(kc, "%restore after-a1").all_text()
-    assert "Restored [0001]" in out
+    assert "Restored [0002]" in out
     assert value(kc, "path") == ["trunk", "a1"]
     tree = execute(kc, "%tree").all_text()
     assert "⑂ after-a1" in tree
@@ -119,8 +119,8 @@ def test_corrupt_chunk_and_missing_manifest_through_the_kernel(ai_kernel, model_
         Reply("```py\nsmall = 1\n```"),
         Reply("ok"),
     )
-    execute(kc, "%%ai\nfirst")  # 0000: rng(0)
-    execute(kc, "%%ai\nsecond")  # 0001: rng(1)
+    execute(kc, "%%ai\nfirst")  # 0000: rng(0), 0001 (after the turn): rng(1)
+    execute(kc, "%%ai\nsecond")  # 0002: rng(1), 0003 (after): rng(1) and small
     store = tmp_path / ".aiipython_checkpoints"
     session = next((store / "sessions").iterdir())
     manifest = json.loads((session / "checkpoints" / "0000.json").read_text())
@@ -141,8 +141,8 @@ def test_corrupt_chunk_and_missing_manifest_through_the_kernel(ai_kernel, model_
     assert "[0001] does not exist" in missing.all_text() and not missing.errors()
     # a checkpoint that does not need the damaged chunk still restores
     execute(kc, "big = None\nsmall = 2")
-    restored = execute(kc, "%restore 0002").all_text()
-    assert "Restored [0002]" in restored, restored
+    restored = execute(kc, "%restore 0003").all_text()
+    assert "Restored [0003]" in restored, restored
     assert value(
         kc, "[small, bool((big == np.random.default_rng(1).random(3_000_000)).all())]"
     ) == [

@@ -39,15 +39,15 @@ def test_cells_between_turns_are_in_the_next_checkpoint(ai_kernel, model_server)
     km, kc = ai_kernel
     assert execute(kc, SETUP).status == "ok"
     model_server.script(Reply("ok"), Reply(SPOIL), Reply("spoiled"))
-    assert execute(kc, "%%ai\nfirst").status == "ok"  # checkpoint 0000
+    assert execute(kc, "%%ai\nfirst").status == "ok"  # checkpoints 0000 (before), 0001 (after)
     for cell in USER_CELLS:
         result = execute(kc, cell)
         assert result.status == "ok", (cell, result.all_text())
-    assert execute(kc, "%%ai\nspoil everything").status == "ok"  # checkpoint 0001
+    assert execute(kc, "%%ai\nspoil everything").status == "ok"  # 0002 (before), 0003
     assert value(kc, "[plain, counter, box['k'], fresh, timed, s]") == [None] * 6
 
     undo = execute(kc, "%undo")
-    assert "Restored [0001]" in undo.all_text(), undo.all_text()
+    assert "Restored [0002]" in undo.all_text(), undo.all_text()
     assert value(kc, "[plain, counter, box['k'], fresh, timed, s]") == [
         1,
         1,

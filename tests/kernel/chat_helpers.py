@@ -92,6 +92,11 @@ def is_done(message: dict) -> bool:
     return message.get("type") == "event" and message["event"]["kind"] == "done"
 
 
+def is_turn_end(message: dict) -> bool:
+    """The last message of a turn with checkpoints on: its state diff (after ``done``)."""
+    return message.get("type") == "event" and message["event"]["kind"] == "state_diff"
+
+
 def create_subshell(kc, timeout: float = 10.0) -> str:
     msg = kc.session.msg("create_subshell_request", {})
     kc.control_channel.send(msg)

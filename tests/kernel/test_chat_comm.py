@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from aiikernel.chat import protocol, target
 from tests.kernel.chat_helpers import ChatClient
 from tests.support.model_steps import Reply
@@ -97,3 +99,60 @@ def test_mentions_reach_the_model_and_names_are_listed(ai_kernel, model_server):
     assert "Attached @file:notes.txt:\nbob cheated" in text
     history = chat.ask({"type": "history", "request_id": "h1"}, "history")
     assert history["turns"][-1]["attachments"] == ["@scores", "@missing", "@file:notes.txt"]
+
+
+def test_pasted_images_reach_the_model_and_bad_ones_are_explained(model_server, tmp_path):
+    """An image pasted into the panel goes with the prompt (kept in `images`, like /image);
+    data that is not an image reaches neither the model as an image nor the namespace."""
+    from tests.support.kernels import model_env, running_kernel
+
+    # a home of its own: `%model` is remembered there for later kernels
+    env = model_env(model_server, AIIPYTHON_HOME=str(tmp_path / "home"))
+    with running_kernel("aiipython", env=env, cwd=tmp_path) as (km, kc):
+        _paste_images(model_server, kc)
+
+
+def _paste_images(model_server, kc) -> None:
+    from tests.kernel.chat_helpers import is_done
+    from tests.lm.images import png_bytes
+    from tests.support.kernels import execute
+
+    chat = ChatClient(kc)
+    chat.collect(lambda m: m["type"] == "state")
+    kc.execute("%model openai/gpt-4o")  # a model that takes images
+    # a model chosen in a cell reaches the panels' footers without a request of theirs
+    chat.collect(lambda m: m["type"] == "state" and m["model"] == "openai/gpt-4o")
+    image = png_bytes(4, 3)
+    model_server.script(Reply("A small picture."))
+    chat.execute_request(
+        {
+            "type": "prompt",
+            "request_id": "i1",
+            "text": "what is this?",
+            "attachments": [
+                {"kind": "image", "label": "shot.png", "data": base64.b64encode(image).decode()},
+                {
+                    "kind": "image",
+                    "label": "notes.png",
+                    "data": base64.b64encode(b"hello").decode(),
+                },
+                {"kind": "image", "label": "junk.png", "data": "%%% not base64 %%%"},
+            ],
+        }
+    )
+    chat.collect(is_done)
+    content = model_server.model_requests()[-1].body_json["messages"][-1]["content"]
+    images = [p for p in content if p["type"] == "image_url"]
+    assert len(images) == 1
+    assert base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1]) == image
+    notes = "\n".join(p["text"] for p in content if p["type"] == "text")
+    assert (
+        "notes.png: not an image" in notes
+        and "junk.png: the pasted data is not valid base64" in notes
+    )
+    history = chat.ask({"type": "history", "request_id": "h1"}, "history")
+    labels = history["turns"][-1]["attachments"]
+    assert labels[0] == "images['shot.png']"
+    assert labels[1].startswith("notes.png (not attached: ") and labels[2].startswith("junk.png (")
+    kept = execute(kc, "print(sorted(images), len(images['shot.png'].data))").stream_text()
+    assert kept.strip() == f"['shot.png'] {len(image)}"

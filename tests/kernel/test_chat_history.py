@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.kernel.chat_helpers import ChatClient, create_subshell, is_done
+from tests.kernel.chat_helpers import ChatClient, create_subshell, is_done, is_turn_end
 from tests.support.kernels import execute
 from tests.support.model_steps import Reply
 
@@ -36,14 +36,15 @@ def test_cell_turn_reaches_open_panels_and_history(ai_kernel, model_server):
 
     model_server.script(Reply(PLOT_REPLY), Reply("Done: **42**, and 1/0 fails."))
     kc.execute("%%ai\nplot please")  # (tests.support.kernels.execute would eat the comm messages)
-    events, _ = first.collect(is_done)
+    events, _ = first.collect(is_turn_end)
     events = [m for m in events if m["type"] == "event"]
     assert {m["source"] for m in events} == {"cell"}
     assert all(m["request_id"] is None for m in events)
     seqs = [m["seq"] for m in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     kinds = [m["event"]["kind"] for m in events]
-    assert kinds[0] == "turn_started" and kinds[-1] == "done"
+    assert kinds[0] == "turn_started" and kinds[-2:] == ["done", "state_diff"]
+    assert [c["name"] for c in events[-1]["event"]["added"]] == ["HTML", "display"]
     assert events[0]["event"]["max_steps"] == 10
     assert "code_output" in kinds and "text_delta" in kinds
 
@@ -61,7 +62,7 @@ def test_cell_turn_reaches_open_panels_and_history(ai_kernel, model_server):
     assert not any("text/markdown" in o.get("data", {}) for o in outputs)
 
     # the second panel got the same events (read what the first one skipped past)
-    second_events, _ = second.collect(is_done)
+    second_events, _ = second.collect(is_turn_end)
     assert [m["seq"] for m in second_events if m["type"] == "event"] == seqs
 
     # a panel opened later asks for the history and sees the same turn
@@ -71,6 +72,7 @@ def test_cell_turn_reaches_open_panels_and_history(ai_kernel, model_server):
     assert history["seq"] == seqs[-1] and history["busy"] is False
     (turn,) = history["turns"]
     assert turn["source"] == "cell" and turn["prompt"] == "plot please"
+    assert turn["checkpoint"] == "0000" and turn["diff"]["text"].startswith("added HTML (type)")
     assert turn["status"] == "answered" and turn["max_steps"] == 10
     assert turn["usage"] == {"prompt_tokens": 20, "completion_tokens": 10, "cost": None}
     assert [s["text"] for s in turn["steps"]] == [PLOT_REPLY, "Done: **42**, and 1/0 fails."]
@@ -103,7 +105,7 @@ def test_panel_prompt_runs_on_the_main_shell_and_answers_its_comm(ai_kernel, mod
     assert all(c["usage"].startswith("/") and c["help"] for c in commands["commands"])
 
     state = chat.ask({"type": "state", "request_id": "s1"}, "state")
-    assert state["protocol_version"] == 3 and state["turns"] == 1
+    assert state["protocol_version"] == 4 and state["turns"] == 1
     assert state["usage"]["prompt_tokens"] == 20 and state["max_steps"] == 10
 
     # /reset: every panel is told to start from an empty history

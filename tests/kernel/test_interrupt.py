@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from tests.support.gateways import BOTH_BACKENDS
+from tests.support.interrupts import Interrupter
 from tests.support.kernels import execute
 from tests.support.model_steps import Reply
 
 pytestmark = BOTH_BACKENDS  # every test runs against in-kernel litellm and the gateway
 
 
-class Interrupter:
-    """Interrupts the kernel once, when the first output matching ``trigger`` arrives."""
-
-    def __init__(self, km, trigger) -> None:
-        self.km = km
-        self.trigger = trigger
-        self.sent_at: float | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self, output) -> None:
-        with self._lock:
-            if self.sent_at is None and self.trigger(output):
-                self.sent_at = time.monotonic()
-                threading.Thread(target=self.km.interrupt_kernel, daemon=True).start()
-
-
 def test_interrupt_while_streaming(ai_kernel, model_server):
     km, kc = ai_kernel
-    chunks = [f"word{i} " for i in range(100)]
+    chunks = [f"word{i} " for i in range(600)]  # a minute of streaming
     model_server.script(Reply(chunks=chunks, delay=0.1))
     interrupter = Interrupter(
         km, lambda o: o["msg_type"] in ("display_data", "update_display_data")
     )
-    result = execute(kc, "%%ai\ntalk for a long time", timeout=30, on_output=interrupter)
+    # generous: a cold gateway imports litellm first, slow on a loaded machine
+    result = execute(kc, "%%ai\ntalk for a long time", timeout=240, on_output=interrupter)
     finished = time.monotonic()
     assert interrupter.sent_at is not None
-    assert finished - interrupter.sent_at < 1.0 + 0.5  # 1 s budget plus message transit
+    # far sooner than the minute the stream or the sleep would take; the 1 s figure is
+    # measured in benchmarks/interrupt.py, not asserted against a clock here
+    assert finished - interrupter.sent_at < 20
     assert "Interrupted" in result.all_text()
     assert result.status == "ok"
     model_server.script(Reply("still here"))
@@ -56,10 +43,10 @@ def test_interrupt_while_ai_code_runs(ai_kernel, model_server):
     interrupter = Interrupter(
         km, lambda o: o["msg_type"] == "stream" and "sleeping" in o["content"]["text"]
     )
-    result = execute(kc, "%%ai\nsleep", timeout=30, on_output=interrupter)
+    result = execute(kc, "%%ai\nsleep", timeout=240, on_output=interrupter)
     finished = time.monotonic()
     assert interrupter.sent_at is not None
-    assert finished - interrupter.sent_at < 1.5
+    assert finished - interrupter.sent_at < 20  # the sleep would take 60 s
     assert "Interrupted" in result.all_text()
     assert any(e["ename"] == "KeyboardInterrupt" for e in result.errors())
     assert len(model_server.model_requests()) == 1  # the turn did not go on to another step

@@ -47,3 +47,73 @@ def test_cell_and_panel_turns_see_the_recent_cells(ai_kernel, model_server):
     last = model_server.model_requests()[-1].body_json["messages"][0]["content"]
     assert "rows['a']" in last and "ai_made = 1" not in last.split("most recently")[1]
     assert "__import__" not in last
+
+
+def test_parent_msg_id_reads_every_form_of_send():
+    from aiikernel.chat.capture import parent_msg_id
+
+    header = {"msg_id": "req-1", "msg_type": "execute_request"}
+    message = {"header": {"msg_id": "own"}, "parent_header": header, "content": {}}
+    assert parent_msg_id(message, (), {}) == "req-1"  # a message built by session.msg
+    # send(stream, msg_type, content, parent)
+    assert parent_msg_id("error", ({}, header), {}) == "req-1"
+    assert parent_msg_id("error", ({},), {"parent": {"header": header}}) == "req-1"  # a whole msg
+    assert parent_msg_id("stream", ({},), {}) is None
+    assert parent_msg_id({"parent_header": None}, (), {}) is None
+
+
+COUNT_FLUSHES = """
+import sys as _fs
+_flushes = [0]
+for _stream in (_fs.stdout, _fs.stderr):
+    def _counting(_orig=_stream.flush):
+        _flushes[0] += 1
+        return _orig()
+    _stream.flush = _counting
+"""
+
+
+def flushes_per_cell(kc, code: str) -> int:
+    """Flushes of stdout and stderr from one reading to the next, with ``code`` in between
+    (the kernel flushes both streams itself around every request)."""
+    before = int(execute(kc, "print(_flushes[0])").stream_text())
+    assert execute(kc, code).status == "ok"
+    return int(execute(kc, "print(_flushes[0])").stream_text()) - before
+
+
+def test_user_cells_flush_no_more_than_stock_and_their_output_still_counts(
+    ai_kernel, model_server, tmp_path
+):
+    """The recent-cells log takes a user cell's outputs by request, so after the cell nothing
+    is flushed early (each flush waits for the kernel's IO thread); the printed text still
+    reaches the model, with the kernel's own flush."""
+    from tests.support.kernels import model_env, running_kernel
+
+    km, kc = ai_kernel
+    execute(kc, COUNT_FLUSHES)
+    ours = [flushes_per_cell(kc, c) for c in ("flush_a = 1", "print('flushed late', 6 * 7)")]
+    with running_kernel("python3", env=model_env(model_server), cwd=tmp_path) as (_km, stock):
+        execute(stock, COUNT_FLUSHES)
+        theirs = [flushes_per_cell(stock, c) for c in ("flush_a = 1", "print('late', 6 * 7)")]
+    assert ours == theirs, f"aiipython flushed {ours} times per cell, python3 {theirs}"
+    execute(kc, "%%ai\nwhat did I print?")
+    system = model_server.model_requests()[-1].body_json["messages"][0]["content"]
+    recent = system[system.index("cells the user ran most recently") :]
+    assert "print('flushed late', 6 * 7)" in recent and "flushed late 42" in recent
+
+
+def test_outputs_of_other_requests_stay_out_of_the_last_cell(ai_kernel, model_server):
+    """A user cell's outputs are taken until the next cell, but only its own: a silent request
+    (a variable inspector, a widget) that prints in between is not the user's cell."""
+    km, kc = ai_kernel
+    execute(kc, "quiet_x = 5")
+    msg_id = kc.execute("print('from a silent request')", silent=True, store_history=False)
+    while True:  # until that request is done (its output was sent before its reply)
+        reply = kc.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    execute(kc, "%%ai\nanything?")
+    system = model_server.model_requests()[-1].body_json["messages"][0]["content"]
+    recent = system[system.index("cells the user ran most recently") :]
+    assert "quiet_x = 5" in recent
+    assert "from a silent request" not in recent

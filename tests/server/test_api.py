@@ -410,6 +410,11 @@ async def test_openapi_document_is_served_and_committed(jp_fetch, jp_serverapp):
         "/aimax/sessions/{sessionId}/messages",
         "/aimax/sessions/{sessionId}/history",
         "/aimax/sessions/{sessionId}/stream",
+        "/aimax/sessions/{sessionId}/permission",
+        "/aimax/sessions/{sessionId}/resume",
+        "/aimax/sessions/{sessionId}/screen",
+        "/aimax/backends",
+        "/aimax/watch",
         "/aimax/openapi.json",
     }
     create_schema = served["components"]["schemas"]["CreateSessionRequest"]

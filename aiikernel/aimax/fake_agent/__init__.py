@@ -18,7 +18,8 @@ Behaviour is scripted two ways:
   before finishing; Enter approves, Escape denies), ``[[tool:CMD]]`` (a tool call + result),
   ``[[fail]]`` (write ``failed.flag``), ``[[env:NAME]]`` (reply with ``NAME=<value>``), ``[[exit]]`` (exit after the turn).
 
-Like the real TUIs, a prompt submitted during a turn is queued by Claude (Enter) and by Codex
+``/clear`` (Claude) and ``/new`` (Codex) start a new conversation with a new transcript, as the
+real TUIs do. Like the real TUIs, a prompt submitted during a turn is queued by Claude (Enter) and by Codex
 only with Tab — Enter steers Codex's running turn (the fake replaces the turn).
 
 At turn end it removes ``$AIMAX_FLAG_DIR/running.flag`` (and writes ``failed.flag`` on

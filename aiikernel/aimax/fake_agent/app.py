@@ -299,6 +299,11 @@ class FakeAgent:
         if text.strip() == "/exit":
             self.done.set()
             return
+        if text.strip() == "/new" and self.flavor == "codex" and self.mode == "ready":
+            # Codex starts a new thread (new id; its rollout appears at the next prompt).
+            self.writer = CodexWriter(os.getcwd(), None, self.args.model)
+            self.history = []
+            return
         if text.strip() == "/clear" and self.flavor == "claude" and self.mode == "ready":
             # Claude starts a new session (new id, new transcript file) on /clear.
             self.writer = ClaudeWriter(os.getcwd(), None, None)

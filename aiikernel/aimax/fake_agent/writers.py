@@ -14,7 +14,7 @@ from typing import Any
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _append(path: Path, entries: list[dict[str, Any]]) -> None:
@@ -98,6 +98,7 @@ class ClaudeWriter:
             "model": "fake",
             "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn",
+            "usage": {"input_tokens": 100, "output_tokens": len(text.split()) + 1},
         }
         _append(self.path, [entry])
 
@@ -179,7 +180,7 @@ class CodexWriter:
     def _ensure_file(self, first_prompt: str) -> Path:
         if self.path is not None:
             return self.path
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         day = self.home / "sessions" / now.strftime("%Y/%m/%d")
         self.path = day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-{self.thread_id}.jsonl"
         meta = {

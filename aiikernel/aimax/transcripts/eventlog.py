@@ -29,6 +29,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,13 @@ Listener = Callable[[AgentEvent], None]
 _STOP = object()
 
 
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:  # closed meanwhile; close() synced it
+        pass
+
+
 class EventLog:
     """Append-only, deduplicated, numbered event store of one session, with subscriptions."""
 
@@ -52,10 +60,15 @@ class EventLog:
         session_id: str | None = None,
         *,
         fsync_interval: float = 0.5,
+        syncer: Executor | None = None,
     ) -> None:
+        """``syncer``: where the periodic fsync runs (a long-lived process passes one thread
+        for all logs, so a slow disk never holds up the threads that read transcripts);
+        None: in the appending thread."""
         self.path = Path(path)
         self.session_id = session_id or self.path.stem
         self.fsync_interval = fsync_interval
+        self.syncer = syncer
         self.corrupt_records = 0
         self._lock = threading.RLock()
         self._events: list[AgentEvent] = []
@@ -127,7 +140,7 @@ class EventLog:
         Only one process may append to a log at a time (the session manager's feeder
         lock); others read it with this, and see new events through their listeners.
         """
-        from .watch import DirectoryWatchHub
+        from .watch import DirectoryWatchHub, wait_for_event
 
         own = hub is None
         hub = hub or DirectoryWatchHub()
@@ -138,10 +151,7 @@ class EventLog:
             while True:
                 wake.clear()
                 await asyncio.to_thread(self.refresh)
-                try:
-                    await asyncio.wait_for(wake.wait(), poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_for_event(wake, poll_interval)
         finally:
             unwatch()
             if own:
@@ -249,10 +259,13 @@ class EventLog:
                 self._dispatch(event)
             fd = self._fd if self._fsync_due() else None
         if fd is not None:  # outside the lock: a slow disk must not delay the next event
-            try:
-                os.fsync(fd)
-            except OSError:  # closed meanwhile; close() synced it
-                pass
+            if self.syncer is not None:
+                try:
+                    self.syncer.submit(_fsync_quietly, fd)
+                except RuntimeError:  # the syncer was shut down: sync here
+                    _fsync_quietly(fd)
+            else:
+                _fsync_quietly(fd)
         return new
 
     def _fsync_due(self) -> bool:

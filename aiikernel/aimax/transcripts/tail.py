@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from .eventlog import EventLog
 from .events import KIND_SYSTEM, AgentEvent, ParsedEvent, TranscriptParser
-from .watch import DirectoryWatchHub
+from .watch import DirectoryWatchHub, wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -253,10 +253,7 @@ class TranscriptTailer:
                         await self._in_thread(self.read_available)
                     except OSError as exc:  # e.g. our log's disk is full: retry next wake-up
                         log.warning("transcript tail of %s paused: %s", self.path, exc)
-                try:
-                    await asyncio.wait_for(wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_for_event(wake, self.poll_interval)
         finally:
             if unwatch is not None:
                 unwatch()

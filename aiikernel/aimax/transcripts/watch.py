@@ -22,6 +22,20 @@ log = logging.getLogger(__name__)
 Callback = Callable[[], None]
 
 
+async def wait_for_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` seconds passed.
+
+    Not ``asyncio.wait_for(event.wait(), timeout)``: on Python 3.10/3.11 that returns normally
+    when the task is cancelled in the same loop step as the event fires, swallowing the
+    cancellation — a tail loop then never ends and whoever awaits it hangs.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
 class DirectoryWatchHub:
     """Watch directories for file changes and nudge the callbacks registered for each."""
 
@@ -101,10 +115,8 @@ class DirectoryWatchHub:
             if not dirs:
                 if not self._callbacks:
                     return
-                try:  # watched dirs do not exist yet: tailers poll; retry later
-                    await asyncio.wait_for(self._reconfigure.wait(), self.retry_delay)
-                except TimeoutError:
-                    pass
+                # watched dirs do not exist yet: tailers poll; retry later
+                await wait_for_event(self._reconfigure, self.retry_delay)
                 continue
             stop = self._current_stop = asyncio.Event()
             # Changes made while no watcher was running (the restart gap): look again soon.
@@ -122,10 +134,7 @@ class DirectoryWatchHub:
                     self._nudge({path for _, path in changes})
             except (OSError, RuntimeError) as exc:  # a watched dir vanished, inotify limits …
                 log.debug("directory watcher restarting after: %s", exc)
-                try:
-                    await asyncio.wait_for(self._reconfigure.wait(), self.retry_delay)
-                except TimeoutError:
-                    pass
+                await wait_for_event(self._reconfigure, self.retry_delay)
             finally:
                 self._current_stop = None
 

@@ -1,0 +1,41 @@
+"""Configuration of sub-agents (``%config SubAgents.max_children = 8``)."""
+
+from __future__ import annotations
+
+from traitlets import Bool, Float, Int, Unicode
+from traitlets.config import LoggingConfigurable
+
+
+class SubAgents(LoggingConfigurable):
+    """Limits and start-up of the child kernels ``spawn_agent()`` starts."""
+
+    max_children = Int(
+        4,
+        help="How many sub-agents of this kernel may be alive at once; spawn_agent() refuses "
+        "more (stop one first). Each is a kernel process.",
+    ).tag(config=True)
+    max_depth = Int(
+        2,
+        help="How deep sub-agents may nest: 1 allows children only, 2 children of children, … "
+        "A child inherits the limit of its parent.",
+    ).tag(config=True)
+    transport = Unicode(
+        "ipc",
+        help="ZMQ transport between this kernel and its children: 'ipc' (Unix sockets in a "
+        "private directory) or 'tcp' (127.0.0.1).",
+    ).tag(config=True)
+    ready_timeout = Float(
+        60.0, help="Seconds a child kernel may take to start before spawn_agent() gives up."
+    ).tag(config=True)
+    stop_timeout = Float(
+        3.0,
+        help="Seconds a child is given to shut down cleanly before it is killed.",
+    ).tag(config=True)
+    verify_clone = Bool(
+        False,
+        help="Hash every chunk a child maps when it clones the namespace (reads every page; "
+        "the chunks were hashed when written, and sizes and ownership are always checked).",
+    ).tag(config=True)
+    update_interval = Float(
+        0.15, help="Seconds between updates of a child's block in the cell output."
+    ).tag(config=True)

@@ -1,0 +1,191 @@
+"""Sub-agent benchmarks (issue 13), each against a baseline measured in the same run.
+
+(a) spawn → ready: ``spawn_agent()`` in a parent kernel holding a namespace of ``--gb`` GiB
+    (numpy array + numeric pandas DataFrame) until the child kernel runs with the namespace
+    restored (``Agent.wait_ready()``), against a cold start of an empty aiipython kernel (the
+    same command, ipc transport, started by an AsyncKernelManager until kernel_info answers).
+    The namespace was checkpointed before (by the first spawn, shown apart), as it is after any
+    AI turn. Targets ≤ 1.0 s and ≤ 1.3× the cold start.
+(b) memory of an idle child before it writes: its unique set size (USS: pages only it holds)
+    minus that of a child spawned with ``names=[]`` (nothing restored), and its RSS (which also
+    counts the mapped store pages it shares with the page cache and other children).
+    Target ≤ 5 % of the namespace.
+(c) ``child.get("big")`` of a 500 MB array the child made in its turn (its turn's closing
+    checkpoint stored it), against nothing: the time is absolute. Target ≤ 50 ms.
+
+Run: python benchmarks/subagents.py [--gb 1.0] [--runs 5] [--pull-mb 500]
+Memory: the parent holds --gb, the store as much again (page cache), the pulled array is
+mapped from the store. Everything is stopped and deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import psutil  # noqa: E402
+from jupyter_client.manager import KernelManager  # noqa: E402
+
+from tests.support.gateways import gateway_backend_env  # noqa: E402
+from tests.support.kernels import execute, model_env, write_private_kernelspecs  # noqa: E402
+from tests.support.model_server import ScriptedModelServer  # noqa: E402
+from tests.support.model_steps import Reply  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def responder(pull_mb: int):
+    def respond(request):
+        text = json.dumps(request.body_json.get("messages", [])[-1:])
+        if "make big" in text and "Output of block" not in text:
+            count = pull_mb * MB // 8
+            return Reply(f"```py\nbig = np.ones({count}, dtype=np.float64)\n```")
+        return Reply("ok")
+
+    return respond
+
+
+def cold_start() -> float:
+    """Seconds to start an empty aiipython kernel the way a child is started."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from aiikernel.subagents.supervisor import _SameInterpreter
+
+    async def run() -> float:
+        directory = tempfile.mkdtemp(prefix="aiik-bench-")
+        km = AsyncKernelManager(
+            kernel_name="aiipython-agent",
+            kernel_spec_manager=_SameInterpreter(),
+            transport="ipc",
+            ip=os.path.join(directory, "k"),
+            connection_file=os.path.join(directory, "k.json"),
+        )
+        started = time.perf_counter()
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
+        seconds = time.perf_counter() - started
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        return seconds
+
+    return asyncio.run(run())
+
+
+def value(kc, code: str, timeout: float = 600) -> str:
+    result = execute(kc, code, timeout=timeout)
+    if result.status != "ok":
+        raise RuntimeError(result.all_text())
+    return result.stream_text().strip()
+
+
+def memory(pid: int) -> tuple[int, int]:
+    info = psutil.Process(pid).memory_full_info()
+    return info.uss, info.rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pull-mb", type=int, default=500)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="aiik-bench-subagents-"))
+    os.environ["JUPYTER_PATH"] = str(write_private_kernelspecs(work / "spec"))
+    os.environ["AIIPYTHON_HOME"] = str(work / "home")
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    half = int(args.gb * 1024 * MB / 2)
+    setup = (
+        "import numpy as np, pandas as pd, time\n"
+        f"arr = np.random.default_rng(0).random({half // 8})\n"
+        f"df = pd.DataFrame(np.random.default_rng(1).random(({half // 64}, 8)), "
+        "columns=list('abcdefgh'))\n"
+        "print(round((arr.nbytes + df.memory_usage().sum()) / 2**30, 3))"
+    )
+    spawn = (
+        "t = time.perf_counter()\nc = spawn_agent('say ok'{names})\nc.wait_ready()\n"
+        "print(time.perf_counter() - t)\nc.result\nprint(c.pid)"
+    )
+    rows: dict[str, list[float]] = {"spawn": [], "cold": [], "uss": [], "rss": [], "pull": []}
+    with ScriptedModelServer() as server, gateway_backend_env() as backend:
+        server.responder = responder(args.pull_mb)
+        km = KernelManager(kernel_name="aiipython")
+        km.start_kernel(env=model_env(server, **backend), cwd=str(work))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            gib = float(value(kc, setup))
+            first = value(kc, spawn.format(names="")).split()
+            print(
+                f"namespace: {gib} GiB; first spawn (writes it to the store): {float(first[0]):.2f} s"
+            )
+            value(kc, "c.stop()")
+            for _ in range(args.runs):
+                seconds, pid = value(kc, spawn.format(names="")).split()
+                rows["spawn"].append(float(seconds))
+                full = memory(int(pid))
+                _, empty_pid = value(
+                    kc,
+                    "e = spawn_agent('say ok', names=[])\ne.wait_ready()\n"
+                    "print(0)\ne.result\nprint(e.pid)",
+                ).split()
+                empty = memory(int(empty_pid))
+                rows["uss"].append((full[0] - empty[0]) / MB)
+                rows["rss"].append((full[1] - empty[1]) / MB)
+                value(kc, "c.stop()\ne.stop()")
+                rows["cold"].append(cold_start())
+            value(kc, "p = spawn_agent('make big')\np.result")
+            for _ in range(args.runs):
+                out = value(
+                    kc,
+                    "t = time.perf_counter()\nv = p.get('big')\nprint(time.perf_counter() - t)\n"
+                    "print(v.nbytes)\ndel v",
+                )
+                seconds, nbytes = out.split()
+                rows["pull"].append(float(seconds))
+            value(kc, "p.stop()")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+            shutil.rmtree(work, ignore_errors=True)
+    spawn_s, cold_s = statistics.median(rows["spawn"]), statistics.median(rows["cold"])
+    namespace_mb = gib * 1024
+    uss = statistics.median(rows["uss"])
+    print(f"| measure (median of {args.runs}) | value | baseline | ratio / share | target |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| (a) spawn → ready, {gib} GiB namespace | {spawn_s:.2f} s | cold empty kernel "
+        f"{cold_s:.2f} s | {spawn_s / cold_s:.2f}× | ≤ 1.0 s, ≤ 1.3× |"
+    )
+    print(
+        f"| (b) extra memory of an idle child (USS) | {uss:.0f} MB | child with names=[] | "
+        f"{100 * uss / namespace_mb:.1f} % of the namespace | ≤ 5 % |"
+    )
+    print(
+        f"| (b) extra RSS (shared store pages included) | {statistics.median(rows['rss']):.0f} MB"
+        " | child with names=[] | | |"
+    )
+    print(
+        f"| (c) get() of a {args.pull_mb} MB array | {1000 * statistics.median(rows['pull']):.1f}"
+        f" ms | | | ≤ 50 ms |"
+    )
+    print("raw:", {k: [round(x, 3) for x in v] for k, v in rows.items()})
+
+
+if __name__ == "__main__":
+    main()
