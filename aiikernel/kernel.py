@@ -1,8 +1,9 @@
 """AiiKernel: an IPython kernel whose shell has the `%%ai` turn loop built in.
 
 Everything a normal IPython kernel does is inherited unchanged; this class only
-loads the aiikernel extension into its shell and, a moment after start-up, starts (or
-finds) the user's model gateway in the background, or warms litellm when models run in
+loads the aiikernel extension into its shell, imports the turn path while it starts (so a
+prompt sent the moment it is ready pays no import), and, a moment after start-up, starts
+(or finds) the user's model gateway in the background, or warms litellm when models run in
 the kernel, so the first turn does not pay for either.
 """
 
