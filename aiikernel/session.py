@@ -31,12 +31,13 @@ class ConversationPart(Protocol):
     """A front's share of the conversation (the chat panel's turns), kept with checkpoints.
 
     ``save`` returns JSON-able items; an item that did not change should be the same object
-    each time (the store encodes it once).  ``load`` replaces the part with saved items.
+    each time (the store encodes it once).  ``load`` replaces the part with saved items;
+    ``origin`` is the kernel session they were saved in, when it is not this one.
     """
 
     def save(self) -> list[Any]: ...
 
-    def load(self, items: list[Any]) -> None: ...
+    def load(self, items: list[Any], origin: str | None = None) -> None: ...
 
 
 _ATTR = "_aiikernel_session"
@@ -215,7 +216,8 @@ class AiSession(LoggingConfigurable):
         self._recording = False
         value, error = getattr(result, "result", None), None
         text = None
-        if value is not None:
+        shown = self.cell_log.current
+        if value is not None and not (shown and shown.result):  # a kernel's tap saw it shown
             try:
                 text = repr(value)
             except Exception as exc:
@@ -260,13 +262,19 @@ class AiSession(LoggingConfigurable):
                 log.exception("conversation part %r could not be saved", name)
         return state
 
-    def load_conversation_state(self, state: Mapping[str, list[Any]]) -> None:
-        """Put back a recorded conversation (after a restore): the model is sent only it."""
+    def load_conversation_state(
+        self, state: Mapping[str, list[Any]], origin: str | None = None
+    ) -> None:
+        """Put back a recorded conversation (after a restore): the model is sent only it.
+
+        ``origin`` names the kernel session it was recorded in when that is another one
+        (``/resume``): checkpoint ids inside the parts belong to that session's tree.
+        """
         messages = state.get("messages", [])
         self.conversation[:] = [m for m in messages if isinstance(m, dict) and "role" in m]
         for name, part in self.conversation_parts.items():
             try:
-                part.load(list(state.get(name, [])))
+                part.load(list(state.get(name, [])), origin)
             except Exception:
                 log.exception("conversation part %r could not be restored", name)
 

@@ -9,9 +9,12 @@
 (d′) the kernel's CPU time per cell, measured inside each kernel around its execute_request
     handler (``time.process_time``: every thread of the kernel, ns resolution), paired the same
     way. On a loaded machine this is the steadier figure: waiting for a core is not in it.
+(d‴) the same cells in one `aiipython` kernel with everything aiikernel does per cell (cell
+    hooks, input transformer, parse hook, the chat hub's IOPub tap) in place and taken out,
+    alternating request by request: round trip and kernel CPU, paired. One process, so the
+    ±20 % between kernel processes is out of it: the steadiest figure of aiikernel's own cost.
 (d″) the hooks' own CPU: inside one `aiipython` kernel, ``run_cell`` of the same small cell many
-    times with aiikernel's cell hooks, input transformer and parse hook in place and removed, in
-    alternating blocks (thread CPU time, GC off).
+    times with that work in place and taken out, in alternating blocks (thread CPU, GC off).
 
 One kernel process runs the same code up to ±20 % faster or slower than another of the same kind
 (string hashes are seeded per process and dict layouts follow), so ``--sets`` sets of kernels are
@@ -60,15 +63,19 @@ _bk.shell_handlers["execute_request"] = _btimed
 
 READ_TIMER = "import json as _bj; print(_bj.dumps(get_ipython().kernel._bench_samples))"
 
-#: Run inside an aiipython kernel: run_cell with aiikernel's hooks and without, alternating.
-HOOKS_COST = """
+#: Run inside an aiipython kernel: ``_bench_off()`` takes out everything aiikernel does per
+#: cell (cell hooks, input transformer, parse hook, the chat hub's IOPub tap), ``_bench_on()``
+#: puts it back; ``_hooks_cost`` times run_cell both ways in alternating blocks.
+SWITCH = """
 import gc as _hg, statistics as _hs, time as _ht
-def _hooks_cost(cell, blocks, per_block):
+def _bench_switch():
     sh = get_ipython()
     ours = {event: [cb for cb in cbs if type(getattr(cb, "__self__", None)).__module__.startswith("aiikernel")]
             for event, cbs in sh.events.callbacks.items()}
     transformers = [t for t in sh.input_transformers_cleanup if t.__module__.startswith("aiikernel")]
     parse_hook = sh.compile.__dict__.get("ast_parse")
+    session = sh.kernel.session
+    tap = session.__dict__.get("send")
     def off():
         for event, cbs in ours.items():
             for cb in cbs:
@@ -77,19 +84,28 @@ def _hooks_cost(cell, blocks, per_block):
             sh.input_transformers_cleanup.remove(t)
         if parse_hook is not None:
             del sh.compile.ast_parse
+        if tap is not None:
+            del session.send
     def on():
         for event, cbs in ours.items():
             sh.events.callbacks[event].extend(cbs)
         sh.input_transformers_cleanup.extend(transformers)
         if parse_hook is not None:
             sh.compile.ast_parse = parse_hook
+        if tap is not None:
+            session.send = tap
+    count = sum(len(cbs) for cbs in ours.values()) + len(transformers) + (parse_hook is not None) + (tap is not None)
+    return off, on, count
+_bench_off, _bench_on, _bench_count = _bench_switch()
+def _hooks_cost(cell, blocks, per_block):
+    sh = get_ipython()
     times = {True: [], False: []}
     _hg.disable()
     try:
         for block in range(blocks):
             for hooked in ((True, False) if block % 2 else (False, True)):
                 if not hooked:
-                    off()
+                    _bench_off()
                 try:
                     started = _ht.thread_time()
                     for _ in range(per_block):
@@ -97,11 +113,10 @@ def _hooks_cost(cell, blocks, per_block):
                     times[hooked].append((_ht.thread_time() - started) / per_block)
                 finally:
                     if not hooked:
-                        on()
+                        _bench_on()
     finally:
         _hg.enable()
-    n = sum(len(cbs) for cbs in ours.values()) + len(transformers) + (parse_hook is not None)
-    return {"with": _hs.median(times[True]), "without": _hs.median(times[False]), "hooks": n}
+    return {"with": _hs.median(times[True]), "without": _hs.median(times[False]), "hooks": _bench_count}
 """
 
 CELLS = {"small": SMALL_CELL, "printing": PRINT_CELL}
@@ -211,15 +226,50 @@ def measure_set(
                 cpu = json.loads(execute(kernels[name][1], READ_TIMER).stream_text())
                 for cell_name in cells:
                     samples[cell_name][name]["cpu"] += [cpu[m] for m in ids[cell_name][name]]
-            hooks.append(hooks_cost(kernels["aiipython"][1], runs))
+            kc = kernels["aiipython"][1]
+            execute(kc, SWITCH)
+            same_process(runs, kc, cells, samples)
+            hooks.append(hooks_cost(kc, runs))
         finally:
             for km, kc in kernels.values():
                 kc.stop_channels()
                 km.shutdown_kernel(now=True)
 
 
+def silent(kc: Any, code: str) -> None:
+    """Run ``code`` unseen by cell hooks (a silent request triggers no pre/post_run_cell)."""
+    msg_id = kc.execute(code, silent=True, store_history=False)
+    while kc.get_shell_msg(timeout=60)["parent_header"].get("msg_id") != msg_id:
+        pass
+
+
+def same_process(
+    runs: int, kc: Any, cells: dict[str, str], samples: dict[str, dict[str, Any]]
+) -> None:
+    """Each cell in one aiipython kernel with aiikernel's per-cell work in place ("on") and
+    taken out ("off"), alternating request by request: no difference between processes."""
+    ids: dict[str, dict[str, list[str]]] = {c: {"on": [], "off": []} for c in cells}
+    for cell_name, code in cells.items():
+        for i in range(runs_for(cell_name, runs) + 2):
+            for mode in ("on", "off") if i % 2 else ("off", "on"):
+                silent(kc, "_bench_off()" if mode == "off" else "_bench_on()")
+                started = time.perf_counter()
+                result = execute(kc, code, timeout=300)
+                elapsed = time.perf_counter() - started
+                if result.status != "ok":
+                    raise RuntimeError(f"{mode}: {result.all_text()}")
+                if i >= 2:
+                    samples[cell_name].setdefault(mode, {"wall": [], "cpu": []})
+                    samples[cell_name][mode]["wall"].append(elapsed)
+                    ids[cell_name][mode].append(result.reply["parent_header"]["msg_id"])
+    silent(kc, "_bench_on()")
+    cpu = json.loads(execute(kc, READ_TIMER).stream_text())
+    for cell_name in cells:
+        for mode in ("on", "off"):
+            samples[cell_name][mode]["cpu"] += [cpu[m] for m in ids[cell_name][mode]]
+
+
 def hooks_cost(kc: Any, runs: int) -> dict[str, float]:
-    execute(kc, HOOKS_COST)
     code = f"import json; print(json.dumps(_hooks_cost({SMALL_CELL!r}, {max(runs * 4, 20)}, 25)))"
     result = execute(kc, code, timeout=600)
     return json.loads(result.stream_text())
@@ -250,6 +300,11 @@ def report(results: dict[str, Any], sets: int) -> None:
                 f"| (d′) {cell} cell, kernel CPU per cell (process_time around execute_request), {label} "
                 f"| {ms(name, 'cpu')} | python3 {ms('python3', 'cpu')} | **{paired(s, 'cpu', name):.3f}** | ≤ 1.05 |"
             )
+        rows.append(
+            f"| (d‴) {cell} cell, one aiipython kernel, aiikernel's per-cell work in place / taken out, "
+            f"requests alternating | on: {ms('on', 'wall')}, CPU {ms('on', 'cpu')} | off: {ms('off', 'wall')}, CPU {ms('off', 'cpu')} "
+            f"| wall **{paired(s, 'wall', 'on', 'off'):.3f}**, CPU **{paired(s, 'cpu', 'on', 'off'):.3f}** | ≤ 1.05 |"
+        )
         rows.append(
             f"| (d) {cell} cell, the tracker's share: aiipython / aiipython untracked | | "
             f"untracked / python3: wall {paired(s, 'wall', 'untracked'):.3f}, CPU {paired(s, 'cpu', 'untracked'):.3f} "

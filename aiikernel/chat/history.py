@@ -90,7 +90,7 @@ class ChatHistory:
         self.dropped = 0
         self._next_id = 1
         self._sizes: dict[int, int] = {}
-        self._saved: dict[int, tuple[tuple[int, str, bool], dict[str, Any]]] = {}
+        self._saved: dict[int, tuple[tuple[int, str], dict[str, Any]]] = {}
 
     @property
     def current(self) -> ChatTurn | None:
@@ -115,10 +115,12 @@ class ChatHistory:
         """
         items = []
         for turn in self.turns:
-            key = (turn.id, turn.status, turn.diff is not None)
+            # The diff arrives after the checkpoint that ends the turn; leaving it out keeps a
+            # finished turn one item (the hub recomputes it from the tree when it loads turns).
+            key = (turn.id, turn.status)
             cached = self._saved.get(turn.id)
             if cached is None or cached[0] != key or turn.status == "running":
-                cached = (key, turn.model_dump(mode="json"))
+                cached = (key, turn.model_dump(mode="json", exclude={"diff"}))
                 self._saved[turn.id] = cached
             items.append(cached[1])
         alive = {t.id for t in self.turns}

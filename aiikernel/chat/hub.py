@@ -179,6 +179,7 @@ class ChatHub(LoggingConfigurable):
         with self.lock:
             if items:
                 self.history.load(items)
+                self._restore_diffs()
             else:
                 self.history.clear()
             self.seq += 1
@@ -312,6 +313,33 @@ class ChatHub(LoggingConfigurable):
                     cost=total["cost"],
                 ),
             )
+
+    def _restore_diffs(self) -> None:
+        """Give loaded turns their state diff again, from the checkpoints before and after them."""
+        from ..checkpoints import CheckpointError
+        from ..turn.events import StateDiffEvent
+
+        missing = {t.checkpoint: t for t in self.history.turns if t.checkpoint and t.diff is None}
+        if not missing:
+            return
+        try:
+            store = self.session.checkpoints
+            for node in store.checkpoints():
+                turn = missing.get(node.meta.get("before")) if node.kind == "after" else None
+                if turn is None:
+                    continue
+                diff = store.diff(node.id, against=turn.checkpoint)
+                event = StateDiffEvent(
+                    before=diff.before,
+                    after=diff.after,
+                    added=diff.added,
+                    changed=diff.changed,
+                    deleted=diff.deleted,
+                    text=diff.text(),
+                )
+                turn.diff = event.model_dump(mode="json")
+        except (CheckpointError, OSError):  # the turns still show, without their diff line
+            log.debug("state diffs of restored turns unavailable", exc_info=True)
 
     def _resume_info(self) -> Any:
         """An earlier session to offer resuming, while this kernel has no checkpoint yet."""
@@ -455,8 +483,17 @@ class _ChatPart:
         with self.hub.lock:
             return self.hub.history.save()
 
-    def load(self, items: list[Any]) -> None:
+    def load(self, items: list[Any], origin: str | None = None) -> None:
+        if origin:  # a resumed session: its turns' checkpoints are SESSION/ID here
+            items = [_qualified(item, origin) for item in items]
         self.hub.load_turns(items)
+
+
+def _qualified(item: Any, session: str) -> Any:
+    checkpoint = item.get("checkpoint") if isinstance(item, dict) else None
+    if isinstance(checkpoint, str) and "/" not in checkpoint:
+        return {**item, "checkpoint": f"{session}/{checkpoint}"}
+    return item
 
 
 def chat_hub(session: AiSession) -> ChatHub:

@@ -73,7 +73,7 @@ def _put_back_conversation(session: CheckpointSession, report: Any) -> str:
         return ""
     if report.conversation is None:
         return "Conversation: that checkpoint did not record one; it stays as it is."
-    load(report.conversation)
+    load(report.conversation, origin=report.session)
     messages = len(report.conversation.get("messages", []))
     turns = len(report.conversation.get("chat", []))
     what = f"{turns} turn{'s' if turns != 1 else ''}" if "chat" in report.conversation else ""

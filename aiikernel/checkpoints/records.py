@@ -206,3 +206,5 @@ class RestoreReport(BaseModel):
     #: The target's conversation (parts → items), loaded before anything changed; None when
     #: the checkpoint did not record one.  Not sent to panels (it can be large).
     conversation: dict[str, list[Any]] | None = Field(default=None, exclude=True)
+    #: The kernel session the target belongs to, when it is another one (``/resume``).
+    session: str | None = None

@@ -196,9 +196,15 @@ class AimaxService:
         )
 
     def _usage_fields(self, record: SessionRecord) -> dict[str, Any]:
-        """Tokens, cost and last activity from the session's event log (incrementally)."""
+        """Tokens, cost and last activity from the session's event log (incrementally).
+
+        A stopped session's log is read only once something else loaded it (its tab was
+        opened): listing hundreds of archived sessions must not parse hundreds of logs."""
+        rt = self.manager.runtime(record.session_id)
+        if record.status != "running" and rt.log is None:
+            return {"last_activity": record.exited_at or record.started_at or record.created_at}
         try:
-            events = self.manager.runtime(record.session_id).event_log(record)
+            events = rt.event_log(record)
             usage = self.usage.update(record.session_id, events)
         except Exception:  # a damaged log must not break listing
             log.debug("aimax: usage of %s unavailable", record.session_id, exc_info=True)

@@ -74,6 +74,8 @@ class Supervisor:
                     child.kill_now()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(2.0)
+        if not self._thread.is_alive():
+            self.loop.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -78,10 +78,17 @@ class CellLog:
         return record
 
     def add_output(self, output: dict[str, Any], record: CellRecord | None = None) -> None:
-        """An output of ``record``, by default the current cell (``execute_result``/``error``
-        come with ``finish``)."""
+        """An output of ``record``, by default the current cell. An ``execute_result`` is the
+        cell's result as the notebook shows it (``finish`` then needs no repr of its own);
+        the ``error`` comes with ``finish``."""
         record = record or self.current
-        if record is None or output.get("output_type") in ("execute_result", "error"):
+        kind = output.get("output_type")
+        if record is None or kind == "error":
+            return
+        if kind == "execute_result":
+            plain = output.get("data", {}).get("text/plain", "")
+            text = "".join(plain) if isinstance(plain, list) else str(plain)
+            record.result = _cut(text, self.output_limit) if text else record.result
             return
         text = output_text(output)
         if not text:
@@ -96,7 +103,8 @@ class CellLog:
         record = self.current
         if record is None:
             return
-        record.result = _cut(result, self.output_limit) if result else None
+        if result:
+            record.result = _cut(result, self.output_limit)
         record.error = _cut(strip_ansi(error), self.output_limit * 2) if error else None
         record.done = True
 

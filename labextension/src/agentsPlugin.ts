@@ -7,6 +7,7 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import { ICommandPalette, InputDialog, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { AccordionPanel } from '@lumino/widgets';
 
 import { AgentsSection } from './agentsList';
 import { AgentsModel, IAgentTransition } from './agentsModel';
@@ -62,13 +63,19 @@ export const agentsPlugin: JupyterFrontEndPlugin<void> = {
 
     const notebookFolder = () => folderOf(notebooks?.currentWidget?.context.path);
 
-    panel.addWidget(
-      new AgentsSection({
-        model,
-        onOpen: id => open(id),
-        onCreate: () => void create({ folder: notebookFolder() })
-      })
-    );
+    const section = new AgentsSection({
+      model,
+      onOpen: id => open(id),
+      onCreate: () => void create({ folder: notebookFolder() })
+    });
+    panel.addWidget(section);
+    if (panel instanceof AiiPanel) {
+      // A quarter of the panel for the list; the sections before it keep their proportions.
+      const accordion = panel.content as AccordionPanel;
+      const others = accordion.relativeSizes().slice(0, -1);
+      const total = others.reduce((a, b) => a + b, 0) || 1;
+      accordion.setRelativeSizes([...others.map(x => (0.75 * x) / total), 0.25]);
+    }
 
     model.transition.connect((_, { session, kind }) => {
       const message = MESSAGES[kind](titleOf(session));

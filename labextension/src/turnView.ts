@@ -12,6 +12,7 @@ import { CodeBlockView } from './codeBlock';
 import { markdownWidget, StreamingMarkdown } from './markdown';
 import { ApproveAction, ERROR_TITLES, IChatStep, IChatTurn, TurnEvent } from './protocol';
 import { describeUsage, turnCode, turnMarkdown } from './records';
+import { showRawMarkdown } from './inspectors';
 import { diffLine } from './timeTravelViews';
 import { ICodeActions } from './tokens';
 
@@ -307,6 +308,7 @@ export class TurnView extends Panel {
       add('Edit', title, () => onEdit(this._turn.prompt, this._turn.checkpoint ?? null));
     }
     add('Copy', 'Copy this turn as Markdown', () => void navigator.clipboard?.writeText(turnMarkdown(this._turn)));
+    add('Markdown', "Show the model's raw Markdown of this turn", () => void showRawMarkdown(this._turn));
     this._insertAll = add('Insert code', "Insert this turn's code as cells below the active cell", () =>
       this._actions?.insertAllBelow(turnCode(this._turn))
     );

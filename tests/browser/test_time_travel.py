@@ -205,8 +205,23 @@ def test_resume_after_a_kernel_restart(page, chat_lab, model):
     )
     assert _prompts(chat) == ["compute the total"]
     assert not banner.is_visible()
-    model.script(Reply("Still 6."))
+    model.script(Reply("Still **6**."))
     send(chat, "what was the total?")
     wait_turn_done(chat, 2)
     assert "The total is 6." in _conversation_sent(model)
+
+    # the inspectors: the raw Markdown of a reply, the wire log (the key never shows)
+    chat.locator(".jp-AiiChat-turn").nth(1).get_by_role(
+        "button", name="Show the model's raw Markdown of this turn"
+    ).click()
+    dialog = page.locator(".jp-Dialog .jp-AiiInspector-text")
+    dialog.wait_for(timeout=10_000)
+    assert "Still **6**." in dialog.inner_text()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached", timeout=10_000)
+    page.keyboard.press("Control+Alt+W")
+    dialog.wait_for(timeout=10_000)
+    wire = dialog.inner_text()
+    assert "what was the total?" in wire and "sk-test-key" not in wire
+    page.keyboard.press("Escape")
     assert page.errors == []

@@ -122,6 +122,14 @@ def test_restart_and_resume_brings_variables_and_chat_back(model_server, tmp_pat
         assert "Could not be restored" in resumed and "gen (generator)" in resumed
         assert value(kc, "[numbers, total]") == [[1, 2, 3], 6]
         assert chat_prompts(kc) == ["add up my numbers"]
+        # its turn points at the checkpoint of the earlier session (edit-and-replay restores it)
+        before = value(
+            kc,
+            "__import__('aiikernel.chat.hub', fromlist=['x']).chat_hub(__import__("
+            "'aiikernel.session', fromlist=['x']).AiSession.for_shell(get_ipython()))"
+            ".history.turns[0].checkpoint",
+        )
+        assert before == f"{offer['session']}/0000"
 
         model_server.script(Reply("It was 6."))
         assert execute(kc, "%%ai\nwhat was the total?").status == "ok"

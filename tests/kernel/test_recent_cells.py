@@ -117,3 +117,20 @@ def test_outputs_of_other_requests_stay_out_of_the_last_cell(ai_kernel, model_se
     recent = system[system.index("cells the user ran most recently") :]
     assert "quiet_x = 5" in recent
     assert "from a silent request" not in recent
+
+
+def test_a_cells_result_is_formatted_once(ai_kernel, model_server):
+    """The recent-cells log keeps the result's text/plain the notebook was sent (a DataFrame's
+    repr costs milliseconds: formatting it a second time for the log slowed such cells)."""
+    km, kc = ai_kernel
+    execute(
+        kc,
+        "class Counted:\n    calls = 0\n    def __repr__(self):\n"
+        "        type(self).calls += 1\n        return 'Counted(shown)'\ncounted = Counted()",
+    )
+    assert execute(kc, "counted").final_outputs()  # shown as the cell's result
+    assert execute(kc, "print(Counted.calls)").stream_text().strip() == "1"
+    execute(kc, "%%ai\nwhat is counted?")
+    system = model_server.model_requests()[-1].body_json["messages"][0]["content"]
+    recent = system[system.index("cells the user ran most recently") :]
+    assert "result:\n```\nCounted(shown)\n```" in recent
