@@ -1,8 +1,9 @@
 """AiiKernel: an IPython kernel whose shell has the `%%ai` turn loop built in.
 
 Everything a normal IPython kernel does is inherited unchanged; this class only
-loads the aiikernel extension into its shell and, a moment after start-up, starts (or
-finds) the user's model gateway in the background, or warms litellm when models run in
+loads the aiikernel extension into its shell, imports the turn path while it starts (so a
+prompt sent the moment it is ready pays no import), and, a moment after start-up, starts
+(or finds) the user's model gateway in the background, or warms litellm when models run in
 the kernel, so the first turn does not pay for either.
 """
 
@@ -30,6 +31,13 @@ class AiiKernel(IPythonKernel):
         "user's model gateway in the background, or import the model library when models run "
         "in this kernel (AiSession.lm_backend), so the first AI turn does not wait for it.",
     ).tag(config=True)
+    load_turn_path = Bool(
+        True,
+        help="Import what the first AI turn runs (the turn engine, its events and renderer, "
+        "the model client, the checkpoint store: ~70 ms, ~10 MB, mostly pydantic) while the "
+        "kernel starts, before it reports ready, so a prompt sent at once does not wait for "
+        "the imports nor compete with them for the interpreter.",
+    ).tag(config=True)
     warm_up_delay = Float(
         0.2, help="Seconds after the first kernel_info reply before the background warm-up begins."
     ).tag(config=True)
@@ -41,6 +49,25 @@ class AiiKernel(IPythonKernel):
         self.shell.extension_manager.loaded.add("aiikernel")
         load_ipython_extension(self.shell)
         self._warm_up_started = False
+        if self.load_turn_path:
+            self._load_turn_path()
+
+    def _load_turn_path(self) -> None:
+        from traitlets.utils.importstring import import_item
+
+        from . import cell_output  # noqa: F401
+        from .chat import history  # noqa: F401 - the chat hub records every turn
+        from .session import AiSession
+        from .turn import engine, runner  # noqa: F401
+
+        session = AiSession.for_shell(self.shell)
+        try:
+            import_item(session.turn_engine_class)
+            import_item(session.model_client_class)
+            if session.checkpoints_enabled:
+                import_item(session.checkpoint_store_class)
+        except Exception:  # a broken configuration is reported, clearly, by the first turn
+            self.log.debug("could not import the turn path", exc_info=True)
 
     async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
         """Answer as usual; the first answer also schedules the model-library warm-up.
@@ -76,7 +103,5 @@ class AiiKernel(IPythonKernel):
                 warm_litellm()
             elif hasattr(client, "warm_up"):
                 client.warm_up()  # the model gateway: started (or found) in the background
-                from . import cell_output  # noqa: F401 - what the first turn imports, off its path
-                from .turn import engine  # noqa: F401
         except Exception:  # a broken install shows up, clearly, at the first turn
             self.log.debug("model warm-up failed", exc_info=True)

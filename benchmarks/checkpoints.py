@@ -193,6 +193,8 @@ def main() -> None:
                 " touched=None, hidden=_bm_session.hidden_names, kind='manual')\n"
                 "_bm_peak = max(_bm_rss('VmHWM') - _bm_before,"
                 " _bm_tm.get_traced_memory()[1] - _bm_traced)\n_bm_tm.stop()\n"
+                # the probe's name for litellm is not the notebook's: a resume would import it
+                "del _bm_litellm\n"
                 "print(_bm_json.dumps({'peak': _bm_peak, 'seconds': _bm_first.seconds,"
                 " 'bytes': _bm_first.bytes_written}))",
             )

@@ -153,9 +153,24 @@ def raw_first_token(server: ScriptedModelServer) -> float:
     raise RuntimeError("no token")
 
 
-def kernel_first_token(server: ScriptedModelServer, env: dict[str, str]) -> float:
+#: Kernel start → ready (seconds) of every kernel started by (f), by label.
+READY: dict[str, list[float]] = {}
+
+
+def start_to_ready(name: str, env: dict[str, str], label: str) -> None:
+    """One kernel started and stopped: how long until it answered kernel_info."""
+    with tempfile.TemporaryDirectory() as cwd:
+        started = time.perf_counter()
+        with kernel(name, env, cwd):
+            READY.setdefault(label, []).append(time.perf_counter() - started)
+
+
+def kernel_first_token(server: ScriptedModelServer, env: dict[str, str], label: str = "") -> float:
     server.script(Reply(chunks=["First ", "token ", "arrives."]))
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as cwd, kernel("aiipython", env, cwd) as (kc, _):
+        if label:
+            READY.setdefault(label, []).append(time.perf_counter() - started)
         asked = time.perf_counter()
         msg_id = kc.execute("%%ai\nsay something")
         while True:
@@ -188,7 +203,8 @@ def cold_first_tokens(
             env = {**base_env, **gw, "AIIPYTHON_LM_BACKEND": "auto"}
             samples["gateway cold"].append(kernel_first_token(server, env))
             time.sleep(1.0)  # the gateway warms litellm meanwhile (done long before a person types)
-            samples["gateway running"].append(kernel_first_token(server, env))
+            samples["gateway running"].append(kernel_first_token(server, env, "aiipython"))
+        start_to_ready("python3", base_env, "python3")
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -300,6 +316,10 @@ def report(args: argparse.Namespace) -> None:
         if "f" in only:
             f = cold_first_tokens(server, base_env, args.runs_cold)
             raw = f["raw httpx"]
+            ready = {k: statistics.median(v) for k, v in READY.items()}
+            rows.append(
+                f"| (f′) kernel start → ready, median of {args.runs_cold} | aiipython {ready['aiipython'] * 1000:.0f} ms | python3 {ready['python3'] * 1000:.0f} ms | **{(ready['aiipython'] - ready['python3']) * 1000:+.0f} ms** | — |"
+            )
             for name in ("litellm", "gateway running", "gateway cold"):
                 rows.append(
                     f"| (f) cold kernel, prompt at ready → first token, {name}, median of {args.runs_cold} | {f[name] * 1000:.0f} ms | raw httpx {raw * 1000:.1f} ms | ratio **{f[name] / raw:.1f}**, **{(f[name] - raw) * 1000:+.0f} ms** | ≤ 1.5× + 100 ms |"

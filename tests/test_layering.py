@@ -63,7 +63,7 @@ LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "server app",
         ("aiikernel.server", "aiikernel.server.app", "aiikernel.server.routes"),
-        ("server core",),
+        ("server core", "model gateway"),
     ),
     (
         "entry points",

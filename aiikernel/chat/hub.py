@@ -117,8 +117,6 @@ class ChatHub(LoggingConfigurable):
 
     def on_event(self, event: Any) -> None:
         """Session observer: fold ``event`` into the history and broadcast it."""
-        from .protocol import EventMessage
-
         with self.lock:
             history = self.history
             if event.kind == "turn_started":
@@ -152,6 +150,10 @@ class ChatHub(LoggingConfigurable):
                 wire["attachments"] = list(turn.attachments)
                 wire["checkpoint"] = turn.checkpoint
             self.seq += 1
+            if not self.channels:  # no panel open: nothing to build (nor its models to import)
+                return
+            from .protocol import EventMessage
+
             message = EventMessage(
                 seq=self.seq,
                 turn=turn.id,

@@ -528,7 +528,12 @@ class CheckpointStore(LoggingConfigurable):
             skip_if_same=True,
             conversation=conversation,
         )
-        report = self._apply(namespace, target, current, hidden, move_head=False, shown_as=where)
+        # Another session's state is usually all of it (a resume after a restart): big buffers
+        # are mapped copy-on-write from their chunks (hash-checked) instead of read into
+        # freshly zeroed memory.
+        report = self._apply(
+            namespace, target, current, hidden, move_head=False, shown_as=where, map_buffers=True
+        )
         report.session = target.session
         # The namespace now is that state: record it in this tree (the chunks are shared).
         with self._lock(exclusive=False):
@@ -596,6 +601,7 @@ class CheckpointStore(LoggingConfigurable):
         *,
         move_head: bool = True,
         shown_as: str | None = None,
+        map_buffers: bool = False,
     ) -> RestoreReport:
         entries = target.entries
         holder = {n: (e.alias_of or n) if e.kind == "member" else n for n, e in entries.items()}
@@ -613,7 +619,9 @@ class CheckpointStore(LoggingConfigurable):
                     if any(holder.get(r, r) in to_load for r in entry.refs):
                         to_load.add(name)
                         changed = True
-        fresh, failed = self._load(entries, to_load, namespace, shown_as or target.id)
+        fresh, failed = self._load(
+            entries, to_load, namespace, shown_as or target.id, map_buffers=map_buffers
+        )
         restored_conversation = (
             read_conversation(
                 self.chunks, target.conversation, f"checkpoint [{shown_as or target.id}]"

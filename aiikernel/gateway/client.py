@@ -1,4 +1,4 @@
-"""The kernel's side of the gateway: a light model client (httpx over the Unix socket).
+"""The kernel's side of the gateway: a light model client (HTTP over the Unix socket).
 
 :class:`GatewayClient` has the interface of :class:`aiikernel.lm.litellm_client.LiteLLMClient`
 (``stream``, ``astream``, ``warm_up``, ``wire``) without importing litellm: it sends an
@@ -30,12 +30,15 @@ from traitlets.config import LoggingConfigurable
 from ..lm import errors
 from ..lm.background import BackgroundLoop
 from ..lm.litellm_client import Chunk, ModelRequest, NoticeChunk, TextChunk, UsageChunk
+from . import channel
 from .lifecycle import GatewayUnavailable, ensure_gateway
 from .paths import GatewayPaths, UnsafePath, check_socket, gateway_paths, prepare
 from .protocol import (
     CAPABILITIES_PATH,
     COMPLETIONS_PATH,
     GATEWAY_VERSION,
+    MODELS_PATH,
+    USAGE_PATH,
     VERSION_HEADER,
     WIRE_EVENT,
     Capabilities,
@@ -43,7 +46,9 @@ from .protocol import (
     ChatCompletionRequest,
     ErrorBody,
     GatewayOptions,
+    ModelsRequest,
     StreamChunk,
+    UsageLedger,
 )
 
 log = logging.getLogger(__name__)
@@ -116,7 +121,6 @@ class GatewayClient(LoggingConfigurable):
         self._paths: GatewayPaths | None = None
         self._verified = False
         self._ensure_lock = threading.Lock()
-        self._http: Any = None
 
     # configuration comes from the owning AiSession when there is one
     @property
@@ -171,26 +175,62 @@ class GatewayClient(LoggingConfigurable):
         except GatewayUnavailable as exc:
             log.warning("%s", exc)
 
-    def supports_vision(self, model: str) -> bool:
-        """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
-        import httpx
-
-        self.ensure_started()
-        transport = httpx.HTTPTransport(uds=str(self.paths.socket))
-        body = CapabilitiesRequest(model=model).model_dump_json()
+    def _ask(self, method: str, path: str, body: bytes, timeout: float, what: str) -> bytes:
+        """One short exchange with the gateway (started if needed): the reply body."""
+        if not self._verified:
+            self.ensure_started()
         try:
-            with httpx.Client(transport=transport, timeout=self.start_timeout) as client:
-                response = client.post(
-                    f"http://gateway{CAPABILITIES_PATH}",
-                    content=body,
-                    headers={VERSION_HEADER: GATEWAY_VERSION},
-                )
-            response.raise_for_status()
-            return Capabilities.model_validate_json(response.content).vision
-        except (httpx.HTTPError, ValueError) as exc:
+            status, raw = channel.request(
+                str(self.paths.socket),
+                method,
+                path,
+                body,
+                {VERSION_HEADER: GATEWAY_VERSION, "Content-Type": "application/json"},
+                timeout=timeout,
+            )
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            return raw
+        except (OSError, ValueError) as exc:
             self.forget()
             raise errors.ProviderUnavailable(
+                f"The model gateway could not say {what} ({exc})."
+            ) from None
+
+    def supports_vision(self, model: str) -> bool:
+        """Whether ``model`` accepts images, as the gateway's litellm and settings say."""
+        body = CapabilitiesRequest(model=model).model_dump_json().encode()
+        raw = self._ask(
+            "POST", CAPABILITIES_PATH, body, self.start_timeout, f"whether {model} accepts images"
+        )
+        try:
+            return Capabilities.model_validate_json(raw).vision
+        except ValueError as exc:
+            raise errors.ProviderUnavailable(
                 f"The model gateway could not say whether {model} accepts images ({exc})."
+            ) from None
+
+    def discover(self, timeout: float) -> Any:
+        """``/model``'s listing: the gateway asks this kernel's providers (its environment)."""
+        from ..lm.discovery import Discovery
+
+        body = ModelsRequest(env=model_environment(), timeout=timeout).model_dump_json().encode()
+        raw = self._ask(
+            "POST", MODELS_PATH, body, self.start_timeout + timeout * 2 + 5, "which models exist"
+        )
+        return Discovery.model_validate_json(raw)
+
+    def usage_ledger(self) -> UsageLedger | None:
+        """What the gateway served, over every kernel, since it started; None when no gateway
+        runs (asking does not start one)."""
+        if not self._verified and not self._channel_ready():
+            return None
+        raw = self._ask("GET", USAGE_PATH, b"", self.start_timeout, "what it served")
+        try:
+            return UsageLedger.model_validate_json(raw)
+        except ValueError as exc:
+            raise errors.ProviderUnavailable(
+                f"Unreadable usage from the gateway ({exc})."
             ) from None
 
     # -- streaming --------------------------------------------------------------
@@ -218,14 +258,6 @@ class GatewayClient(LoggingConfigurable):
                     "model request failed (%s); retry %d in %.1fs", err.category, attempt, delay
                 )
                 await asyncio.sleep(delay)
-
-    def _client(self) -> Any:
-        if self._http is None:
-            import httpx
-
-            transport = httpx.AsyncHTTPTransport(uds=str(self.paths.socket))
-            self._http = httpx.AsyncClient(transport=transport, base_url="http://gateway")
-        return self._http
 
     def _payload(self, request: ModelRequest) -> bytes:
         body = ChatCompletionRequest(
@@ -279,26 +311,28 @@ class GatewayClient(LoggingConfigurable):
     async def _send(
         self, payload: bytes, exchange: Any, state: dict[str, bool]
     ) -> AsyncIterator[Chunk]:
-        import httpx
-
-        timeout = httpx.Timeout(connect=10.0, read=self.timeout + 30.0, write=60.0, pool=10.0)
         headers = {VERSION_HEADER: GATEWAY_VERSION, "Content-Type": "application/json"}
         produced = False
         try:
-            async with self._client().stream(
-                "POST", COMPLETIONS_PATH, content=payload, headers=headers, timeout=timeout
+            async with channel.open_stream(
+                str(self.paths.socket),
+                "POST",
+                COMPLETIONS_PATH,
+                payload,
+                headers,
+                read_timeout=self.timeout + 30.0,
             ) as response:
-                if response.status_code == 409:
+                if response.status == 409:
                     raise _GatewayGone("a gateway of another version answered")
-                if response.status_code != 200:
-                    raw = await response.aread()
-                    raise self._error_reply(response.status_code, raw, state)
+                if response.status != 200:
+                    raw = await response.read()
+                    raise self._error_reply(response.status, raw, state)
                 self._verified = True  # it accepted our version header
                 event: str | None = None
                 usage: UsageChunk | None = None
                 failure: errors.ModelError | None = None
                 done = False
-                async for line in response.aiter_lines():
+                async for line in response.lines():
                     if not line:
                         event = None
                         continue
@@ -331,17 +365,17 @@ class GatewayClient(LoggingConfigurable):
                 if failure is not None:
                     raise failure
                 if not done:
-                    raise httpx.RemoteProtocolError("the stream ended without [DONE]")
+                    raise channel.ChannelError("the stream ended without [DONE]")
                 if usage is not None:
                     yield usage
         except errors.ModelError:
             raise
-        except httpx.TimeoutException:
+        except TimeoutError:
             self.forget()
             raise errors.ModelTimeout(
                 f"The model did not answer within {self.timeout:g} s.", status=None
             ) from None
-        except (httpx.TransportError, httpx.StreamError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             reason = str(exc) or type(exc).__name__
             if not produced:
                 raise _GatewayGone(reason) from None
@@ -409,6 +443,21 @@ class AutoModelClient(LoggingConfigurable):
         from ..lm.providers import supports_vision
 
         return supports_vision(model)
+
+    def discover(self, timeout: float) -> Any:
+        """``/model``'s listing, asked by the gateway (or by this kernel without one)."""
+        if self.fallback is None:
+            try:
+                return self.gateway.discover(timeout)
+            except GatewayUnavailable as exc:
+                self._fall_back(exc)
+        from ..lm.discovery import discover
+
+        return discover(timeout)
+
+    def usage_ledger(self) -> UsageLedger | None:
+        """The gateway's ledger; None when models run in this kernel."""
+        return None if self.fallback is not None else self.gateway.usage_ledger()
 
     def _fall_back(self, exc: Exception) -> None:
         with self._lock:

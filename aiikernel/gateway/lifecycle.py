@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..lm.errors import ProviderUnavailable
+from . import channel
 from .paths import GatewayPaths, UnsafePath, check_socket, gateway_paths, open_private, prepare
 from .protocol import GATEWAY_VERSION, HELLO_PATH, SHUTDOWN_PATH, VERSION_HEADER, Hello
 
@@ -45,18 +46,12 @@ class GatewayUnavailable(ProviderUnavailable):
 
 def probe(paths: GatewayPaths, timeout: float = 3.0) -> Hello | None:
     """Who answers on the socket: a :class:`Hello`, or None when nothing usable listens."""
-    import httpx
-
     if not check_socket(paths.socket):
         return None
-    transport = httpx.HTTPTransport(uds=str(paths.socket))
     try:
-        with httpx.Client(transport=transport, timeout=timeout) as client:
-            response = client.get(f"http://gateway{HELLO_PATH}")
-        if response.status_code != 200:
-            return None
-        return Hello.model_validate_json(response.content)
-    except (httpx.HTTPError, ValueError):
+        status, body = channel.request(str(paths.socket), "GET", HELLO_PATH, timeout=timeout)
+        return Hello.model_validate_json(body) if status == 200 else None
+    except (OSError, ValueError):
         return None
 
 
@@ -130,14 +125,12 @@ def _log_tail(paths: GatewayPaths, lines: int = 5) -> str:
 
 def retire(paths: GatewayPaths, hello: Hello) -> None:
     """Ask a gateway (of another version) to stop listening, finish its streams and leave."""
-    import httpx
-
-    transport = httpx.HTTPTransport(uds=str(paths.socket))
     try:
-        with httpx.Client(transport=transport, timeout=3.0) as client:
-            client.post(f"http://gateway{SHUTDOWN_PATH}", headers={VERSION_HEADER: hello.version})
+        channel.request(
+            str(paths.socket), "POST", SHUTDOWN_PATH, headers={VERSION_HEADER: hello.version}
+        )
         return
-    except httpx.HTTPError:
+    except OSError:
         pass
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(hello.pid, signal.SIGTERM)

@@ -5,6 +5,8 @@ Routes (HTTP/1.1 over the Unix socket)::
     GET  /aiikernel/v1/hello      -> Hello                  (who is there: version, pid)
     POST /aiikernel/v1/shutdown   -> Hello                  (stop listening, finish, exit)
     POST /aiikernel/v1/capabilities  CapabilitiesRequest -> Capabilities  (accepts images?)
+    POST /aiikernel/v1/models     ModelsRequest -> aiikernel.lm.discovery.Discovery (/model)
+    GET  /aiikernel/v1/usage      -> UsageLedger            (every request it served)
     POST /v1/chat/completions     ChatCompletionRequest -> server-sent events, or one JSON
                                                            reply when ``stream`` is false
 
@@ -40,6 +42,8 @@ SERVICE = "aiikernel-gateway"
 HELLO_PATH = "/aiikernel/v1/hello"
 SHUTDOWN_PATH = "/aiikernel/v1/shutdown"
 CAPABILITIES_PATH = "/aiikernel/v1/capabilities"
+MODELS_PATH = "/aiikernel/v1/models"
+USAGE_PATH = "/aiikernel/v1/usage"
 COMPLETIONS_PATH = "/v1/chat/completions"
 #: Named SSE event carrying the redacted wire record (only when ``aiikernel.wire`` is true).
 WIRE_EVENT = "aiikernel.wire"
@@ -105,6 +109,33 @@ class CapabilitiesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=500)
+
+
+class ModelsRequest(BaseModel):
+    """Which models the caller's providers offer (``/model``): asked with its environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: dict[str, str] = Field(default_factory=dict, description="As in GatewayOptions.")
+    timeout: float = Field(3.0, gt=0, le=120, description="Seconds per provider.")
+
+
+class TallyInfo(BaseModel):
+    """Requests, tokens and cost (:class:`aiikernel.lm.usage.Tally` on the wire)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = Field(0.0, description="Sum over the requests that had a price.")
+    unpriced_requests: int = 0
+
+
+class UsageLedger(BaseModel):
+    """What the gateway served since it started, over every kernel of its user."""
+
+    since: float = Field(description="Epoch seconds when the gateway started.")
+    total: TallyInfo
+    by_model: dict[str, TallyInfo] = Field(default_factory=dict)
 
 
 class Capabilities(BaseModel):

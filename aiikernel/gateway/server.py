@@ -38,9 +38,11 @@ from .protocol import (
     COMPLETIONS_PATH,
     GATEWAY_VERSION,
     HELLO_PATH,
+    MODELS_PATH,
     PROTOCOL_VERSION,
     SHUTDOWN_PATH,
     STATUS_OF_CATEGORY,
+    USAGE_PATH,
     VERSION_HEADER,
     WIRE_EVENT,
     Capabilities,
@@ -52,8 +54,11 @@ from .protocol import (
     ErrorBody,
     ErrorInfo,
     Hello,
+    ModelsRequest,
     StreamChunk,
     StreamError,
+    TallyInfo,
+    UsageLedger,
 )
 
 log = logging.getLogger(__name__)
@@ -147,6 +152,11 @@ class GatewayServer(LoggingConfigurable):
         self._runner: Any = None
         self._listener: asyncio.Server | None = None
         self._wire: Any = None
+        from ..lm.usage import Tally
+
+        #: Every request served since the start, over all kernels (``/usage`` shows it).
+        self.usage_total = Tally()
+        self.usage_by_model: dict[str, Tally] = {}
 
     # -- the model library ------------------------------------------------------
 
@@ -212,6 +222,8 @@ class GatewayServer(LoggingConfigurable):
         app.router.add_get(HELLO_PATH, self.handle_hello)
         app.router.add_post(SHUTDOWN_PATH, self.handle_shutdown)
         app.router.add_post(CAPABILITIES_PATH, self.handle_capabilities)
+        app.router.add_post(MODELS_PATH, self.handle_models)
+        app.router.add_get(USAGE_PATH, self.handle_usage)
         app.router.add_post(COMPLETIONS_PATH, self.handle_completion)
         app.router.add_post(COMPLETIONS_PATH.removeprefix("/v1"), self.handle_completion)
         return app
@@ -256,6 +268,41 @@ class GatewayServer(LoggingConfigurable):
             content_type="application/json",
         )
 
+    async def handle_models(self, request: Any) -> Any:
+        """``/model``'s live listing, asked of the caller's providers with its environment."""
+        from aiohttp import web
+
+        from ..lm.discovery import discover_async
+
+        try:
+            asked = ModelsRequest.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return self._error(400, "bad_request", f"invalid gateway request — {_problems(exc)}")
+        discovery = await discover_async(asked.timeout, asked.env)
+        return web.Response(text=discovery.model_dump_json(), content_type="application/json")
+
+    def count_usage(
+        self, model: str, prompt_tokens: int, completion_tokens: int, cost: Any
+    ) -> None:
+        from ..lm.usage import Tally
+
+        for tally in (self.usage_total, self.usage_by_model.setdefault(model, Tally())):
+            tally.add(prompt_tokens, completion_tokens, cost)
+
+    def ledger(self) -> UsageLedger:
+        from dataclasses import asdict
+
+        return UsageLedger(
+            since=self.started,
+            total=TallyInfo(**asdict(self.usage_total)),
+            by_model={m: TallyInfo(**asdict(t)) for m, t in self.usage_by_model.items()},
+        )
+
+    async def handle_usage(self, request: Any) -> Any:
+        from aiohttp import web
+
+        return web.Response(text=self.ledger().model_dump_json(), content_type="application/json")
+
     async def handle_completion(self, request: Any) -> Any:
         from aiohttp import web
 
@@ -290,6 +337,18 @@ class GatewayServer(LoggingConfigurable):
             return await self._complete(completion)
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         stream = completion.chunks()
+        try:
+            return await self._stream(request, body, completion, stream, include_usage)
+        finally:  # also when the caller went away: the upstream request ends here, at once
+            await stream.aclose()
+
+    async def _stream(
+        self, request: Any, body: Any, completion: Any, stream: Any, include_usage: bool
+    ) -> Any:
+        """Send the reply as server-sent events (or the error reply when it fails at once)."""
+        from aiohttp import web
+
+        options = body.aiikernel
         chunk_id = f"chatcmpl-gw{os.getpid()}-{id(completion):x}"
         created = int(time.time())
         response: web.StreamResponse | None = None
@@ -329,6 +388,9 @@ class GatewayServer(LoggingConfigurable):
                         total_tokens=item.prompt_tokens + item.completion_tokens,
                         cost=item.cost,
                     )
+                    self.count_usage(
+                        body.model, item.prompt_tokens, item.completion_tokens, item.cost
+                    )
                 item = await anext(stream, None)
             await send(text_chunk(None, "stop"))
             if usage is not None and include_usage:
@@ -358,6 +420,12 @@ class GatewayServer(LoggingConfigurable):
                 if hasattr(item, "text"):
                     parts.append(item.text)
                 else:
+                    self.count_usage(
+                        completion.request.model,
+                        item.prompt_tokens,
+                        item.completion_tokens,
+                        item.cost,
+                    )
                     usage = {
                         "prompt_tokens": item.prompt_tokens,
                         "completion_tokens": item.completion_tokens,

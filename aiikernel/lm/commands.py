@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..commands import CommandError, CommandResult, command, split_args
+from .errors import ModelError
 
 if TYPE_CHECKING:
     from .session_view import SessionView
@@ -484,12 +485,27 @@ def image_command(session: SessionView, args: str) -> CommandResult:
 # -- /usage, /wire ----------------------------------------------------------------
 
 
-@command("usage", usage="/usage", help="Tokens and cost of the last turn and of this session.")
+@command(
+    "usage",
+    usage="/usage",
+    help="Tokens and cost of the last turn and of this session (and of all kernels, through "
+    "the model gateway).",
+)
 def usage_command(session: SessionView, args: str) -> CommandResult:
     from .usage import format_usage, usage_tracker
 
     tracker = usage_tracker(session)
-    return CommandResult(format_usage(tracker), data=tracker.summary())
+    data = tracker.summary()
+    gateway = None
+    ask = getattr(getattr(session, "client", None), "usage_ledger", None)
+    if callable(ask):
+        try:
+            gateway = ask()
+        except ModelError as exc:
+            log.debug("no usage from the model gateway: %s", exc)
+        if gateway is not None:
+            data["gateway"] = gateway.model_dump(mode="json")
+    return CommandResult(format_usage(tracker, gateway), data=data)
 
 
 @command(

@@ -3,6 +3,8 @@
 Each provider with a credential (or a keyless endpoint) is asked for its model list
 with httpx — all of them at once, each with a short timeout — so one slow or broken
 provider costs at most the timeout and is listed as unavailable with the reason.
+A kernel on the model gateway has the gateway ask (with the kernel's environment), so
+the kernel itself never imports httpx.
 Providers without credentials are not called at all.  Results are cached briefly
 per session; ``/model refresh`` asks again.
 """
@@ -13,7 +15,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -88,31 +90,37 @@ class Target:
     static_models: list[str] = field(default_factory=list)
 
 
-def _env_base(names: tuple[str, ...], default: str) -> str:
+def _env_base(names: tuple[str, ...], default: str, env: Mapping[str, str]) -> str:
     for name in names:
-        value = os.environ.get(name, "").strip()
+        value = env.get(name, "").strip()
         if value:
             return value.rstrip("/")
     return default
 
 
-def _key_for(provider: str) -> tuple[str | None, str]:
+def _key_for(provider: str, env: Mapping[str, str]) -> tuple[str | None, str]:
     from .credentials import resolve_credential
 
-    credential = resolve_credential(f"{provider}/_")
+    credential = resolve_credential(f"{provider}/_", env)
     return credential.key, credential.source
 
 
-def build_targets() -> tuple[list[Target], list[ProviderListing]]:
-    """Targets to query, and listings for providers skipped for lack of credentials."""
+def build_targets(
+    env: Mapping[str, str] | None = None,
+) -> tuple[list[Target], list[ProviderListing]]:
+    """Targets to query, and listings for providers skipped for lack of credentials.
+
+    ``env`` stands for the environment (default ``os.environ``): the model gateway passes
+    the environment of the kernel that asks."""
     from .providers import custom_providers
 
+    env = os.environ if env is None else env
     targets: list[Target] = []
     skipped: list[ProviderListing] = []
 
     def keyed(provider: str) -> str | None:
         try:
-            key, _ = _key_for(provider)
+            key, _ = _key_for(provider, env)
         except MissingCredentials:
             key = None
         if key is None:
@@ -126,12 +134,14 @@ def build_targets() -> tuple[list[Target], list[ProviderListing]]:
         return key
 
     if (key := keyed("openai")) is not None:
-        base = _env_base(("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1")
+        base = _env_base(("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1", env)
         targets.append(
             Target("openai", f"{base}/models", {"Authorization": f"Bearer {key}"}, secret=key)
         )
     if (key := keyed("anthropic")) is not None:
-        base = _env_base(("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE"), "https://api.anthropic.com")
+        base = _env_base(
+            ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE"), "https://api.anthropic.com", env
+        )
         headers = {"anthropic-version": "2023-06-01"}
         if key.startswith("sk-ant-oat"):
             headers |= {"Authorization": f"Bearer {key}", "anthropic-beta": "oauth-2025-04-20"}
@@ -141,7 +151,7 @@ def build_targets() -> tuple[list[Target], list[ProviderListing]]:
         targets.append(Target("anthropic", f"{base}/v1/models", headers, secret=key))
     if (key := keyed("gemini")) is not None:
         base = _env_base(
-            ("GEMINI_API_BASE", "GEMINI_BASE_URL"), "https://generativelanguage.googleapis.com"
+            ("GEMINI_API_BASE", "GEMINI_BASE_URL"), "https://generativelanguage.googleapis.com", env
         )
         targets.append(
             Target(
@@ -152,9 +162,9 @@ def build_targets() -> tuple[list[Target], list[ProviderListing]]:
                 secret=key,
             )
         )
-    for name, endpoint in custom_providers().items():
+    for name, endpoint in custom_providers(env=env).items():
         try:
-            key, _ = _key_for(name)
+            key, _ = _key_for(name, env)
         except MissingCredentials:
             key = None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -225,11 +235,12 @@ def _quietly_absent(listing: ProviderListing) -> bool:
     )
 
 
-async def discover_async(timeout: float = 3.0) -> Discovery:
-    """Ask every configured provider for its models, concurrently."""
+async def discover_async(timeout: float = 3.0, env: Mapping[str, str] | None = None) -> Discovery:
+    """Ask every configured provider for its models, concurrently (``env``: see
+    :func:`build_targets`)."""
     import httpx
 
-    targets, skipped = build_targets()
+    targets, skipped = build_targets(env)
     limits = httpx.Timeout(timeout)
     async with httpx.AsyncClient(timeout=limits, follow_redirects=True) as client:
         answers = await asyncio.gather(*(_query(client, t, timeout) for t in targets))
@@ -275,6 +286,9 @@ class ModelCatalog:
         self.timeout = timeout
         self.ttl = ttl
         self._cached: Discovery | None = None
+        #: Who asks the providers: the session's model client when it can (the gateway's
+        #: client asks the gateway), else this process.
+        self.fetch: Callable[[float], Discovery] = discover
 
     def get(self, refresh: bool = False) -> tuple[Discovery, bool]:
         """The discovery result and whether it came from the cache."""
@@ -282,7 +296,7 @@ class ModelCatalog:
         if fresh and not refresh:
             assert self._cached is not None
             return self._cached, True
-        self._cached = discover(self.timeout)
+        self._cached = self.fetch(self.timeout)
         return self._cached, False
 
     def invalidate(self) -> None:
@@ -303,4 +317,6 @@ def model_catalog(session: SessionView) -> ModelCatalog:
         setattr(session, _ATTR, catalog)
     catalog.timeout = config.discovery_timeout
     catalog.ttl = config.discovery_cache_seconds
+    client = getattr(session, "client", None)
+    catalog.fetch = getattr(client, "discover", None) or discover
     return catalog

@@ -116,10 +116,11 @@ def format_cost(tally: Tally) -> str:
     return text
 
 
-def format_usage(tracker: UsageTracker) -> str:
-    """Markdown for ``/usage``."""
+def format_usage(tracker: UsageTracker, gateway: Any = None) -> str:
+    """Markdown for ``/usage``; ``gateway`` is the model gateway's ledger, when there is one
+    (a :class:`aiikernel.gateway.protocol.UsageLedger`: every kernel of this user)."""
     total = tracker.session_total
-    if total.requests == 0:
+    if total.requests == 0 and (gateway is None or gateway.total.requests == 0):
         return "No model requests in this session yet."
     rows = ["| | requests | tokens in | tokens out | cost |", "|---|---:|---:|---:|---|"]
 
@@ -135,6 +136,12 @@ def format_usage(tracker: UsageTracker) -> str:
     rows.append(row("**this session**", total))
     for model, tally in sorted(tracker.by_model.items()):
         rows.append(row(f"`{model}`", tally))
+    if gateway is not None and gateway.total.requests:
+        import time
+
+        since = time.strftime("%H:%M", time.localtime(gateway.since))
+        label = f"**all kernels**, through the model gateway since {since}"
+        rows.append(row(label, Tally(**gateway.total.model_dump())))
     return "\n".join(rows)
 
 

@@ -1,4 +1,5 @@
-"""AimaxExtension: the jupyter-server extension that serves aimax sessions over REST + websocket.
+"""AimaxExtension: the jupyter-server extension that serves aimax sessions over REST + websocket
+(and starts the user's model gateway in the background, :attr:`~AimaxExtension.start_model_gateway`).
 
 It builds one :class:`~aiikernel.aimax.manager.AimaxManager` (wrapped in the policy layer,
 :class:`~.service.AimaxService`) per server in :meth:`initialize_settings`, registers the routes
@@ -10,6 +11,8 @@ restart does not kill anyone's agent).
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,15 @@ class AimaxExtension(ExtensionApp):
         help="Overrides of aimax's settings (AimaxConfig fields, e.g. tmux_socket, data_dir, "
         "claude_bin); the AIMAX_* environment variables still apply underneath.",
     )
+    start_model_gateway = Bool(
+        True,
+        config=True,
+        help="Start the user's model gateway (one process holding litellm for every kernel) "
+        "in the background when the server starts, so the first AI turn of the first notebook "
+        "finds it warm. Only when kernels use it: AIIPYTHON_LM_BACKEND unset, 'auto' or "
+        "'gateway'. Never delays the server's start; a gateway that cannot start is logged and "
+        "kernels try again themselves.",
+    )
     loop_lag_file = Unicode(
         "",
         config=True,
@@ -171,8 +183,36 @@ class AimaxExtension(ExtensionApp):
 
             self.handlers.extend(default_handlers())
 
+    def start_gateway_in_background(self) -> threading.Thread | None:
+        """Start (or find) the model gateway on a daemon thread; None when not wanted."""
+        backend = os.environ.get("AIIPYTHON_LM_BACKEND", "auto").strip().lower() or "auto"
+        if not self.start_model_gateway or backend not in ("auto", "gateway"):
+            self.log.info(
+                "model gateway: not started with the server (start_model_gateway=%s, backend %s)",
+                self.start_model_gateway,
+                backend,
+            )
+            return None
+
+        def start() -> None:
+            from aiikernel.gateway.lifecycle import GatewayUnavailable, ensure_gateway
+
+            try:
+                hello = ensure_gateway()
+                self.log.info("model gateway ready: pid %s (%s)", hello.pid, hello.version)
+            except GatewayUnavailable as exc:
+                self.log.warning("model gateway not started: %s", exc)
+            except Exception:
+                self.log.exception("model gateway not started")
+
+        thread = threading.Thread(target=start, name="aiikernel-gateway-start", daemon=True)
+        thread.start()
+        return thread
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Once the loop runs: reconcile with tmux and resume tailing live sessions."""
+        """Once the loop runs: start the model gateway in the background; reconcile with tmux
+        and resume tailing live sessions."""
+        self.start_gateway_in_background()
         if self.loop_lag_file:
             from .looplag import LoopLagProbe
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+#: Kept in sync with :data:`aiikernel.subagents.panel.TARGET_NAME` (a test checks).
+PANEL_TARGET = "aiikernel.subagents"
+
 PROMPT_NOTE = """
 Sub-agents: `spawn_agent(task, names=None, model=None, max_steps=None)` starts a sub-agent: a \
 separate Python process that starts from a clone of this namespace (all of it, or only `names`) \
@@ -78,6 +81,15 @@ def install(shell: Any) -> None:
     }
     shell.user_ns.update(names)
     shell.user_ns_hidden.update(names)
+    manager = getattr(getattr(shell, "kernel", None), "comm_manager", None)
+    if manager is not None:  # the chat panel's list (pydantic is imported when it opens)
+
+        def open_panel(comm: Any, open_msg: dict[str, Any]) -> None:
+            from .panel import open_panel
+
+            open_panel(shell, _registry(shell), comm, open_msg)
+
+        manager.register_target(PANEL_TARGET, open_panel)
 
 
 def gather(*children: Any, return_exceptions: bool = False, timeout: float | None = None) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import html
+import sys
 import threading
 import time
 from collections import deque
@@ -226,7 +227,8 @@ class Agent:
             async with self._operations():
                 return await self._run_turn(prompt, model, max_steps, view)
         except AgentError as exc:
-            view.finish("crashed" if self.status == "crashed" else "failed", str(exc)[:200])
+            status = self.status if self.status in ("crashed", "stopped") else "failed"
+            view.finish(status, str(exc)[:200])
             raise
 
     async def _run_turn(
@@ -289,6 +291,12 @@ class Agent:
             self._set_status("failed")
             await child.stop()
             raise AgentError(f"{self.id} could not start: {exc}") from None
+        python = sys.version.split()[0]
+        if data.get("python") != python:  # notebook functions are marshalled code
+            await child.stop()
+            self.error = f"the child runs Python {data.get('python')}, this kernel {python}"
+            self._set_status("failed")
+            raise AgentError(f"{self.id} could not start: {self.error}")
         self.ready_seconds = time.perf_counter() - self._spawned_at
         self.restored = list(data.get("restored", []))
         self.skipped.update(data.get("skipped", {}))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import re
 import threading
 import time
 import uuid
@@ -26,6 +27,9 @@ _STATUS_COLOR = {
     "interrupted": "var(--jp-warn-color1, #f57c00)",
 }
 _MAX_CHARS = 200_000
+#: Runnable fences (also one still streaming) are cut from the reply text: the block shows
+#: each one as its code part, where it ran.
+_RUNNABLE_FENCE = re.compile(r"```(?:py|python)[ \t]*\n.*?(?:\n```|$)", re.DOTALL)
 
 
 def current_parent(shell: Any) -> dict[str, Any] | None:
@@ -197,6 +201,10 @@ class TurnView:
                 body.append(f'<img src="{text}" style="max-width:100%"/>')
                 plain.append("[image]")
                 continue
+            if kind == "text":
+                text = _RUNNABLE_FENCE.sub("", text)
+                if not text.strip():
+                    continue
             escaped = html.escape(text.strip("\n"))
             style = {
                 "text": "white-space:pre-wrap;margin:4px 0",

@@ -26,6 +26,7 @@ import { agentsPlugin } from './agentsPlugin';
 import { aiikernelIcon } from './icons';
 import { codeActions, mentionSource } from './notebookActions';
 import { AiiPanel } from './panel';
+import { SubAgentsModel, SubAgentsSection } from './subAgents';
 import { CommandIDs, IAiiPanel, IChatSettings } from './tokens';
 
 export * from './tokens';
@@ -61,6 +62,9 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     accordion.setRelativeSizes(accordion.widgets.map(w => (w === chat ? 0.55 : w === checkpoints ? 0.3 : 0.15)));
     const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
     panel.disposed.connect(() => binder.dispose());
+    const subAgents = new SubAgentsModel(chatModel);
+    panel.addWidget(new SubAgentsSection(subAgents));
+    panel.disposed.connect(() => subAgents.dispose());
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
 

@@ -3,3 +3,4 @@ import './chat.css';
 import './timetravel.css';
 import './notebook.css';
 import './agents.css';
+import './subagents.css';

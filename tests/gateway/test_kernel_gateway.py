@@ -22,6 +22,11 @@ def state_pid(directory: str) -> int | None:
         return None
 
 
+#: What a kernel on the gateway never imports: the model library and any HTTP client stack
+#: (it speaks HTTP to its gateway with the standard library).
+HEAVY = ("litellm", "openai", "aiohttp", "httpx", "httpcore", "anyio", "h11", "certifi")
+
+
 def test_a_kernel_on_the_gateway_never_imports_litellm(model_server, tmp_path):
     with gateway_backend_env() as backend:
         backend["AIIPYTHON_LM_BACKEND"] = "auto"
@@ -33,7 +38,7 @@ def test_a_kernel_on_the_gateway_never_imports_litellm(model_server, tmp_path):
             assert "unavailable" not in result.all_text()
             probe = execute(
                 kc,
-                "import sys; print(sorted(m for m in ('litellm', 'openai', 'aiohttp') if m in sys.modules))",
+                f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))",
             )
             assert probe.stream_text().strip() == "[]"
             usage = execute(kc, "%ai /usage").all_text()

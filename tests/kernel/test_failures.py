@@ -16,7 +16,7 @@ def assert_recovers(kc, model_server) -> None:
     assert execute(kc, "print(6 * 7)").stream_text().strip() == "42"
     model_server.script(Reply("recovered fine"))
     result = execute(kc, "%%ai\nare you there?")
-    assert any("recovered fine" in m for m in result.markdown())
+    assert any("recovered fine" in m for m in result.markdown()), result.all_text()
 
 
 @pytest.mark.parametrize(

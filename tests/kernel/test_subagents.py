@@ -257,3 +257,64 @@ def test_parent_kill_leaves_no_child_process(ai_kernel, model_server):
     assert rows == "[('agent-1', 1), ('agent-1.1', 2)]"
     os.kill(km.provisioner.process.pid, signal.SIGKILL)
     wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=30)
+
+
+def test_panel_comm_lists_children_and_stops_one(ai_kernel, model_server):
+    import queue
+    import uuid
+
+    from aiikernel.subagents import PANEL_TARGET
+    from aiikernel.subagents.panel import TARGET_NAME
+
+    assert PANEL_TARGET == TARGET_NAME
+    km, kc = ai_kernel
+    comm_id = uuid.uuid4().hex
+    kc.shell_channel.send(
+        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": TARGET_NAME, "data": {}})
+    )
+    model_server.responder = by_task({"slow job": ["```py\nimport time\ntime.sleep(60)\n```"]})
+    execute(kc, "c = spawn_agent('slow job')")
+    seen: list[list[dict]] = []
+
+    def rows_until(condition, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            content = msg["content"]
+            if msg["msg_type"] == "comm_msg" and content.get("comm_id") == comm_id:
+                rows = content["data"].get("agents")
+                if rows is not None:
+                    seen.append(rows)
+                    if condition(rows):
+                        return rows
+        raise AssertionError(f"no such update; seen {seen[-3:]}")
+
+    rows = rows_until(lambda rows: rows and rows[0]["status"] == "running")
+    assert rows[0]["id"] == "agent-1" and rows[0]["task"] == "slow job" and rows[0]["pid"]
+    pid = rows[0]["pid"]
+    kc.shell_channel.send(
+        kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {"type": "stop", "id": "agent-1"}})
+    )
+    rows_until(lambda rows: rows[0]["status"] == "stopped")
+    wait_until(lambda: not pid_alive(pid), timeout=30)
+
+
+def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server):
+    km, kc = ai_kernel
+    model_server.responder = by_task(
+        {
+            "sleepy": ["```py\nimport time\ntime.sleep(120)\n```", "after the interrupt"],
+            "again": ["awake"],
+        }
+    )
+    execute(kc, "c = spawn_agent('sleepy')")
+    wait_until(lambda: len(model_server.model_requests()) >= 1)
+    result = execute(
+        kc, "c.interrupt()\nprint('TEXT', repr(c.result))\nprint(c.turns[-1]['reason'])"
+    )
+    assert result.status == "ok", result.all_text()
+    assert result.stream_text().strip().splitlines()[-1] == "interrupted"
+    assert value(kc, "c.ask('again')") == "'awake'"
