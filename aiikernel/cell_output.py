@@ -107,6 +107,15 @@ class CellRenderer:
         live = display_id is not None
         display(_bundle(markdown, plain, live), raw=True, display_id=display_id, update=update)
 
+    def _empty_live(self) -> None:
+        """Empty the live display as another MIME type: a notebook then swaps its renderer
+        instead of re-rendering Markdown in place, where a slow earlier render (a code fence
+        waiting for its highlighter) could finish last and leave the streamed text on screen
+        above its final copy."""
+        from IPython.display import display
+
+        display({"text/html": ""}, raw=True, display_id=self._live_id, update=True)
+
     def _segment(self) -> str:
         return for_display(self._text[self._segment_start :])
 
@@ -130,7 +139,7 @@ class CellRenderer:
         segment = for_display(self._text[self._segment_start : end])
         if self.rich:
             if self._live_id is not None:
-                self._display("", self._live_id, update=True)
+                self._empty_live()
             if segment.strip():
                 self._display(segment)
         self._live_id = None

@@ -266,6 +266,10 @@ def test_cell_turn_in_the_panel_dark_theme(page, chat_lab, model):
     turn = chat.locator(".jp-AiiChat-turn").first
     assert turn.locator(".jp-AiiChat-prompt").get_attribute("data-source") == "cell"
     assert "hi from the model" in turn.locator(".jp-OutputArea-output").inner_text()
+    # the cell shows the streamed reply once: its live display is emptied when it is final
+    cell_output = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")
+    cell_output.get_by_text("Done").wait_for(timeout=30_000)
+    assert cell_output.inner_text().count("Hello! Here is a") == 1, cell_output.inner_text()
     background = page.evaluate(
         "getComputedStyle(document.querySelector('.jp-AiiChat')).backgroundColor"
     )
