@@ -42,7 +42,8 @@ class Supervisor:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.directory = tempfile.mkdtemp(prefix="aiik-agents-")  # 0700
+        _remove_stale_directories()
+        self.directory = tempfile.mkdtemp(prefix=f"aiik-agents-{os.getpid()}-")  # 0700
         self.children: list[ChildKernel] = []
         self._thread = threading.Thread(target=self._run, name="aiikernel-subagents", daemon=True)
         self._thread.start()
@@ -77,6 +78,28 @@ class Supervisor:
         if not self._thread.is_alive():
             self.loop.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _remove_stale_directories() -> None:
+    """Remove the socket directories of kernels of this user that died without cleaning up."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["aiik", "agents"] or not parts[2].isdigit():
+            continue
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:
+            if st.st_uid == os.getuid():
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 async def _stop_all(children: list[ChildKernel]) -> None:

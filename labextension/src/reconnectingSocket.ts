@@ -8,6 +8,12 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+/** The server's close code for a client over its stream caps (see docs/security.md). */
+const TOO_MANY_STREAMS = 4429;
+const MAX_DELAY_MS = 5000;
+/** 250 ms × 2^5 ≥ MAX_DELAY_MS: the longest wait straight away. */
+const MAX_BACKOFF_STEP = 5;
+
 export type SocketState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export class ReconnectingSocket implements IDisposable {
@@ -64,7 +70,6 @@ export class ReconnectingSocket implements IDisposable {
     socket.onopen = () => {
       if (socket === this._socket) {
         this._everOpen = true;
-        this._retries = 0;
         this._setState('open');
       }
     };
@@ -72,6 +77,9 @@ export class ReconnectingSocket implements IDisposable {
       if (socket !== this._socket) {
         return;
       }
+      // The backoff starts over on the first frame, not on open: a socket the server
+      // accepts and closes at once (over its stream cap) must not be retried 4× a second.
+      this._retries = 0;
       let frame: unknown;
       try {
         frame = JSON.parse(String(event.data));
@@ -80,9 +88,12 @@ export class ReconnectingSocket implements IDisposable {
       }
       this._onMessage(frame);
     };
-    socket.onclose = () => {
+    socket.onclose = event => {
       if (socket === this._socket) {
         this._socket = null;
+        if (event.code === TOO_MANY_STREAMS) {
+          this._retries = Math.max(this._retries, MAX_BACKOFF_STEP);
+        }
         this._scheduleRetry();
       }
     };
@@ -93,7 +104,7 @@ export class ReconnectingSocket implements IDisposable {
       return;
     }
     this._setState('reconnecting');
-    const delay = Math.min(5000, 250 * 2 ** this._retries);
+    const delay = Math.min(MAX_DELAY_MS, 250 * 2 ** this._retries);
     this._retries += 1;
     this._timer = window.setTimeout(() => this._connect(), delay);
   }

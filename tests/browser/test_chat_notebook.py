@@ -331,7 +331,8 @@ def test_bang_code_settings_footer_and_model_picker(page, chat_lab, model):
         box.press("Control+Enter")
         run = chat.locator(".jp-AiiChat-cellRun")
         run.locator(".jp-OutputArea-output", has_text="answer is 42").wait_for(timeout=60_000)
-        assert run.get_attribute("data-status") == "ok"
+        # the output arrives before the execute reply that marks the run done
+        chat.locator(".jp-AiiChat-cellRun[data-status='ok']").wait_for(timeout=60_000)
         assert box.input_value() == ""
         max_height = page.evaluate(
             "getComputedStyle(document.querySelector('.jp-AiiChat-outputs')).maxHeight"

@@ -45,6 +45,16 @@ def test_opaque_code_means_everything(code):
     assert scan_source(code) is None
 
 
+def test_the_chat_panels_request_is_not_opaque():
+    """Every prompt from the panel is an execute request importing the chat hub: read as
+    "anything changed", it made each panel turn re-hash a big namespace."""
+    request = '__import__("aiikernel.chat.hub").chat.hub.chat_request(get_ipython(), "{}")'
+    assert scan_source(request) == {"get_ipython"}
+    assert scan_source("__import__(name)") is None
+    assert scan_source("__import__('os').environ") is None
+    assert scan_source("mod = __import__('aiikernel', fromlist=[x])") == {"mod", "x"}
+
+
 def test_code_magics_are_scanned_and_inert_ones_ignored():
     assert scan_source("get_ipython().run_line_magic('time', 'x = f(y)')") - {"get_ipython"} == {
         "x",
