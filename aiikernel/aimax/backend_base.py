@@ -222,6 +222,9 @@ class TmuxAgentBackend(AgentBackend):
                 )
             reading = await self.screen(pane)
             if reading.ready and reading.input_text is not None:
+                # A freshly started agent runs no turn: older signals (a turn cut off when
+                # the session was stopped) must not read as "working" after a resume.
+                self.manager.runtime(record.session_id).state_file.note("launch")
                 return reading
             if time.monotonic() > deadline:
                 raise AgentBlocked(
@@ -437,10 +440,23 @@ class TmuxAgentBackend(AgentBackend):
     async def _live_pane(self, record: SessionRecord) -> Pane:
         if record.status != "running" or not await self._pane_alive(record):
             raise SessionNotRunning(
-                f"session {record.session_id!r} is not running (its agent exited); "
+                f"session {record.session_id!r} is not running ({await self._why_not_running(record)}); "
                 f"`aimax create -b {self.name} -s {record.session_id} --resume` restarts it"
             )
         return self._pane(record)
+
+    async def _why_not_running(self, record: SessionRecord) -> str:
+        """What is left of the session's pane, in words (a user deciding to resume, and a
+        test that failed, both need to know whether the agent exited or its window went)."""
+        if record.status != "running" or not record.pane_id:
+            return f"it is {record.status}"
+        info = await Pane(self.manager.tmux, record.pane_id).info()
+        if info is None:
+            return "its tmux window is gone"
+        if info.tag != record.session_id:
+            return "its pane now shows another program"
+        status = info.exit_status
+        return "its agent exited" + (f" with status {status}" if status is not None else "")
 
     screen_busy_reliable = True
     """Whether the busy marker is always on screen while a turn runs (not for Codex, whose
@@ -510,10 +526,8 @@ class TmuxAgentBackend(AgentBackend):
         dead, screen = True, None
         if record.status == "running" and record.pane_id:
             info = await self.manager.pane_info(
-                record.pane_id, max_age=self.config.poll_interval / 2
+                record.pane_id, max_age=self.config.poll_interval / 2, tag=session_id
             )
-            if info is not None and info.tag != session_id:
-                info = None  # the tmux server was restarted and reused the pane id
             dead = info is None or info.dead
             if info is not None:
                 screen = await rt.screen_if_changed(

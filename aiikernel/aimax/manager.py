@@ -65,12 +65,22 @@ class AimaxManager:
             self._panes_at = time.monotonic()
         return self._panes
 
-    async def pane_info(self, pane_id: str | None, max_age: float = 0.0) -> PaneInfo | None:
+    async def pane_info(
+        self, pane_id: str | None, max_age: float = 0.0, *, tag: str | None = None
+    ) -> PaneInfo | None:
+        """The pane's row; with ``tag``, only while the pane is that session's (else None).
+
+        A cached row that is missing or shows another tag is checked against a fresh list
+        before it counts: the pane may be newer than the list, or listed in the instant
+        between its creation and its tagging (which once marked a new session exited).
+        """
         if not pane_id:
             return None
         info = (await self.panes(max_age)).get(pane_id)
-        if info is None and max_age > 0:
-            info = (await self.panes()).get(pane_id)  # created since the cached list
+        if max_age > 0 and (info is None or (tag is not None and info.tag != tag)):
+            info = (await self.panes()).get(pane_id)
+        if info is not None and tag is not None and info.tag != tag:
+            return None  # the tmux server was restarted and reused the pane id
         return info
 
     @property

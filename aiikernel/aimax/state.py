@@ -74,7 +74,7 @@ def signal_from_entry(entry: dict[str, Any], at: float) -> Signal | None:
     note = entry.get("aimax")
     if note == "submit":
         return Signal("working", at, source="aimax")
-    if note in ("interrupt", "command"):  # "command": a TUI command that runs no turn
+    if note in ("interrupt", "command", "launch"):  # "command": a TUI command runs no turn
         return Signal("idle", at, source="aimax")
     if entry.get("type") == "agent-turn-complete":  # Codex notify
         return Signal("idle", at)

@@ -426,9 +426,9 @@ class AimaxService:
             record = self.manager.registry.find(session_id) or record
             info = None
             if record.status == "running" and record.pane_id:
-                info = await self.manager.pane_info(record.pane_id, max_age=interval)
-                if info is not None and info.tag != session_id:
-                    info = None
+                info = await self.manager.pane_info(
+                    record.pane_id, max_age=interval, tag=session_id
+                )
             if info is None:
                 return ScreenModel(session_id=session_id, text="", activity=0, alive=False)
             changed = after is None or info.activity != after

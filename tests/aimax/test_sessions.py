@@ -108,6 +108,32 @@ async def test_lifecycle_reply_queue_interrupt_stop_resume(manager, agent_env, w
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", BACKENDS)
+async def test_stopped_mid_turn_then_resumed_is_idle_and_takes_prompts(
+    manager, agent_env, workdir, name
+):
+    """A turn cut off by a stop left "working" signals behind (the submit, the transcript's
+    unanswered prompt); the resumed agent runs no turn, so it must read as idle, and Codex
+    must get Enter (not the Tab that queues behind a turn): schemathesis found this as a
+    session that took no prompt after a resume."""
+    backend = manager.backend(name)
+    await backend.create_new_session(create_opts("cut", workdir, agent_env, "hi [[reply:ONE]]"))
+    await wait_idle(backend, "cut")
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cut", "prompt": "long [[think:60]] [[reply:NEVER]]"}
+    )
+    assert (await backend.status("cut")).state == "working"
+    await backend.terminate_session("cut")
+    await backend.resume_session("cut", env=agent_env)
+    assert (await backend.status("cut")).state == "idle"
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "cut", "prompt": "after [[reply:TWO]]"}
+    )
+    await wait_until(lambda: "TWO" in replies(backend, "cut"), 15, "reply TWO")
+    await backend.terminate_session("cut")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", BACKENDS)
 async def test_100kb_multiline_prompt_arrives_byte_exact_as_one_message(
     manager, agent_env, workdir, name
 ):
@@ -565,3 +591,28 @@ async def test_many_sessions_created_and_driven_concurrently(manager, agent_env,
         await wait_until(lambda: replies(backend, sid) == [f"I-AM-{sid}"], 20, sid)  # noqa: B023
     panes = {p.tag for p in await manager.tmux.list_panes()}
     assert panes == {sid for sid, _ in names}
+
+
+@pytest.mark.asyncio
+async def test_a_pane_listed_before_its_tag_is_not_taken_for_a_stranger(
+    manager, agent_env, workdir
+):
+    """The monitor may list a new pane in the instant before ``new_window`` tags it; a status
+    call reusing that cached list once took the untagged pane for another program's and
+    marked a session exited right after it started (the parallel create/send flake)."""
+    from aiikernel.aimax.tmux import SESSION_OPTION, Pane
+
+    backend = manager.backend("tmux-codex")
+    handle = await backend.create_new_session(create_opts("tag", workdir, agent_env))
+    pane = Pane(manager.tmux, handle["paneId"])
+    await pane.window_option(SESSION_OPTION, "")
+    await manager.panes()  # the monitor's cached list: the pane, not yet tagged
+    await pane.window_option(SESSION_OPTION, "tag")
+    assert (await manager.pane_info(handle["paneId"], max_age=60, tag="tag")) is not None
+    assert (await manager.pane_info(handle["paneId"], max_age=60, tag="other")) is None
+    assert (await backend.status("tag")).state == "idle"
+    await backend.no_pause_current_and_queue_query_at_session(
+        {"sessionId": "tag", "prompt": "still here [[reply:OK]]"}
+    )
+    await wait_until(lambda: "OK" in replies(backend, "tag"), 15, "reply OK")
+    await backend.terminate_session("tag")

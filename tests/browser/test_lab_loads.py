@@ -32,7 +32,7 @@ def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
     panel.wait_for(state="visible", timeout=30_000)
     assert panel.locator(".jp-AiiPanel-title").text_content().strip() == "aiikernel"
     titles = panel.locator(".jp-AccordionPanel-title").all_text_contents()
-    assert [t.strip() for t in titles] == ["Chat", "Checkpoints", "Agents"]
+    assert [t.strip() for t in titles] == ["Chat", "Checkpoints", "Sub-agents", "Agents"]
 
     # The Agents section settles on the server's (empty) list, or says the API is missing.
     agents = panel.locator(".jp-AiiPanel-agents")

@@ -17,22 +17,23 @@ pytestmark = pytest.mark.parametrize("lm_backend", ["gateway"], indirect=True)
 
 
 def by_task(answers: dict[str, list[str]]):
-    """A responder that answers by the latest prompt (user message that is not code output)."""
+    """A responder that answers by the latest prompt: the key named last in the latest user
+    message that names one (the engine joins a prompt onto the code output before it)."""
     served: dict[str, int] = {}
 
     def respond(request):
         messages = request.body_json.get("messages", [])
-        prompts = [
-            m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])
-            for m in messages
-            if m.get("role") == "user"
-        ]
-        prompts = [p for p in prompts if not p.startswith("### Output")]
-        first = prompts[-1] if prompts else ""
-        for key, replies in answers.items():
-            if key in first:
+        for message in reversed(messages):
+            if message.get("role") != "user":
+                continue
+            content = message["content"]
+            text = content if isinstance(content, str) else json.dumps(content)
+            named = {key: text.rfind(key) for key in answers if key in text}
+            if named:
+                key = max(named, key=named.__getitem__)
                 index = served.get(key, 0)
                 served[key] = index + 1
+                replies = answers[key]
                 return Reply(replies[min(index, len(replies) - 1)])
         return None
 
@@ -302,16 +303,17 @@ def test_panel_comm_lists_children_and_stops_one(ai_kernel, model_server):
     wait_until(lambda: not pid_alive(pid), timeout=30)
 
 
-def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server):
+def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server, tmp_path):
     km, kc = ai_kernel
-    model_server.responder = by_task(
-        {
-            "sleepy": ["```py\nimport time\ntime.sleep(120)\n```", "after the interrupt"],
-            "again": ["awake"],
-        }
+    started = tmp_path / "sleeping"
+    code = (
+        f"```py\nimport pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n```"
     )
+    model_server.responder = by_task({"sleepy": [code, "after the interrupt"], "again": ["awake"]})
     execute(kc, "c = spawn_agent('sleepy')")
-    wait_until(lambda: len(model_server.model_requests()) >= 1)
+    # Interrupt the code, not the model's reply: a reply cut off before it was recorded
+    # leaves the prompt unanswered, and the next prompt joins it.
+    wait_until(started.exists)
     result = execute(
         kc, "c.interrupt()\nprint('TEXT', repr(c.result))\nprint(c.turns[-1]['reason'])"
     )

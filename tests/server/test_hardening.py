@@ -103,11 +103,14 @@ def test_a_chunked_body_is_cut_off_at_the_cap(server):
         sock.sendall(_head(server, "POST", "/aimax/sessions", "Transfer-Encoding: chunked\r\n"))
         piece = b'{"backend": "tmux-codex", "initialPrompt": "' + b"a" * 16384
         sent = 0
-        while sent <= BODY_CAP * 2:
-            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-            sent += len(piece)
-            piece = b"a" * 16384
-        sock.sendall(b"0\r\n\r\n")
+        try:
+            while sent <= BODY_CAP * 2:
+                sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                sent += len(piece)
+                piece = b"a" * 16384
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the rest arrived: what a cap does
         status, body = _read_response(sock)
     assert status == 413, body
     assert _call(server, "GET", "/aimax/sessions")[0] == 200

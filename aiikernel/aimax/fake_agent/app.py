@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -394,12 +395,26 @@ class FakeAgent:
             self.start_turn(self.queue.pop(0))
         self.draw()
 
+    def _read_terminal(self, fd: int) -> None:
+        """Feed input; a closed terminal (its tmux window killed) ends the agent, as it ends
+        a real TUI, instead of waking the loop forever with EIO."""
+        try:
+            data = os.read(fd, 65536)
+            if data:
+                self.on_bytes(data)
+                return
+        except OSError:
+            pass
+        asyncio.get_running_loop().remove_reader(fd)
+        self.done.set()
+
     async def run(self) -> int:
         fd = sys.stdin.fileno()
         loop = asyncio.get_running_loop()
-        loop.add_reader(fd, lambda: self.on_bytes(os.read(fd, 65536)))
+        loop.add_reader(fd, self._read_terminal, fd)
         loop.add_signal_handler(signal.SIGTERM, self.done.set)
         loop.add_signal_handler(signal.SIGHUP, self.done.set)
+        loop.set_exception_handler(_log_exception)
         sys.stdout.write("\x1b[?2004h")  # ask the terminal for bracketed paste
         self.draw()
         await asyncio.sleep(self.script.startup_delay)
@@ -408,9 +423,23 @@ class FakeAgent:
         self.draw()
         await self.done.wait()
         self.fire_hook("SessionEnd", reason="exit")
-        sys.stdout.write("\x1b[?2004l\r\n")
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):  # the terminal may be gone already
+            sys.stdout.write("\x1b[?2004l\r\n")
+            sys.stdout.flush()
         return 0
+
+
+def _log_exception(loop: asyncio.AbstractEventLoop | None, context: dict[str, Any]) -> None:
+    """A callback or turn that raised leaves the fake agent half-updated: say so where a
+    test can read it (``$HOME/fake-agent-errors.log``), not on the drawn screen."""
+    import traceback
+
+    error = context.get("exception")
+    text = context.get("message", "")
+    if error is not None:
+        text += "\n" + "".join(traceback.format_exception(error))
+    with open(Path.home() / "fake-agent-errors.log", "a", encoding="utf-8") as f:
+        f.write(f"{time.time():.3f} pid {os.getpid()}: {text}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         tty.setraw(fd)
     try:
         return asyncio.run(agent.run())
+    except Exception as exc:
+        _log_exception(None, {"message": "the fake agent failed", "exception": exc})
+        raise
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
