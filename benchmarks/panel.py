@@ -67,7 +67,10 @@ PAGE_PROBE = r"""
         const now = wall();
         const text = typeof event.data === 'string' ? event.data : decoder.decode(event.data);
         if (text.includes('"type": "history"') || text.includes('"type":"history"')) {
-          if (text.includes('"turns"')) probe.history = now;
+          if (text.includes('"turns"') && probe.history === null) {
+            probe.history = now;
+            probe.watchTurns();
+          }
         }
         if (!text.includes('\u27e6')) return;
         const date = /"date"\s*:\s*"([^"]+)"/.exec(text);
@@ -85,6 +88,23 @@ PAGE_PROBE = r"""
       for (const e of list.getEntries()) probe.longtasks.push([e.startTime, e.duration]);
     }).observe({ type: 'longtask', buffered: true });
   } catch (e) { probe.longtaskError = String(e); }
+  // (b): from the history answer, the first animation frame showing every expected turn
+  // (window.__wantTurns, set per page), the last one with its Markdown table rendered.
+  probe.allPainted = null;
+  probe.watchTurns = () => {
+    const want = window.__wantTurns;
+    if (want === undefined) return;
+    const check = () => {
+      const t = document.querySelectorAll('.jp-AiiChat-turn');
+      const last = t[t.length - 1];
+      if (t.length === want && (want === 0 || last.querySelector('.jp-RenderedMarkdown table'))) {
+        probe.allPainted = wall();
+      } else {
+        requestAnimationFrame(check);
+      }
+    };
+    requestAnimationFrame(check);
+  };
   probe.watch = selector => {
     const seen = new Set();
     const pending = [];
@@ -124,8 +144,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def new_page(browser):
+def new_page(browser, setup: str = ""):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    if setup:
+        context.add_init_script(setup)
     context.add_init_script(PAGE_PROBE)
     return context, context.new_page()
 
@@ -223,29 +245,17 @@ print("history ready", len(hub.history.turns))
 
 
 def _reload_painted(browser, lab, name: str, turns: int) -> tuple[float, float]:
-    """(history answer → all turns painted, navigation → painted), in ms."""
-    context, page = new_page(browser)
+    """(history answer → all turns painted, navigation → painted), in ms, both taken in the
+    page (an animation-frame watcher started when the history arrives), not after
+    Playwright's round trips: those added ~0.5 s to an empty reload in the first runs."""
+    context, page = new_page(browser, f"window.__wantTurns = {turns};")
     open_notebook(page, lab, name, name.removesuffix(".ipynb"))
-    chat = open_chat(page)
-    wait_bound(chat)
-    page.wait_for_function(
-        """n => {
-            const t = document.querySelectorAll('.jp-AiiChat-turn');
-            if (t.length !== n) return false;
-            const last = t[t.length - 1];
-            return n === 0 || !!last.querySelector('.jp-RenderedMarkdown table');
-        }""",
-        arg=turns,
-        timeout=120_000,
-        polling="raf",
-    )
-    painted = page.evaluate(
-        "() => new Promise(r => requestAnimationFrame(() => r(performance.timeOrigin + performance.now())))"
-    )
+    open_chat(page)
+    page.wait_for_function("() => window.__probe.allPainted !== null", timeout=120_000)
     probe = page.evaluate("() => window.__probe")
     origin = page.evaluate("performance.timeOrigin")
     context.close()
-    return painted - (probe["history"] or painted), painted - origin
+    return probe["allPainted"] - probe["history"], probe["allPainted"] - origin
 
 
 #: The panel's default "turns shown" setting (older turns behind "Show N earlier turns").

@@ -7,6 +7,7 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { bindingOf, isGoingAway } from './chatBinding';
 import { ChatConnection, newRequestId } from './connection';
 import {
   ApproveAction,
@@ -197,25 +198,8 @@ export class ChatModel {
 
   private _sync(): void {
     const kernel = this._context?.session?.kernel ?? null;
-    const status = kernel?.status;
-    let binding: ChatBinding;
-    if (!this._context) {
-      binding = { kind: 'none' };
-    } else if (!kernel) {
-      binding = { kind: 'no-kernel', label: this._label };
-    } else if (kernel.name !== KERNEL_NAME) {
-      binding = {
-        kind: 'other-kernel',
-        label: this._label,
-        kernelName: this._context.kernelDisplayName || kernel.name
-      };
-    } else if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
-      binding = { kind: 'restarting', label: this._label };
-    } else {
-      binding = this._connection && !this._connection.isDisposed && this._connection.kernel === kernel
-        ? this._binding
-        : { kind: 'connecting', label: this._label };
-    }
+    const live = this._connection && !this._connection.isDisposed && this._connection.kernel === kernel;
+    const binding = bindingOf(this._context, this._label, live ? this._binding : null);
     const wanted = binding.kind === 'connecting' || binding.kind === 'ready';
     if (!wanted || (this._connection && this._connection.kernel !== kernel)) {
       this._disconnect();
@@ -228,8 +212,7 @@ export class ChatModel {
   }
 
   private _onStatus(): void {
-    const status = this._context?.session?.kernel?.status;
-    if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+    if (isGoingAway(this._context?.session?.kernel?.status)) {
       this._disconnect();
     }
     this._sync();

@@ -10,23 +10,15 @@ import { Panel, Widget } from '@lumino/widgets';
 import { ChatModel } from './chatModel';
 import { ChatInput } from './input';
 import { markdownWidget } from './markdown';
+import { button } from './dom';
 import { IMentionSource, mentionCompletions, resolveMentions } from './mentions';
+import { QueueView } from './queueView';
 import { IChatTurn, TurnEvent } from './protocol';
 import { describeUsage } from './records';
 import { DEFAULT_CHAT_SETTINGS, IChatNote, IChatSettings, ICodeActions } from './tokens';
 import { TurnView } from './turnView';
 import { ReplayBar, ResumeBanner } from './timeTravelViews';
 import { CellRunView } from './codeBlock';
-
-function button(label: string, className: string, onClick: () => void, title = label): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.className = `jp-Button jp-mod-styled ${className}`;
-  b.textContent = label;
-  b.title = title;
-  b.setAttribute('aria-label', title);
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 export class ChatView extends Panel {
   constructor(options: ChatView.IOptions) {
@@ -48,15 +40,13 @@ export class ChatView extends Panel {
     this._conversation.node.setAttribute('aria-label', 'Conversation');
     this._conversation.node.tabIndex = 0;
     this._conversation.node.addEventListener('scroll', this._onScroll);
-    this._queue = new Widget();
-    this._queue.addClass('jp-AiiChat-queue');
-    this._queue.node.setAttribute('aria-label', 'Queued prompts');
     this._controls = new Widget();
     this._controls.addClass('jp-AiiChat-controls');
     this._controls.node.appendChild(
       button('■ Stop', 'jp-mod-warn jp-AiiChat-stop', () => void this.model.stop(), 'Stop the running turn (interrupt the kernel)')
     );
     this._mentions = options.mentions ?? null;
+    this._queue = new QueueView({ model: this.model, mentions: this._mentions, done: () => this.input.focus() });
     this.input = new ChatInput({
       commands: () => this.model.commands,
       history: () => this.model.promptHistory,
@@ -303,72 +293,12 @@ export class ChatView extends Panel {
     }
     this._conversation.setHidden(!ready);
     this.input.disabled = !ready;
+    // Nothing to type into without an aiipython kernel: the banner says what to do.
+    this.input.setHidden(!ready);
+    this._runMode.setHidden(!ready);
     this._controls.setHidden(!(ready && model.isTurnRunning));
-    this._renderQueue();
+    this._queue.render();
     this._renderFooter();
-  }
-
-  private _renderQueue(): void {
-    const node = this._queue.node;
-    node.textContent = '';
-    const model = this.model;
-    const items = [...(model.sending ? [{ ...model.sending, sent: true }] : []), ...model.queue.map(q => ({ ...q, sent: false }))];
-    this._queue.setHidden(items.length === 0);
-    for (const item of items) {
-      const row = document.createElement('div');
-      row.className = 'jp-AiiChat-queued';
-      row.dataset.sent = String(item.sent);
-      const label = document.createElement('span');
-      label.className = 'jp-AiiChat-queuedText';
-      label.textContent = item.text;
-      const state = document.createElement('span');
-      state.className = 'jp-AiiChat-queuedState';
-      state.textContent = item.sent ? 'sent — waiting for the kernel' : 'queued';
-      row.append(state, label);
-      if (!item.sent && this._editing?.id === item.id) {
-        row.replaceChild(this._queueEditor(item.id), label);
-      } else if (!item.sent) {
-        const edit = button('✎', 'jp-AiiChat-editQueued', () => {
-          this._editing = { id: item.id, draft: item.text };
-          this._renderQueue();
-        }, `Edit queued prompt: ${item.text}`);
-        const remove = button('×', 'jp-AiiChat-unqueue', () => model.removeQueued(item.id), `Remove queued prompt: ${item.text}`);
-        row.append(edit, remove);
-      }
-      node.appendChild(row);
-    }
-  }
-
-  /** In-place editor of a queued prompt: Enter saves (mentions resolved again), Escape cancels. */
-  private _queueEditor(id: string): HTMLElement {
-    const editor = document.createElement('input');
-    editor.type = 'text';
-    editor.className = 'jp-AiiChat-queuedEditor';
-    editor.value = this._editing?.draft ?? '';
-    editor.setAttribute('aria-label', 'Edit the queued prompt (Enter saves, Escape cancels)');
-    editor.addEventListener('input', () => {
-      if (this._editing) {
-        this._editing.draft = editor.value;
-      }
-    });
-    editor.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        const text = editor.value;
-        this._editing = null;
-        void resolveMentions(text, this._mentions).then(attachments => this.model.updateQueued(id, text, attachments));
-        this._renderQueue();
-        this.input.focus();
-      } else if (event.key === 'Escape') {
-        event.preventDefault();
-        event.stopPropagation();
-        this._editing = null;
-        this._renderQueue();
-        this.input.focus();
-      }
-    });
-    requestAnimationFrame(() => editor.isConnected && editor.focus());
-    return editor;
   }
 
   private _renderFooter(): void {
@@ -405,7 +335,6 @@ export class ChatView extends Panel {
 
   private _actions: ICodeActions | null;
   private _mentions: IMentionSource | null;
-  private _editing: { id: string; draft: string } | null = null;
   private _historyShown = DEFAULT_CHAT_SETTINGS.historyShown;
   private _showAll = false;
   private _namesAt = 0;
@@ -414,7 +343,7 @@ export class ChatView extends Panel {
   private _controls: Widget;
   private _conversation: Panel;
   private _footer: Widget;
-  private _queue: Widget;
+  private _queue: QueueView;
   private _runMode: Widget;
   private _runModeBox!: HTMLInputElement;
   private _rendermime: IRenderMimeRegistry;

@@ -9,28 +9,16 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { CompletionList, ICompletion } from './completionList';
 import { ImageAttachments } from './imageAttachments';
 import { IMentionCompletion, mentionLabel, parseMentions, removeMention } from './mentions';
 import { ICommandInfo } from './protocol';
-
-/** One entry of the completion list. */
-interface ICompletion {
-  code: string;
-  detail: string;
-  apply: () => void;
-}
 
 export class ChatInput extends Widget {
   constructor(options: ChatInput.IOptions) {
     super();
     this.addClass('jp-AiiChat-input');
     this._options = options;
-    this._completions = document.createElement('ul');
-    this._completions.className = 'jp-AiiChat-completions';
-    this._completions.id = `jp-AiiChat-completions-${Private.nextId++}`;
-    this._completions.setAttribute('role', 'listbox');
-    this._completions.setAttribute('aria-label', 'Completions');
-    this._completions.hidden = true;
     this._chips = document.createElement('div');
     this._chips.className = 'jp-AiiChat-chips';
     this._chips.setAttribute('aria-label', 'Attachments');
@@ -42,8 +30,7 @@ export class ChatInput extends Widget {
     this._textarea.className = 'jp-AiiChat-textarea';
     this._textarea.rows = 2;
     this._textarea.setAttribute('aria-label', 'Chat prompt');
-    this._textarea.setAttribute('aria-autocomplete', 'list');
-    this._textarea.setAttribute('aria-controls', this._completions.id);
+    this._completions = new CompletionList(this._textarea);
     this._textarea.addEventListener('keydown', this._onKeyDown);
     this._textarea.addEventListener('input', this._onInput);
     this._textarea.addEventListener('paste', this._onPaste);
@@ -56,7 +43,7 @@ export class ChatInput extends Widget {
         this._help.hidden = false;
       }
     });
-    this.node.append(this._completions, this._help, this._chips, this._textarea);
+    this.node.append(this._completions.node, this._help, this._chips, this._textarea);
     this.sendKey = 'Enter';
   }
 
@@ -122,13 +109,12 @@ export class ChatInput extends Widget {
     if (event.isComposing) {
       return;
     }
-    const open = !this._completions.hidden && this._matches.length > 0;
+    const open = this._completions.isOpen;
     if (open && (event.key === 'ArrowDown' || event.key === 'ArrowUp')) {
-      const step = event.key === 'ArrowDown' ? 1 : -1;
-      this._select((this._selected + step + this._matches.length) % this._matches.length);
+      this._completions.move(event.key === 'ArrowDown' ? 1 : -1);
       event.preventDefault();
     } else if (open && (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey))) {
-      this._matches[this._selected].apply();
+      this._completions.applySelected();
       event.preventDefault();
     } else if (this._isSend(event)) {
       event.preventDefault();
@@ -142,7 +128,7 @@ export class ChatInput extends Widget {
     } else if (event.key === 'Escape') {
       event.preventDefault();
       if (open) {
-        this._hideCompletions();
+        this._completions.hide();
       } else {
         this._escaped.emit();
       }
@@ -189,14 +175,15 @@ export class ChatInput extends Widget {
       if (exact.name === 'model' && this._options.models) {
         this._modelPicker(text.slice(m[0].length));
       } else {
-        this._hideCompletions();
+        this._completions.hide();
       }
       return;
     }
-    this._matches = commands
-      .filter(c => c.name.startsWith(name.toLowerCase()))
-      .map(c => ({ code: c.usage, detail: c.help, apply: () => this._complete(c) }));
-    this._showCompletions();
+    this._completions.show(
+      commands
+        .filter(c => c.name.startsWith(name.toLowerCase()))
+        .map(c => ({ code: c.usage, detail: c.help, apply: () => this._complete(c) }))
+    );
     this._help.hidden = true;
   };
 
@@ -208,7 +195,7 @@ export class ChatInput extends Widget {
       if (ticket !== this._mentionTicket) {
         return;
       }
-      this._matches = models
+      const matches: ICompletion[] = models
         .filter(model => words.every(word => model.toLowerCase().includes(word)))
         .slice(0, 50)
         .map(model => ({
@@ -216,11 +203,11 @@ export class ChatInput extends Widget {
           detail: '',
           apply: () => {
             this._textarea.value = `/model ${model}`;
-            this._hideCompletions();
+            this._completions.hide();
             this._textarea.focus();
           }
         }));
-      this._showCompletions();
+      this._completions.show(matches);
     });
   }
 
@@ -230,7 +217,7 @@ export class ChatInput extends Widget {
     const token = /(^|\s)@([\w:./-]*)$/.exec(text.slice(0, caret));
     const ticket = ++this._mentionTicket;
     if (!token || !this._options.mentions) {
-      this._hideCompletions();
+      this._completions.hide();
       return;
     }
     const start = caret - token[2].length - 1;
@@ -238,12 +225,13 @@ export class ChatInput extends Widget {
       if (ticket !== this._mentionTicket) {
         return; // the text changed meanwhile
       }
-      this._matches = items.map(item => ({
-        code: item.label,
-        detail: item.detail,
-        apply: () => this._insertMention(start, caret, item)
-      }));
-      this._showCompletions();
+      this._completions.show(
+        items.map(item => ({
+          code: item.label,
+          detail: item.detail,
+          apply: () => this._insertMention(start, caret, item)
+        }))
+      );
     });
   }
 
@@ -253,7 +241,7 @@ export class ChatInput extends Widget {
     const caret = start + item.insert.length;
     this._textarea.setSelectionRange(caret, caret);
     this._textarea.focus();
-    this._hideCompletions();
+    this._completions.hide();
     this._onInput();
   }
 
@@ -304,45 +292,9 @@ export class ChatInput extends Widget {
     return !this._textarea.value.slice(this._textarea.selectionEnd).includes('\n');
   }
 
-  private _showCompletions(): void {
-    this._completions.textContent = '';
-    if (this._matches.length === 0) {
-      this._hideCompletions();
-      return;
-    }
-    this._matches.forEach((match, i) => {
-      const item = document.createElement('li');
-      item.className = 'jp-AiiChat-completion';
-      item.id = `${this._completions.id}-${i}`;
-      item.setAttribute('role', 'option');
-      const code = document.createElement('code');
-      code.textContent = match.code;
-      const detail = document.createElement('span');
-      detail.textContent = match.detail;
-      item.append(code, detail);
-      item.addEventListener('mousedown', e => {
-        e.preventDefault();
-        match.apply();
-      });
-      this._completions.appendChild(item);
-    });
-    this._completions.hidden = false;
-    this._textarea.setAttribute('aria-expanded', 'true');
-    this._select(0);
-  }
-
-  private _select(index: number): void {
-    this._selected = index;
-    Array.from(this._completions.children).forEach((item, i) => {
-      item.classList.toggle('jp-mod-selected', i === index);
-      item.setAttribute('aria-selected', String(i === index));
-    });
-    this._textarea.setAttribute('aria-activedescendant', `${this._completions.id}-${index}`);
-  }
-
   private _complete(command: ICommandInfo): void {
     this._textarea.value = `/${command.name} `;
-    this._hideCompletions();
+    this._completions.hide();
     this._showHelp(command);
     this._textarea.focus();
   }
@@ -355,24 +307,15 @@ export class ChatInput extends Widget {
     this._help.hidden = false;
   }
 
-  private _hideCompletions(): void {
-    this._completions.hidden = true;
-    this._matches = [];
-    this._textarea.setAttribute('aria-expanded', 'false');
-    this._textarea.removeAttribute('aria-activedescendant');
-  }
-
-  private _completions: HTMLUListElement;
+  private _completions: CompletionList;
   private _draft = '';
   private _escaped = new Signal<this, void>(this);
   private _help: HTMLElement;
   private _historyIndex = -1;
   private _chips: HTMLElement;
   private _sendKey: 'Enter' | 'Ctrl+Enter' = 'Enter';
-  private _matches: ICompletion[] = [];
   private _mentionTicket = 0;
   private _options: ChatInput.IOptions;
-  private _selected = 0;
   private _submitted = new Signal<this, string>(this);
   private _textarea: HTMLTextAreaElement;
 }
@@ -391,8 +334,6 @@ export namespace ChatInput {
 }
 
 namespace Private {
-  export let nextId = 0;
-
   /** An attachment chip with its × (which removes it and gives the focus back). */
   export function chip(label: string, kind: string, remove: () => void): HTMLElement {
     const chip = document.createElement('span');

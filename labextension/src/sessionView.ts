@@ -10,17 +10,14 @@ import { AgentEventStream, StreamState } from './agentStream';
 import { answerPermission, resumeSession, sendPrompt, stopSession } from './agentsApi';
 import { AgentsModel } from './agentsModel';
 import { BADGE_LABELS, IAgentSession, badgeOf, titleOf, usageOf } from './agentTypes';
+import { button as styledButton } from './dom';
 import { aiikernelIcon } from './icons';
 import { TerminalView } from './terminalView';
 import { TranscriptView } from './transcriptView';
 
+/** A button named by its text (its title is only a tooltip; some texts change). */
 function button(label: string, className: string, onClick: () => void, title = label): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.className = `jp-Button jp-mod-styled ${className}`;
-  b.textContent = label;
-  b.title = title;
-  b.addEventListener('click', onClick);
-  return b;
+  return styledButton(label, className, onClick, title, null);
 }
 
 function div(className: string, text?: string): HTMLDivElement {

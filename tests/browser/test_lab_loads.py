@@ -34,6 +34,12 @@ def test_side_panel_icon_opens_the_panel(lab_page, lab_server):
     titles = panel.locator(".jp-AccordionPanel-title").all_text_contents()
     assert [t.strip() for t in titles] == ["Chat", "Checkpoints", "Sub-agents", "Agents"]
 
+    # No notebook yet: the chat says what to do and shows no prompt box to type into.
+    chat = panel.locator(".jp-AiiChat")
+    chat.locator(".jp-AiiChat-banner", has_text="Open a notebook").wait_for(timeout=30_000)
+    assert chat.locator(".jp-AiiChat-input").is_hidden()
+    assert chat.locator(".jp-AiiChat-runMode").is_hidden()
+
     # The Agents section settles on the server's (empty) list, or says the API is missing.
     agents = panel.locator(".jp-AiiPanel-agents")
     agents.get_by_text(re.compile("not installed|No agent sessions")).wait_for(timeout=30_000)
