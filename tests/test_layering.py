@@ -67,7 +67,16 @@ LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ),
     (
         "entry points",
-        ("aiikernel", "aiikernel.kernel", "aiikernel.kernelspec", "aiikernel.__main__"),
+        (
+            "aiikernel",
+            "aiikernel.kernel",
+            "aiikernel.kernelspec",
+            "aiikernel.__main__",
+            # the sub-agent template process: it forks children that run the kernel
+            "aiikernel.subagents.template",
+            "aiikernel.subagents.template_loop",
+            "aiikernel.subagents.forked",
+        ),
         ("fronts", "model gateway", "server app", "aimax cli"),
     ),
 ]

@@ -43,9 +43,14 @@ def agent_env() -> AgentEnv | None:
 
 
 def die_with_parent(env: AgentEnv) -> None:
-    """Be killed the moment the parent kernel dies, even by SIGKILL (Linux), and exit now
-    if it is already gone. ipykernel's parent poller (JPY_PARENT_PID) is the fallback
-    elsewhere: it notices within a second."""
+    """Be killed the moment the parent kernel dies (see :func:`die_with`)."""
+    die_with(env.parent_pid)
+
+
+def die_with(parent_pid: int) -> None:
+    """Be killed the moment process ``parent_pid`` (our parent) dies, even by SIGKILL
+    (Linux), and exit now if it is already gone. ipykernel's parent poller (JPY_PARENT_PID)
+    is the fallback elsewhere: it notices within a second."""
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
@@ -55,7 +60,7 @@ def die_with_parent(env: AgentEnv) -> None:
             libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
             log.debug("prctl unavailable", exc_info=True)
-    if os.getppid() != env.parent_pid:
+    if os.getppid() != parent_pid:
         os._exit(1)
 
 

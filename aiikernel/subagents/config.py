@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 
@@ -38,4 +38,22 @@ class SubAgents(LoggingConfigurable):
     ).tag(config=True)
     update_interval = Float(
         0.15, help="Seconds between updates of a child's block in the cell output."
+    ).tag(config=True)
+    template = Bool(
+        True,
+        help="Fork children from a warm template process of this kernel that has imported "
+        "ipykernel, aiikernel and template_modules once (started at the first spawn_agent(); "
+        "it ends with the kernel). Off: every child is a new interpreter that imports "
+        "everything itself. Any failure of the template falls back to that, logged.",
+    ).tag(config=True)
+    template_modules = List(
+        Unicode(),
+        ["numpy", "pandas"],
+        help="Modules the template imports before forking (those not installed are skipped). "
+        "A module that starts threads at import makes the template unsafe to fork: it "
+        "refuses, and children start normally. Changing it starts a new template at the next "
+        "spawn (the old one stays for the children it forked).",
+    ).tag(config=True)
+    template_timeout = Float(
+        60.0, help="Seconds the template may take to start before children start normally."
     ).tag(config=True)

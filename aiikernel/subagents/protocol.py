@@ -33,6 +33,7 @@ class AgentEnv(_Model):
     depth: int = Field(ge=1)
     max_depth: int = Field(ge=1)
     max_children: int = Field(ge=0)
+    #: The process this kernel dies with: the parent kernel, or the template that forked it.
     parent_pid: int
 
 
@@ -113,3 +114,41 @@ class AgentsNote(_Model):
 
 ChildNote = Annotated[EventNote | ReplyNote | AgentsNote, Field(discriminator="kind")]
 child_note = TypeAdapter(ChildNote)
+
+
+# -- the parent's supervisor ↔ its warm template process (aiikernel.subagents.template) --------
+
+
+class ForkRequest(_Model):
+    """Fork a child that becomes the aiipython kernel of ``connection_file``."""
+
+    op: Literal["fork"] = "fork"
+    connection_file: str
+    env: dict[str, str]
+    cwd: str
+
+
+class ForkedReply(_Model):
+    """The child of a :class:`ForkRequest` runs as ``pid``."""
+
+    op: Literal["forked"] = "forked"
+    pid: int
+
+
+class RefusedReply(_Model):
+    """The template did not fork (the parent starts the child the ordinary way)."""
+
+    op: Literal["refused"] = "refused"
+    reason: str
+
+
+class ExitedReply(_Model):
+    """The forked child ended; ``code`` as Popen reports it (negative: killed by a signal)."""
+
+    op: Literal["exited"] = "exited"
+    pid: int
+    code: int
+
+
+TemplateReply = Annotated[ForkedReply | RefusedReply | ExitedReply, Field(discriminator="op")]
+template_reply = TypeAdapter(TemplateReply)

@@ -284,7 +284,12 @@ class Agent:
         child.on_unsolicited = self._unsolicited
         self._child = child
         try:
-            await child.start(config.transport, config.ready_timeout)
+            template = None
+            if config.template:
+                template = await self._registry.supervisor.warm_template(
+                    list(config.template_modules), config.template_timeout
+                )
+            await child.start(config.transport, config.ready_timeout, template)
             data = await child.call(request)
         except Exception as exc:
             self.error = str(exc)

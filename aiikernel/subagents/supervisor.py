@@ -45,6 +45,10 @@ class Supervisor:
         _remove_stale_directories()
         self.directory = tempfile.mkdtemp(prefix=f"aiik-agents-{os.getpid()}-")  # 0700
         self.children: list[ChildKernel] = []
+        #: The warm template that forks children (started at the first spawn that wants it).
+        self.template: Any = None
+        self._retired: list[Any] = []
+        self._templates = 0
         self._thread = threading.Thread(target=self._run, name="aiikernel-subagents", daemon=True)
         self._thread.start()
         atexit.register(self.shutdown)
@@ -60,8 +64,35 @@ class Supervisor:
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         self.loop.call_soon_threadsafe(callback, *args)
 
+    async def warm_template(self, modules: list[str], timeout: float) -> Any:
+        """The template, started and ready (on the loop); None (logged) if it cannot be."""
+        from .warm_start import Template, TemplateUnavailable
+
+        if self.template is not None and self.template.modules != modules:
+            # SubAgents.template_modules changed: a new template imports them; the old one
+            # lives on for the children it forked (they die with it) until the kernel stops.
+            self._retired.append(self.template)
+            self.template = None
+        if self.template is None:
+            self._templates += 1
+            socket_name = f"template-{self._templates}.sock"
+            self.template = Template(os.path.join(self.directory, socket_name), modules)
+        try:
+            await self.template.ready(timeout)
+        except TemplateUnavailable as exc:
+            log.warning("sub-agent template unavailable (%s); children start normally", exc)
+            return None
+        return self.template
+
+    def stop_template(self) -> None:
+        """Kill the template (the next spawn starts a new one); its children die with it."""
+        template, self.template = self.template, None
+        if template is not None:
+            self.call_soon(template.stop)
+
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop every child (clean shutdown, then kill) and remove the socket directory."""
+        """Stop every child (clean shutdown, then kill), then the template, and remove the
+        socket directory."""
         if self.loop.is_closed():
             return
         children = [c for c in self.children if c.alive]
@@ -73,6 +104,9 @@ class Supervisor:
                 log.warning("stopping sub-agents failed", exc_info=True)
                 for child in children:
                     child.kill_now()
+        for template in (*self._retired, self.template):
+            if template is not None:
+                template.stop()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(2.0)
         if not self._thread.is_alive():
@@ -146,6 +180,8 @@ class ChildKernel:
         self.alive = False
         self.stopping = False
         self.exit_code: int | None = None
+        #: Whether the process was forked from the warm template.
+        self.forked = False
         self._calls: dict[str, _Call] = {}
         self._tasks: list[asyncio.Task] = []
         #: Called (on the loop) with notes no request asked for (the child's own agents).
@@ -153,7 +189,23 @@ class ChildKernel:
         #: Called (on the loop) once when the process ended without stop().
         self.on_crash: Callable[[str], None] | None = None
 
-    async def start(self, transport: str, timeout: float) -> None:
+    async def start(self, transport: str, timeout: float, template: Any = None) -> None:
+        """Start the child kernel: forked from ``template`` when given, else (or when that
+        fails before the kernel answers) the ordinary way."""
+        self.supervisor.children.append(self)
+        if template is not None:
+            try:
+                await self._launch(transport, timeout, template)
+                return
+            except AgentError as exc:
+                if not self.forked:
+                    raise
+                log.warning(
+                    "%s forked from the template failed (%s); starting it normally", self.name, exc
+                )
+        await self._launch(transport, timeout, None)
+
+    async def _launch(self, transport: str, timeout: float, template: Any) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         directory = self.supervisor.directory
@@ -167,10 +219,19 @@ class ChildKernel:
             shutdown_wait_time=2.0,
             **kwargs,
         )
-        self.supervisor.children.append(self)
+        if template is not None:
+            from .warm_start import TemplateProvisioner
+
+            provisioner = TemplateProvisioner(
+                kernel_id=self.name, kernel_spec=self.km.kernel_spec, parent=self.km
+            )
+            provisioner.template = template
+            self.km.provisioner = provisioner
+        self.stopping = False
         await self.km.start_kernel(env=self.env, cwd=self.cwd)
+        self.forked = bool(getattr(self.km.provisioner, "forked", False))
         self.alive = True
-        self.pid = getattr(getattr(self.km.provisioner, "process", None), "pid", None)
+        self.pid = getattr(self.km.provisioner, "pid", None)
         self.kc = self.km.client()
         self.kc.start_channels()
         try:
@@ -229,9 +290,9 @@ class ChildKernel:
                 task.cancel()
             self._fail_calls(AgentError(f"{self.name} was stopped"))
             try:
-                self.km.cleanup_resources()
+                await self.km.cleanup_resources()  # also tells the template to let go
             except Exception:
-                pass
+                log.debug("cleanup of %s failed", self.name, exc_info=True)
 
     def kill_now(self) -> None:
         """SIGKILL the child process (last resort; also from another thread)."""
