@@ -12,6 +12,7 @@ the template is unavailable, refuses or fails, it starts the child the ordinary 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -233,18 +234,16 @@ class TemplateProvisioner(LocalProvisioner):
     async def kill(self, restart: bool = False) -> None:
         if not self.forked:
             return await super().kill(restart)
-        try:
-            await self.send_signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        await self._signal_if_alive(signal.SIGKILL)
 
     async def terminate(self, restart: bool = False) -> None:
         if not self.forked:
             return await super().terminate(restart)
-        try:
-            await self.send_signal(signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        await self._signal_if_alive(signal.SIGTERM)
+
+    async def _signal_if_alive(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # already gone: nothing to end
+            await self.send_signal(signum)
 
     async def cleanup(self, restart: bool = False) -> None:
         if self._writer is not None:

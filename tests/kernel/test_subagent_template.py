@@ -8,7 +8,13 @@ import signal
 
 import pytest
 
-from tests.kernel.test_subagents import by_task, pid_alive, value, wait_until
+from tests.kernel.test_subagents import (
+    by_task,
+    pid_alive,
+    spawn_sleeping_child,
+    value,
+    wait_until,
+)
 from tests.support.kernels import execute
 
 pytestmark = pytest.mark.parametrize("lm_backend", ["gateway"], indirect=True)
@@ -78,13 +84,7 @@ def test_forked_child_runs_a_turn_on_its_clone(ai_kernel, model_server):
 
 def test_interrupt_reaches_a_forked_child(ai_kernel, model_server, tmp_path):
     km, kc = ai_kernel
-    started = tmp_path / "sleeping"
-    code = (
-        f"```py\nimport pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n```"
-    )
-    model_server.responder = by_task({"sleepy": [code, "after the interrupt"], "again": ["awake"]})
-    execute(kc, "c = spawn_agent('sleepy')")
-    wait_until(started.exists)
+    spawn_sleeping_child(kc, model_server, tmp_path)
     assert_forked(km, int(value(kc, "c.pid")))
     result = execute(kc, "c.interrupt()\nprint(repr(c.result))\nprint(c.turns[-1]['reason'])")
     assert result.status == "ok", result.all_text()

@@ -303,17 +303,25 @@ def test_panel_comm_lists_children_and_stops_one(ai_kernel, model_server):
     wait_until(lambda: not pid_alive(pid), timeout=30)
 
 
-def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server, tmp_path):
-    km, kc = ai_kernel
+def spawn_sleeping_child(kc, model_server, tmp_path) -> None:
+    """``c``: a child whose turn runs ``time.sleep(120)``; returns once that code runs.
+
+    Interrupt the code, not the model's reply: a reply cut off before it was recorded
+    leaves the prompt unanswered, and the next prompt joins it. The child answers
+    "after the interrupt" next, and "awake" to "again".
+    """
     started = tmp_path / "sleeping"
     code = (
         f"```py\nimport pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n```"
     )
     model_server.responder = by_task({"sleepy": [code, "after the interrupt"], "again": ["awake"]})
     execute(kc, "c = spawn_agent('sleepy')")
-    # Interrupt the code, not the model's reply: a reply cut off before it was recorded
-    # leaves the prompt unanswered, and the next prompt joins it.
     wait_until(started.exists)
+
+
+def test_interrupt_ends_the_child_turn_and_the_child_lives(ai_kernel, model_server, tmp_path):
+    km, kc = ai_kernel
+    spawn_sleeping_child(kc, model_server, tmp_path)
     result = execute(
         kc, "c.interrupt()\nprint('TEXT', repr(c.result))\nprint(c.turns[-1]['reason'])"
     )
