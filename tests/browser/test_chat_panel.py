@@ -285,9 +285,34 @@ def _banner(chat) -> str:
     return chat.locator('.jp-AiiChat-banner[data-kind="ready"]').inner_text()
 
 
+# Keeps every kernel websocket the page opens, counting the chat history answers each carried.
+_RECORD_KERNEL_SOCKETS = r"""
+(() => {
+  const Native = window.WebSocket;
+  window.__kernelSockets = [];
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      if (!String(url).includes('/api/kernels/')) return;
+      this.__historyAnswers = 0;
+      window.__kernelSockets.push(this);
+      const decoder = new TextDecoder();
+      this.addEventListener('message', (event) => {
+        const text = typeof event.data === 'string' ? event.data : decoder.decode(event.data);
+        if (/"type":\s*"history"/.test(text) && text.includes('"turns"')) {
+          this.__historyAnswers += 1;
+        }
+      });
+    }
+  };
+})();
+"""
+
+
 def test_follows_notebooks_restart_reconnect_and_escape(page, chat_lab, model):
     write_notebook(chat_lab, "left.ipynb", cells=["x = 1"])
     write_notebook(chat_lab, "right.ipynb")
+    page.add_init_script(_RECORD_KERNEL_SOCKETS)
     open_notebook(page, chat_lab, "left.ipynb", "follow")
     chat = open_chat(page)
     wait_bound(chat)
@@ -328,9 +353,21 @@ def test_follows_notebooks_restart_reconnect_and_escape(page, chat_lab, model):
     assert _prompts(chat) == ["question in left"]
 
     # the websocket drops and comes back: the panel asks for the history again
-    page.context.set_offline(True)
-    page.wait_for_timeout(1_500)  # let the kernel connection notice it is gone
-    page.context.set_offline(False)
+    # (closed from the page: the kernel connection sees a dropped socket and reconnects)
+    dropped = page.evaluate(
+        """() => {
+            const open = window.__kernelSockets.filter(s => s.readyState === WebSocket.OPEN);
+            open.forEach(s => s.close());
+            return open.length;
+        }"""
+    )
+    assert dropped >= 1
+    page.wait_for_function(
+        """(dropped) => window.__kernelSockets.slice(dropped).some(
+               s => s.readyState === WebSocket.OPEN && s.__historyAnswers > 0)""",
+        arg=dropped,
+        timeout=60_000,
+    )
     wait_bound(chat)
     model.script(Reply("after the reconnect"))
     send(chat, "still there?")
