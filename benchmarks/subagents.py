@@ -48,12 +48,23 @@ from tests.support.model_steps import Reply  # noqa: E402
 MB = 1024 * 1024
 
 
-def responder(pull_mb: int):
+#: The code block of the "prewarm" case: the model spawns a sub-agent in the kernel's first turn.
+SPAWN_IN_TURN = (
+    "```py\nt = time.perf_counter()\nc = spawn_agent('say ok')\nc.wait_ready()\n"
+    "spawn_s = time.perf_counter() - t\n```"
+)
+
+
+def responder(pull_mb: int, model_delay: float):
     def respond(request):
         text = json.dumps(request.body_json.get("messages", [])[-1:])
-        if "make big" in text and "Output of block" not in text:
+        if "Output of block" in text:
+            return Reply("ok")
+        if "make big" in text:
             count = pull_mb * MB // 8
             return Reply(f"```py\nbig = np.ones({count}, dtype=np.float64)\n```")
+        if "spawn in turn" in text:  # the model takes model_delay to its code block
+            return Reply(chunks=["Starting one.\n", SPAWN_IN_TURN], delay=model_delay / 2)
         return Reply("ok")
 
     return respond
@@ -105,6 +116,12 @@ def main() -> None:
     parser.add_argument("--gb", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pull-mb", type=int, default=500)
+    parser.add_argument(
+        "--model-delay",
+        type=float,
+        default=1.0,
+        help="seconds the scripted model takes to the code block that spawns (prewarm case)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aiik-bench-subagents-"))
@@ -127,10 +144,13 @@ def main() -> None:
     stop_template = "get_ipython()._aiikernel_agents.supervisor.stop_template()"
     rows: dict[str, list[float]] = {
         key: []
-        for key in ("off", "first", "later", "cold", "uss", "rss", "uss_off", "rss_off", "pull")
+        for key in (
+            *("off", "first", "later", "prewarm", "cold"),
+            *("uss", "rss", "uss_off", "rss_off", "pull"),
+        )
     }
     with ScriptedModelServer() as server, gateway_backend_env() as backend:
-        server.responder = responder(args.pull_mb)
+        server.responder = responder(args.pull_mb, args.model_delay)
         km = KernelManager(kernel_name="aiipython")
         km.start_kernel(env=model_env(server, **backend), cwd=str(work))
         kc = km.client()
@@ -156,6 +176,9 @@ def main() -> None:
                 uss, rss = extra_memory(kc, spawn)
                 rows["uss"].append(uss)
                 rows["rss"].append(rss)
+                # prewarm: the first AI turn starts the template while the model answers
+                value(kc, stop_template)
+                rows["prewarm"].append(spawn_in_turn(kc))
                 rows["cold"].append(cold_start())
             value(kc, "p = spawn_agent('make big')\np.result")
             for _ in range(args.runs):
@@ -191,6 +214,11 @@ def main() -> None:
         ("later", "template warm (every spawn after the first)"),
         ("first", "first spawn, starts the template"),
         ("off", "no template (SubAgents.template = False)"),
+        (
+            "prewarm",
+            f"SubAgents.prewarm, first spawn, in the kernel's first AI turn (model "
+            f"{args.model_delay:.1f} s to the code block)",
+        ),
     ):
         print(
             f"| (a) spawn → ready, {gib} GiB namespace, {label} | {median[key]:.2f} s | cold "
@@ -210,6 +238,18 @@ def main() -> None:
         f"| (c) get() of a {args.pull_mb} MB array | {1000 * median['pull']:.1f} ms | | | ≤ 50 ms |"
     )
     print("raw:", {k: [round(x, 3) for x in v] for k, v in rows.items()})
+
+
+def spawn_in_turn(kc) -> float:
+    """Seconds from the model's spawn_agent() to the child ready, in a kernel whose template
+    is not running when the turn starts (``SubAgents.prewarm`` starts it as the turn does)."""
+    result = execute(kc, "%config SubAgents.prewarm = True\n")
+    assert result.status == "ok", result.all_text()
+    result = execute(kc, "%%ai\nspawn in turn", timeout=600)
+    assert result.status == "ok", result.all_text()
+    seconds = float(value(kc, "print(spawn_s)"))
+    value(kc, "c.stop()")
+    return seconds
 
 
 def spawn_seconds(kc, spawn: str, prefix: str) -> float:

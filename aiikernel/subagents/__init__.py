@@ -73,6 +73,13 @@ def install(shell: Any) -> None:
 
         return AgentTable(_registry(shell).rows())
 
+    from .config import config_of
+
+    def on_prewarm(change: dict[str, Any]) -> None:
+        if change["new"]:
+            _registry(shell).prewarm()
+
+    config_of(shell).observe(on_prewarm, names=["prewarm"])
     names = {
         "spawn_agent": spawn_agent,
         "agents": agents,
@@ -118,16 +125,22 @@ async def gather_async(*children: Any, return_exceptions: bool = False) -> list[
 
 
 def prompt_note(shell: Any) -> str:
-    """What the model is told about sub-agents ("" when this kernel may not spawn more)."""
+    """What the model is told about sub-agents ("" when this kernel may not spawn more).
+
+    Called as every AI turn starts, so it is also where ``SubAgents.prewarm`` starts the
+    template: it warms up while the model answers, and a spawn in that turn forks warm.
+    """
+    import os
+
+    from .config import config_of
+    from .protocol import ENV_VAR
+
+    config = config_of(shell)
     registry = getattr(shell, "_aiikernel_agents", None)
-    if registry is None:
-        import os
-
-        from .protocol import ENV_VAR
-
-        if not os.environ.get(ENV_VAR):
-            return PROMPT_NOTE.format(max_children=4)
-        registry = _registry(shell)
-    if registry.depth + 1 > registry.config.max_depth:
+    if registry is None and (config.prewarm or os.environ.get(ENV_VAR)):
+        registry = _registry(shell)  # a child's limits come with its registry
+    if registry is not None and registry.depth + 1 > config.max_depth:
         return ""
-    return PROMPT_NOTE.format(max_children=registry.config.max_children)
+    if registry is not None and config.prewarm:
+        registry.prewarm()
+    return PROMPT_NOTE.format(max_children=config.max_children)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
@@ -46,6 +48,14 @@ class SubAgents(LoggingConfigurable):
         "it ends with the kernel). Off: every child is a new interpreter that imports "
         "everything itself. Any failure of the template falls back to that, logged.",
     ).tag(config=True)
+    prewarm = Bool(
+        False,
+        help="Start the template before any spawn: when this kernel runs its first AI turn "
+        "(while the model is still answering), or at once when set with %config. Then even "
+        "the first spawn_agent() forks warm, for one idle process per kernel that has used AI "
+        "(see docs/subagents.md for its memory) whether it spawns or not. Top-level kernels "
+        "only: a sub-agent starts its template at its own first spawn.",
+    ).tag(config=True)
     template_modules = List(
         Unicode(),
         ["numpy", "pandas"],
@@ -57,3 +67,20 @@ class SubAgents(LoggingConfigurable):
     template_timeout = Float(
         60.0, help="Seconds the template may take to start before children start normally."
     ).tag(config=True)
+
+
+_ATTR = "_aiikernel_subagents_config"
+
+
+def config_of(shell: Any) -> SubAgents:
+    """The kernel's one :class:`SubAgents`, made and listed for ``%config`` the first time.
+
+    It exists from the kernel's start (only traitlets are imported), so ``%config
+    SubAgents.x = …`` takes effect even before the first spawn.
+    """
+    config = getattr(shell, _ATTR, None)
+    if config is None:
+        config = SubAgents(parent=shell)
+        shell.configurables.append(config)
+        setattr(shell, _ATTR, config)
+    return config

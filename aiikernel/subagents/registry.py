@@ -9,19 +9,21 @@ their own (``<session>-push``), so arrays never travel through a socket.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from .child import agent_env, publish
-from .config import SubAgents
+from .config import config_of
 from .protocol import ENV_VAR, AgentEnv, AgentInfo, AgentsNote, StartRequest
 from .proxy import Agent
 from .supervisor import AgentError, Supervisor
 from .view import TurnView, current_parent
 
 _ATTR = "_aiikernel_agents"
+log = logging.getLogger(__name__)
 
 
 class AgentRegistry:
@@ -29,8 +31,7 @@ class AgentRegistry:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.config = SubAgents(parent=shell)
-        shell.configurables.append(self.config)  # `%config SubAgents.max_children = 8`
+        self.config = config_of(shell)  # `%config SubAgents.max_children = 8`
         self.env = agent_env()
         self.depth = self.env.depth if self.env else 0
         if self.env is not None:
@@ -63,6 +64,19 @@ class AgentRegistry:
             if self._supervisor is None:
                 self._supervisor = Supervisor()
             return self._supervisor
+
+    def prewarm(self) -> None:
+        """Start the warm template in the background unless it runs (``SubAgents.prewarm``)."""
+        config = self.config
+        if not config.template or self.depth > 0:  # a sub-agent starts one only if it spawns
+            return
+        supervisor = self.supervisor
+        if supervisor.template is not None:
+            return
+        future = supervisor.submit(
+            supervisor.warm_template(list(config.template_modules), config.template_timeout)
+        )
+        future.add_done_callback(_log_failure)
 
     @property
     def session(self) -> Any:
@@ -244,3 +258,8 @@ class AgentRegistry:
         """Stop every child (the kernel is shutting down)."""
         if self._supervisor is not None:
             self._supervisor.shutdown()
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("sub-agent template: prewarm failed", exc_info=future.exception())

@@ -15,7 +15,7 @@ from tests.kernel.test_subagents import (
     value,
     wait_until,
 )
-from tests.support.kernels import execute
+from tests.support.kernels import execute, model_env, running_kernel
 
 pytestmark = pytest.mark.parametrize("lm_backend", ["gateway"], indirect=True)
 
@@ -151,3 +151,44 @@ def test_a_killed_template_is_replaced(ai_kernel, model_server):
     assert "RESULT hi" in result.stream_text(), result.all_text()
     second = assert_forked(km, int(value(kc, "b.pid")))
     assert second != first
+
+
+TEMPLATE_PID = (
+    "(lambda t: t.pid if t is not None and t.ready_seconds is not None else None)("
+    "getattr(get_ipython(), '_aiikernel_agents', None) and "
+    "get_ipython()._aiikernel_agents.supervisor.template)"
+)
+
+
+def test_prewarm_set_with_config_starts_the_template_before_any_spawn(ai_kernel, model_server):
+    km, kc = ai_kernel
+    assert value(kc, TEMPLATE_PID) == "None"
+    result = execute(kc, "%config SubAgents.prewarm = True")
+    assert result.status == "ok", result.all_text()
+    wait_until(lambda: value(kc, TEMPLATE_PID) != "None")
+    warm = int(value(kc, TEMPLATE_PID))
+    assert parent_of(warm) == kernel_pid(km)
+    model_server.responder = by_task({"hello": ["hi"]})
+    result = execute(kc, "a = spawn_agent('hello')\nprint('RESULT', a.result)")
+    assert "RESULT hi" in result.stream_text(), result.all_text()
+    assert assert_forked(km, int(value(kc, "a.pid"))) == warm  # the first spawn forked warm
+
+
+def test_prewarm_from_the_config_file_starts_with_the_first_ai_turn(
+    model_server, lm_backend, tmp_path
+):
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text("c.SubAgents.prewarm = True\n")
+    env = model_env(model_server, IPYTHONDIR=str(tmp_path / "ipython"), **lm_backend)
+    work = tmp_path / "work"
+    work.mkdir()
+    with running_kernel("aiipython", env=env, cwd=work) as (km, kc):
+        assert value(kc, "get_ipython()._aiikernel_subagents_config.prewarm") == "True"
+        execute(kc, "x = 1")
+        assert value(kc, TEMPLATE_PID) == "None"  # a kernel that never asks the AI pays nothing
+        model_server.responder = by_task({"hello": ["hi"]})
+        result = execute(kc, "%%ai\nhello")
+        assert result.status == "ok", result.all_text()
+        wait_until(lambda: value(kc, TEMPLATE_PID) != "None")
+        assert parent_of(int(value(kc, TEMPLATE_PID))) == kernel_pid(km)
