@@ -192,3 +192,31 @@ def test_prewarm_from_the_config_file_starts_with_the_first_ai_turn(
         assert result.status == "ok", result.all_text()
         wait_until(lambda: value(kc, TEMPLATE_PID) != "None")
         assert parent_of(int(value(kc, TEMPLATE_PID))) == kernel_pid(km)
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["forked", "started"])
+def test_a_child_that_dies_while_it_starts_is_reported(ai_kernel, model_server, template):
+    """A child that ends before it is ready (here: restoring a value kills it) gives a clear
+    error on its proxy, the parent lives on, and the next spawn works."""
+    km, kc = ai_kernel
+    model_server.responder = by_task({"never runs": ["no"], "after": ["fine"]})
+    setup = (
+        f"%config SubAgents.template = {template}\nimport os\n"
+        "class Boom:\n    def __reduce__(self):\n        return (os._exit, (3,))\n"
+        "boom = Boom()"
+    )
+    assert execute(kc, setup).status == "ok"
+    result = execute(
+        kc,
+        "c = spawn_agent('never runs', names=['boom'])\n"
+        "try:\n    c.wait_ready()\nexcept Exception as e:\n    print('ERR', type(e).__name__, e)",
+    )
+    assert result.status == "ok", result.all_text()
+    assert "ERR AgentError agent-1 could not start" in result.stream_text()
+    assert "kernel died (exited with code 3)" in result.stream_text()
+    assert value(kc, "c.status") == "'crashed'"
+    assert model_server.model_requests() == []  # it never reached its turn
+    result = execute(kc, "d = spawn_agent('after', names=[])\nprint('RESULT', d.result)")
+    assert "RESULT fine" in result.stream_text(), result.all_text()
+    if template:
+        assert_forked(km, int(value(kc, "d.pid")))
