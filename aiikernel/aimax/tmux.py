@@ -1,8 +1,10 @@
 """A small async tmux client for aimax's private server, layered like libtmux.
 
-:class:`TmuxServer` is the one place that runs tmux (``tmux -L <socket> …`` through
-``asyncio.create_subprocess_exec``, both pipes drained); :class:`Pane` only holds a ``%pane_id``
-and forwards to it. Nothing is cached: state is re-read from tmux when asked.
+:class:`TmuxServer` is the one place that runs tmux (``tmux -L <socket> …``); :class:`Pane`
+only holds a ``%pane_id`` and forwards to it. Nothing is cached: state is re-read from tmux when
+asked. tmux runs on a small thread pool of its own, not through the event loop's subprocess
+support: starting a process from the loop thread blocks it until the child has exec'd, which on
+a busy machine is tens of milliseconds per command, and the monitor runs one every tick.
 
 Errors::
 
@@ -17,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import AimaxError
@@ -135,6 +139,20 @@ def _is_no_server(stderr: str) -> bool:
     )
 
 
+#: Where tmux commands run (threads start on first use; tmux serialises commands anyway).
+_RUNNER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="aimax-tmux")
+
+
+def _run(argv: list[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        argv,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        check=False,
+    )
+
+
 class TmuxServer:
     """aimax's private tmux server, addressed by socket name (``tmux -L``)."""
 
@@ -155,15 +173,12 @@ class TmuxServer:
 
     async def cmd(self, *args: str, input: bytes | None = None, check: bool = True) -> TmuxResult:
         """Run one tmux command on this server; raise :class:`TmuxCommandError` if ``check``."""
-        proc = await asyncio.create_subprocess_exec(
-            *self._argv(args),
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate(input)  # drains both pipes concurrently
+        argv = self._argv(args)
+        done = await asyncio.get_running_loop().run_in_executor(_RUNNER, _run, argv, input)
         result = TmuxResult(
-            out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), proc.returncode or 0
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+            done.returncode,
         )
         if check and result.returncode != 0:
             error = PaneGone if _is_gone(result.stderr) else TmuxCommandError

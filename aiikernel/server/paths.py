@@ -7,6 +7,7 @@ root is refused like ``../..`` is.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -52,10 +53,17 @@ def shown_path(root: str | Path, path: str | None) -> str | None:
 
 def api_path(root: str | Path, path: str | Path) -> str:
     """``path`` relative to the root when inside it (Jupyter style), else unchanged."""
-    real_root = Path(os.path.realpath(root))
+    real_root = _real_root(str(root))
     p = Path(path)
     if p == real_root:
         return ""
     if p.is_relative_to(real_root):
         return p.relative_to(real_root).as_posix()
     return str(p)
+
+
+@functools.lru_cache(maxsize=8)
+def _real_root(root: str) -> Path:
+    """The root's real path, resolved once: the sessions list shows every session's paths
+    relative to it on every request, and resolving means a system call per path component."""
+    return Path(os.path.realpath(root))
