@@ -14,6 +14,11 @@ Measures, in one run:
   sessions and clients sit idle (baseline).
 
     python benchmarks/server.py [--sessions 50] [--clients 100] [--events 40] [--rest-clients 50]
+                                [--client-procs 1]
+
+``--client-procs N`` spreads the websocket clients over N processes of their own: with one, a
+single event loop receives every frame while the producer and floor-watcher threads share its
+GIL, so the clients' own delays are part of the measured tail.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import sys
 import tempfile
 import threading
@@ -79,12 +85,12 @@ class Client:
         self.ready = asyncio.Event()
         self.ws = None
 
-    async def run(self, server: ServerProcess, expected: int, deadline: float) -> None:
+    async def run(self, port: int, headers: dict, expected: int, deadline: float) -> None:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        url = f"ws://127.0.0.1:{server.port}/aimax/sessions/{self.session_id}/stream"
-        self.ws = await websocket_connect(HTTPRequest(url, headers=server.headers))
+        url = f"ws://127.0.0.1:{port}/aimax/sessions/{self.session_id}/stream"
+        self.ws = await websocket_connect(HTTPRequest(url, headers=headers))
         while len(self.indices) < expected and time.time() < deadline:
             try:
                 msg = await asyncio.wait_for(self.ws.read_message(), deadline - time.time())
@@ -102,6 +108,59 @@ class Client:
                     self.indices.append(mark[0])
                     self.latencies.append(now - mark[1])
         self.ws.close()
+
+
+def client_process(port: int, headers: dict, ids: list[str], expected: int, deadline: float, conn):
+    """One process of ``--client-procs``: its clients' results go back through ``conn``."""
+
+    async def run() -> None:
+        clients = [Client(i) for i in ids]
+        tasks = [asyncio.ensure_future(c.run(port, headers, expected, deadline)) for c in clients]
+        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
+        conn.send("ready")
+        await asyncio.gather(*tasks)
+        conn.send([(c.indices, c.latencies) for c in clients])
+
+    asyncio.run(run())
+
+
+class ClientProcesses:
+    """The websocket clients, spread over processes; results as ``(indices, latencies)``."""
+
+    def __init__(self, server: ServerProcess, ids: list[str], procs: int, expected: int, deadline):
+        context = multiprocessing.get_context("spawn")
+        self.conns, self.procs = [], []
+        for k in range(procs):
+            mine = ids[k::procs]
+            if not mine:
+                continue
+            here, there = context.Pipe()
+            proc = context.Process(
+                target=client_process,
+                args=(server.port, dict(server.headers), mine, expected, deadline, there),
+                daemon=True,
+            )
+            proc.start()
+            self.conns.append(here)
+            self.procs.append(proc)
+
+    async def ready(self) -> None:
+        for conn in self.conns:
+            assert await asyncio.to_thread(conn.recv) == "ready"
+
+    async def results(self) -> list[tuple[list[int], list[float]]]:
+        out = []
+        for conn in self.conns:
+            out.extend(await asyncio.to_thread(conn.recv))
+        for proc in self.procs:
+            proc.join(10)
+        return out
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
 
 
 def hub_settings() -> tuple[int, int]:
@@ -172,9 +231,17 @@ async def main(args: argparse.Namespace) -> dict:
         ids = [s["sessionId"] for s in sessions]
 
         deadline = time.time() + args.timeout
-        clients = [Client(ids[i % len(ids)]) for i in range(args.clients)]
-        tasks = [asyncio.ensure_future(c.run(server, args.events, deadline)) for c in clients]
-        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
+        client_ids = [ids[i % len(ids)] for i in range(args.clients)]
+        if args.client_procs > 1:
+            spread = ClientProcesses(server, client_ids, args.client_procs, args.events, deadline)
+            await spread.ready()
+        else:
+            clients = [Client(i) for i in client_ids]
+            tasks = [
+                asyncio.ensure_future(c.run(server.port, server.headers, args.events, deadline))
+                for c in clients
+            ]
+            await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
 
         writers = [
             TranscriptWriter(
@@ -208,7 +275,12 @@ async def main(args: argparse.Namespace) -> dict:
                     time.sleep(args.interval)
 
         await asyncio.to_thread(produce)
-        await asyncio.gather(*tasks)
+        if args.client_procs > 1:
+            received = await spread.results()
+            spread.close()
+        else:
+            await asyncio.gather(*tasks)
+            received = [(c.indices, c.latencies) for c in clients]
         events_to = time.time()
         stop.set()
 
@@ -218,12 +290,13 @@ async def main(args: argparse.Namespace) -> dict:
 
     idle_lag = lag_samples(lag_file, idle_from, idle_to)
     event_lag = lag_samples(lag_file, events_from, events_to)
-    latencies = [x for c in clients for x in c.latencies]
-    lost = sum(len(set(range(args.events)) - set(c.indices)) for c in clients)
-    repeated = sum(len(c.indices) - len(set(c.indices)) for c in clients)
-    out_of_order = sum(c.indices != sorted(c.indices) for c in clients)
+    latencies = [x for _, lat in received for x in lat]
+    lost = sum(len(set(range(args.events)) - set(idx)) for idx, _ in received)
+    repeated = sum(len(idx) - len(set(idx)) for idx, _ in received)
+    out_of_order = sum(idx != sorted(idx) for idx, _ in received)
     result = {
         "sessions": args.sessions,
+        "client_procs": args.client_procs,
         "shared_cwd": args.shared_cwd,
         "clients": args.clients,
         "events_per_session": args.events,
@@ -321,6 +394,9 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--events", type=int, default=40, help="events per session")
     parser.add_argument("--interval", type=float, default=0.002, help="seconds between writes")
+    parser.add_argument(
+        "--client-procs", type=int, default=1, help="processes the websocket clients run in"
+    )
     parser.add_argument("--rest-clients", type=int, default=50)
     parser.add_argument("--rest-requests", type=int, default=30, help="requests per client")
     parser.add_argument("--timeout", type=float, default=300)
