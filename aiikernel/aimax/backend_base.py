@@ -28,7 +28,7 @@ from .errors import (
 from .flags import JobFlags
 from .options import CreateOptions, SendOptions, StreamOptions, parse_options
 from .registry import SessionRecord
-from .screen import ScreenMarkers, ScreenReading, read_screen
+from .screen import ScreenMarkers, ScreenReading, dead_status_shown, read_screen
 from .spawn import FLAG_DIR_ENV, SESSION_ENV, launch_argv, proxied, write_env_file
 from .state import SessionStatus, Signal, decide
 from .tmux import Pane
@@ -206,12 +206,15 @@ class TmuxAgentBackend(AgentBackend):
         while True:
             info = await pane.info()
             if info is None or info.dead:
-                text = ""
+                text = full = ""
                 if info is not None:
-                    text = (await self.screen(pane)).excerpt
+                    last = await self.screen(pane)
+                    text, full = last.excerpt, last.text
                 status = info.dead_status if info else None
+                if status is None:  # listed in the instant before tmux recorded it
+                    status = dead_status_shown(full)
                 hint = ""
-                if status == 127 or "aimax: cannot start" in text:
+                if status == 127 or "aimax: cannot start" in full:
                     argv0 = self.flavor_argv(record, resume=False)[0]
                     hint = f"; {argv0!r} could not be executed (check the path or PATH)"
                 raise SessionNotRunning(

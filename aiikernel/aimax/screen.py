@@ -129,3 +129,12 @@ def read_screen(raw: str, markers: ScreenMarkers) -> ScreenReading:
             permission = "\n".join(x.rstrip() for x in lines[i : i + 8] if x.strip())
             break
     return ScreenReading(text, ready, busy, input_text, permission)
+
+
+_DEAD = re.compile(r"Pane is dead \(status (\d+)")
+
+
+def dead_status_shown(text: str) -> int | None:
+    """The exit status tmux prints in a dead pane ("Pane is dead (status 127, …)"), if shown."""
+    found = _DEAD.findall(text)
+    return int(found[-1]) if found else None

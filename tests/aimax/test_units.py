@@ -18,7 +18,7 @@ from aiikernel.aimax.errors import ConfigError, InvalidOptions, SessionNotFound,
 from aiikernel.aimax.flags import JobFlags
 from aiikernel.aimax.options import CreateOptions, SendOptions, parse_options
 from aiikernel.aimax.registry import Registry, SessionRecord
-from aiikernel.aimax.screen import CLAUDE_MARKERS, CODEX_MARKERS, read_screen
+from aiikernel.aimax.screen import CLAUDE_MARKERS, CODEX_MARKERS, dead_status_shown, read_screen
 from aiikernel.aimax.spawn import launch_argv, read_env_file, write_env_file
 from aiikernel.aimax.state import Signal, StateFile, decide
 
@@ -447,3 +447,12 @@ def test_session_ids_are_matched_whole():
     for bad in ("abc\n", "abc\r\n", "a" * 65):
         with pytest.raises(ValueError):
             check_session_id(bad)
+
+
+def test_a_dead_panes_status_is_read_from_its_screen_when_tmux_has_not_listed_it_yet():
+    # list-panes can show pane_dead=1 an instant before pane_dead_status is set; the screen
+    # already says it, so "could not be executed" still gets its hint.
+    screen = "issing-codex'\n\nPane is dead (status 127, Thu Dec  3 15:02:44 2026)\n"
+    assert dead_status_shown(screen) == 127
+    assert dead_status_shown("Pane is dead (signal 9, Thu Dec  3 15:02:44 2026)") is None
+    assert dead_status_shown("a prompt\n> ") is None
