@@ -97,6 +97,11 @@ class ServerProcess:
             "LANG": "C.UTF-8",
             "AIMAX_FAKE_SCRIPT": fake_script,
         }
+        # The model gateway the server starts goes under this test session's runtime
+        # directory (stopped by pid when the session ends), never the machine's default one.
+        for name in ("AIIPYTHON_RUNTIME_DIR", "AIIPYTHON_GATEWAY_IDLE_TIMEOUT"):
+            if name in os.environ:
+                self.env[name] = os.environ[name]
         self.env.update(env or {})
 
     @property
