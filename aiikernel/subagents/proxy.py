@@ -284,11 +284,7 @@ class Agent:
         child.on_unsolicited = self._unsolicited
         self._child = child
         try:
-            template = None
-            if config.template:
-                template = await self._registry.supervisor.warm_template(
-                    list(config.template_modules), config.template_timeout
-                )
+            template = await self._registry.warm_template()
             await child.start(config.transport, config.ready_timeout, template)
             data = await child.call(request)
         except Exception as exc:

@@ -73,10 +73,17 @@ class AgentRegistry:
         supervisor = self.supervisor
         if supervisor.template is not None:
             return
-        future = supervisor.submit(
-            supervisor.warm_template(list(config.template_modules), config.template_timeout)
+        supervisor.submit(self.warm_template()).add_done_callback(_log_failure)
+
+    async def warm_template(self) -> Any:
+        """The template children fork from, as configured; None when off or unavailable
+        (on the supervisor's loop)."""
+        config = self.config
+        if not config.template:
+            return None
+        return await self.supervisor.warm_template(
+            list(config.template_modules), config.template_timeout
         )
-        future.add_done_callback(_log_failure)
 
     @property
     def session(self) -> Any:
