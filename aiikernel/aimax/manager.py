@@ -52,7 +52,7 @@ class AimaxManager:
         self._monitor: asyncio.Task | None = None
         self._panes: dict[str, PaneInfo] = {}
         self._panes_at = 0.0
-        self._syncer: Any = None
+        self._log_writer: Any = None
 
     async def panes(self, max_age: float = 0.0) -> dict[str, PaneInfo]:
         """Every pane of the server by id: one ``list-panes -a``, reused for ``max_age`` s.
@@ -117,14 +117,14 @@ class AimaxManager:
 
     def runtime(self, session_id: str) -> SessionRuntime:
         if session_id not in self._runtimes:
-            if self._syncer is None:
+            if self._log_writer is None:
                 from concurrent.futures import ThreadPoolExecutor
 
-                # One thread syncs every event log: fsyncs queue there, not in the threads
-                # that read transcripts.
-                self._syncer = ThreadPoolExecutor(1, thread_name_prefix="aimax-fsync")
+                # One thread writes and fsyncs every event log: a slow disk holds up that
+                # thread, never the threads that read transcripts nor the delivery of events.
+                self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="aimax-logs")
             self._runtimes[session_id] = SessionRuntime(
-                self.session_dir(session_id), syncer=self._syncer
+                self.session_dir(session_id), log_writer=self._log_writer
             )
         return self._runtimes[session_id]
 
@@ -155,11 +155,24 @@ class AimaxManager:
             log, backend.parser, state=state, hub=self._watch_hub, poll_interval=TAIL_POLL_WAITING
         )
 
-    def _persist_tail(self, rt: SessionRuntime, session_id: str) -> None:
+    @staticmethod
+    def _tail_to_save(rt: SessionRuntime) -> dict[str, Any] | None:
+        """The tailer's position if it moved and every event read up to it is in the log file.
+
+        A position saved ahead of the file would lose those events for good if the process
+        ended before its log writer caught up (a full disk): wait for the next tick instead.
+        The position is taken before looking at the log, so events the tailer appends in
+        between are caught by the check."""
         if rt.tailer is None:
-            return
+            return None
         state = rt.tailer.state.model_dump()
-        if state != rt.persisted_tail:
+        if state == rt.persisted_tail or (rt.log is not None and rt.log.unwritten):
+            return None
+        return state
+
+    def _persist_tail(self, rt: SessionRuntime, session_id: str) -> None:
+        state = self._tail_to_save(rt)
+        if state is not None:
             rt.persisted_tail = state
             with contextlib.suppress(Exception):
                 self.registry.update(
@@ -186,6 +199,8 @@ class AimaxManager:
             if path is not None and tailer.path != path:
                 tailer.switch_to(path)
             tailer.read_available()
+            # In the file before the feeder lock is released (another process may feed next).
+            log.flush(sync=False)
             rt.tailer = tailer
             self._persist_tail(rt, record.session_id)
             rt.tailer = None
@@ -325,10 +340,8 @@ class AimaxManager:
         records = self.registry.live() if records is None else records
         changes: dict[str, dict[str, Any]] = {}
         for session_id, rt in list(self._runtimes.items()):
-            if rt.tailer is None or session_id not in records:
-                continue
-            state = rt.tailer.state.model_dump()
-            if state != rt.persisted_tail:
+            state = self._tail_to_save(rt) if session_id in records else None
+            if state is not None:
                 changes[session_id] = state
         if not changes:
             return
@@ -369,9 +382,9 @@ class AimaxManager:
         if self._watch_hub is not None:
             await self._watch_hub.aclose()
             self._watch_hub = None
-        if self._syncer is not None:
-            syncer, self._syncer = self._syncer, None
-            await asyncio.to_thread(syncer.shutdown, wait=True)
+        if self._log_writer is not None:
+            writer, self._log_writer = self._log_writer, None
+            await asyncio.to_thread(writer.shutdown, wait=True)
 
     async def kill_server(self) -> None:
         """Kill aimax's private tmux server (all sessions). Tests and `aimax stop --all` use it."""

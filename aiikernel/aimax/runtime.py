@@ -35,8 +35,8 @@ class SessionRuntime:
     """In-memory companions of one session in this process."""
 
     session_dir: Path
-    syncer: Any = None
-    """Executor for the event log's fsyncs (see :class:`EventLog`); None: inline."""
+    log_writer: Any = None
+    """The thread that writes and fsyncs the event log (see :class:`EventLog`); None: inline."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state_file: StateFile = field(init=False)
     log: EventLog | None = None
@@ -70,7 +70,7 @@ class SessionRuntime:
 
             self.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.log = EventLog(
-                self.session_dir / "events.jsonl", record.session_id, syncer=self.syncer
+                self.session_dir / "events.jsonl", record.session_id, writer=self.log_writer
             )
         return self.log
 

@@ -6,11 +6,13 @@ itself (``seq`` = the sentinel), so history and live streams stitch at a number
 that stays meaningful whatever happens to the transcript.
 
 Storage: one JSONL file, one record per line ``{"key": <dedupe key>, "event":
-<AgentEvent>}``, mode 0600 (transcripts may hold secrets). Writes go straight
-to the file (other processes see them at once); ``fsync`` runs at most every
-``fsync_interval`` seconds, after listeners were called and outside the lock (a
-slow disk never delays delivery), and on :meth:`flush`/:meth:`close`. A record torn by a crash is
-skipped on reopen and the log continues after the last whole record.
+<AgentEvent>}``, mode 0600 (transcripts may hold secrets). With a ``writer`` thread
+(long-lived processes) new records are kept in memory and given to listeners at
+once, and the writer appends them to the file and fsyncs it at most every
+``fsync_interval`` seconds, so a slow disk never delays delivery (see
+:mod:`.logfile`); without one they are written before they are kept. Both fsync on
+:meth:`flush`/:meth:`close`. A record torn by a crash is skipped on reopen and the
+log continues after the last whole record.
 
 Concurrency: every method is thread safe (one re-entrant lock). Listeners are
 called on the appending thread *while the lock is held*, in ``seq`` order — that
@@ -27,13 +29,13 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .events import KIND_RAW, AgentEvent, ParsedEvent, TranscriptParser, entry_dedupe_key
+from .logfile import LogFile
 
 if TYPE_CHECKING:
     from .watch import DirectoryWatchHub
@@ -42,13 +44,6 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[AgentEvent], None]
 _STOP = object()
-
-
-def _fsync_quietly(fd: int) -> None:
-    try:
-        os.fsync(fd)
-    except OSError:  # closed meanwhile; close() synced it
-        pass
 
 
 class EventLog:
@@ -60,25 +55,19 @@ class EventLog:
         session_id: str | None = None,
         *,
         fsync_interval: float = 0.5,
-        syncer: Executor | None = None,
+        writer: Executor | None = None,
     ) -> None:
-        """``syncer``: where the periodic fsync runs (a long-lived process passes one thread
-        for all logs, so a slow disk never holds up the threads that read transcripts);
-        None: in the appending thread."""
+        """``writer``: the thread that writes and fsyncs the file (a long-lived process passes
+        one for all its logs); None: records are written by the appending thread."""
         self.path = Path(path)
         self.session_id = session_id or self.path.stem
-        self.fsync_interval = fsync_interval
-        self.syncer = syncer
         self.corrupt_records = 0
         self._lock = threading.RLock()
+        self._file = LogFile(self.path, self._lock, writer=writer, fsync_interval=fsync_interval)
         self._events: list[AgentEvent] = []
         self._keys: set[str] = set()
         self._listeners: dict[int, Listener] = {}
         self._next_token = 0
-        self._fd: int | None = None
-        self._end = 0  # bytes of the file consumed: everything up to the last whole record
-        self._last_fsync = 0.0
-        self._dirty = False
         self._load()
 
     # -- reading back ---------------------------------------------------------------
@@ -91,20 +80,26 @@ class EventLog:
             )
 
     def _refresh_locked(self, dispatch: bool = True) -> list[AgentEvent]:
-        """Take in whole records another process appended since we last looked (cheap: one stat)."""
+        """Take in whole records another process appended since we last looked (cheap: one stat).
+
+        Not while records of ours are on their way to the file: we are then the one process
+        feeding this log, and what grows the file is us."""
+        if self._file.unwritten:
+            return []
         try:
             size = os.stat(self.path).st_size
         except FileNotFoundError:
             return []
-        if size <= self._end:
+        end = self._file.end
+        if size <= end:
             return []
         with open(self.path, "rb") as fh:
-            fh.seek(self._end)
-            data = fh.read(size - self._end)
+            fh.seek(end)
+            data = fh.read(size - end)
         cut = data.rfind(b"\n")
         if cut < 0:
             return []  # a record still being written (or torn by a crash)
-        self._end += cut + 1
+        self._file.end = end + cut + 1
         new: list[AgentEvent] = []
         for line in data[: cut + 1].split(b"\n"):
             if not line.strip():
@@ -252,58 +247,28 @@ class EventLog:
                 chunks.append(f'{{"key":{json.dumps(key)},"event":{event.model_dump_json()}}}\n')
             if not new:
                 return []
-            self._write("".join(chunks).encode("utf-8"))
+            # Before keeping them: without a writer thread a failed write keeps nothing.
+            self._file.append("".join(chunks).encode("utf-8"))
             self._events.extend(new)
             self._keys.update(new_keys)
             for event in new:
                 self._dispatch(event)
-            fd = self._fd if self._fsync_due() else None
-        if fd is not None:  # outside the lock: a slow disk must not delay the next event
-            if self.syncer is not None:
-                try:
-                    self.syncer.submit(_fsync_quietly, fd)
-                except RuntimeError:  # the syncer was shut down: sync here
-                    _fsync_quietly(fd)
-            else:
-                _fsync_quietly(fd)
         return new
 
-    def _fsync_due(self) -> bool:
-        now = time.monotonic()
-        if not self._dirty or now - self._last_fsync < self.fsync_interval:
-            return False
-        self._last_fsync = now
-        self._dirty = False
-        return True
+    @property
+    def unwritten(self) -> bool:
+        """Some events are kept and delivered but not yet in the file (a writer has them)."""
+        return self._file.unwritten
 
-    def _write(self, data: bytes) -> None:
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        size = os.fstat(self._fd).st_size
-        if size > self._end:
-            data = b"\n" + data  # a torn record (crash, failed write) must not swallow ours
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        self._end = size + len(data)
-        self._dirty = True
+    def flush(self, *, sync: bool = True) -> None:
+        """Write every kept event to the file and, unless ``sync`` is false, fsync it.
 
-    def flush(self) -> None:
-        """Force written records to disk."""
-        with self._lock:
-            if self._fd is not None and self._dirty:
-                os.fsync(self._fd)
-                self._last_fsync = time.monotonic()
-                self._dirty = False
+        ``OSError`` if the disk refuses (the events stay kept, to write on the next try)."""
+        self._file.flush(sync=sync)
 
     def close(self) -> None:
         """Flush and close the file; listeners stay registered, a later append reopens it."""
-        with self._lock:
-            self.flush()
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        self._file.close()
 
     # -- subscriptions ------------------------------------------------------------------
 
