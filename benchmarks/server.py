@@ -263,6 +263,7 @@ async def main(args: argparse.Namespace) -> dict:
         idle_from = time.time()
         await asyncio.sleep(args.idle_window)  # the idle baseline of the loop-lag probe
         idle_to = events_from = time.time()
+        own_gc = GcPauses()  # this process's (the clients') collections delay receipts too
 
         # The watcher reports real paths; the API shows them relative to the root or as ~/….
         paths = [str(server.local_path(s["jsonlPath"])) for s in sessions]
@@ -282,6 +283,7 @@ async def main(args: argparse.Namespace) -> dict:
             await asyncio.gather(*tasks)
             received = [(c.indices, c.latencies) for c in clients]
         events_to = time.time()
+        own_gc.stop()
         stop.set()
 
         rest = await rest_load(server, ids, args.rest_clients, args.rest_requests)
@@ -290,7 +292,14 @@ async def main(args: argparse.Namespace) -> dict:
 
     idle_lag = lag_samples(lag_file, idle_from, idle_to)
     event_lag = lag_samples(lag_file, events_from, events_to)
+    event_gc = lag_samples(lag_file, events_from, events_to, "gc_ms")
     latencies = [x for _, lat in received for x in lat]
+    # Where the tail sits: the first events of every session arrive together with the server's
+    # first writes and syncs of their event logs.
+    if args.receipts:
+        Path(args.receipts).write_text(json.dumps(received))
+    early = [x for idx, lat in received for i, x in zip(idx, lat, strict=True) if i < 2]
+    later = [x for idx, lat in received for i, x in zip(idx, lat, strict=True) if i >= 2]
     lost = sum(len(set(range(args.events)) - set(idx)) for idx, _ in received)
     repeated = sum(len(idx) - len(set(idx)) for idx, _ in received)
     out_of_order = sum(idx != sorted(idx) for idx, _ in received)
@@ -303,6 +312,8 @@ async def main(args: argparse.Namespace) -> dict:
         "create_all_s": round(create_s, 1),
         "event_p50_ms": round(ms(latencies, 50), 1),
         "event_p99_ms": round(ms(latencies, 99), 1),
+        "event_p99_first2_ms": round(ms(early, 99), 1),
+        "event_p99_later_ms": round(ms(later, 99), 1),
         "floor_p50_ms": round(ms(floor, 50), 1),
         "floor_p99_ms": round(ms(floor, 99), 1),
         "received": len(latencies),
@@ -317,6 +328,11 @@ async def main(args: argparse.Namespace) -> dict:
         "lag_events_max_ms": round(max(event_lag, default=float("nan")), 1),
         "lag_events_over_20ms": sum(x > 20 for x in event_lag),
         "lag_events_samples": len(event_lag),
+        "gc_events_count": len(event_gc),
+        "gc_events_max_ms": round(max((ms_ for _, ms_ in event_gc), default=0.0), 1),
+        "gc_events_full": sum(gen == 2 for gen, _ in event_gc),
+        "client_gc_max_ms": round(max((ms_ for _, ms_ in own_gc.pauses), default=0.0), 1),
+        "client_gc_full": sum(gen == 2 for gen, _ in own_gc.pauses),
     }
     for kind, values in rest.items():
         result[f"{kind}_p50_ms"] = round(ms(values, 50), 1)
@@ -328,9 +344,32 @@ def _pct(values: list[float], p: float) -> float:
     return percentile(values, p) if values else float("nan")
 
 
-def lag_samples(path: Path, start: float, end: float) -> list[float]:
-    """Loop-lag samples (ms) the server wrote for the seconds inside ``[start, end]``."""
-    out: list[float] = []
+class GcPauses:
+    """Garbage-collector pauses of this process while it lives: ``[generation, ms]`` each."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: list[list[float]] = []
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append([info["generation"], (time.perf_counter() - self._started) * 1e3])
+
+    def stop(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._on_gc)
+
+
+def lag_samples(path: Path, start: float, end: float, key: str = "lags_ms") -> list:
+    """Samples the server's loop-lag probe wrote for the seconds inside ``[start, end]``:
+    ``lags_ms`` (ms) or ``gc_ms`` (``[generation, ms]`` per garbage collection)."""
+    out: list = []
     try:
         lines = path.read_text().splitlines()
     except FileNotFoundError:
@@ -338,7 +377,7 @@ def lag_samples(path: Path, start: float, end: float) -> list[float]:
     for line in lines:
         row = json.loads(line)
         if start + 1.0 <= row["t"] <= end:  # a row covers the second before its time
-            out.extend(row["lags_ms"])
+            out.extend(row.get(key, []))
     return out
 
 
@@ -351,6 +390,10 @@ def report(r: dict) -> None:
     print(
         f"event latency  transcript -> websocket : p50 {r['event_p50_ms']:7.1f} ms  "
         f"p99 {r['event_p99_ms']:7.1f} ms  ({r['received']} receipts)"
+    )
+    print(
+        f"  by event     each session's first two : p99 {r['event_p99_first2_ms']:7.1f} ms  "
+        f"the others: p99 {r['event_p99_later_ms']:7.1f} ms"
     )
     print(
         f"baseline       bare watchfiles, same    : p50 {r['floor_p50_ms']:7.1f} ms  "
@@ -382,6 +425,12 @@ def report(r: dict) -> None:
         f"({r['lag_events_over_20ms']} of {r['lag_events_samples']} samples over 20 ms)"
     )
     print(
+        f"  of which GC  garbage collections       : {r['gc_events_count']} "
+        f"({r['gc_events_full']} full), longest {r['gc_events_max_ms']:.1f} ms"
+        f"; in the benchmark's own process {r['client_gc_full']} full, "
+        f"longest {r['client_gc_max_ms']:.1f} ms"
+    )
+    print(
         f"baseline       same probe, idle        : p99 {r['lag_idle_p99_ms']:.1f} ms  "
         f"max {r['lag_idle_max_ms']:.1f} ms"
     )
@@ -408,6 +457,11 @@ if __name__ == "__main__":
         type=float,
         default=None,
         help="aimax's monitor tick (default: aimax's own, 0.5 s)",
+    )
+    parser.add_argument(
+        "--receipts",
+        default=None,
+        help="write every client's [event indices, latencies (s)] to this JSON file",
     )
     parser.add_argument(
         "--shared-cwd",

@@ -81,7 +81,13 @@ def aimax_traits() -> dict:
 def jp_server_config(aimax_overrides, aimax_traits):
     return {
         "ServerApp": {"jpserver_extensions": {"aiikernel": True}},
-        "AimaxExtension": {"aimax_config": aimax_overrides, **aimax_traits},
+        # In-process servers: the test process is not a long-lived server, and a gc.freeze()
+        # would keep its start-up garbage for every later test (test_server_freeze.py checks it).
+        "AimaxExtension": {
+            "aimax_config": aimax_overrides,
+            "freeze_startup_objects": False,
+            **aimax_traits,
+        },
     }
 
 
