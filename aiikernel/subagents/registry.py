@@ -175,7 +175,7 @@ class AgentRegistry:
             if tracker is not None:
                 tracker.mark_everything()
             raise AgentError(f"could not checkpoint the namespace for the clone: {exc}") from exc
-        unpicklable = store.manifest_of(source).unpicklable()
+        unpicklable = store.manifest(source).unpicklable()
         wanted = set(names) if names is not None else set(unpicklable)
         skipped = {n: f"{t} cannot be stored" for n, t in unpicklable.items() if n in wanted}
         return source, skipped

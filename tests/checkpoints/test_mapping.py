@@ -72,7 +72,7 @@ def test_load_subset_brings_what_the_names_point_at(nb, parent):
 def test_a_chunk_of_the_wrong_size_is_refused(nb, parent, store_dir):
     run(nb, "import numpy as np\nbig = np.arange(1_000_000, dtype=np.float64)\n")
     ref = parent.checkpoint_for_clone(nb, label="spawn")
-    entry = parent.manifest_of(ref).entries["big"]
+    entry = parent.manifest(ref).entries["big"]
     key = entry.buffers[0].chunks[0][0]
     path = parent.chunks.path(key)
     path.chmod(0o600)
