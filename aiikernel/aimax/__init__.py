@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from .backends import SUPPORTED_BACKENDS
 
 if TYPE_CHECKING:
-    from .backend_base import AgentBackend
     from .config import AimaxConfig
+    from .contract import AgentBackend
     from .manager import AimaxManager
 
 __all__ = [

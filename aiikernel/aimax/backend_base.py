@@ -1,9 +1,9 @@
-"""The backend contract (the seed's ``AgentBackend``) and the tmux flow both agents share.
+"""The tmux flow both agents share: the seed's ``AgentBackend`` contract implemented once.
 
-:class:`AgentBackend` is the surface callers use; its method docstrings say who calls them.
-:class:`TmuxAgentBackend` implements it once for agents that run as TUIs in aimax's tmux
-server; :mod:`.claude_code` and :mod:`.codex` fill in what differs (argv, trust, transcript
-location, screen markers) through the ``flavor_*`` hooks.
+:class:`TmuxAgentBackend` implements :class:`~.contract.AgentBackend` (whose method
+docstrings say who calls them) for agents that run as TUIs in aimax's tmux server;
+:mod:`.claude_code` and :mod:`.codex` fill in what differs (argv, trust, transcript location,
+screen markers) through the ``flavor_*`` hooks.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .contract import AgentBackend
 from .delivery import PromptDelivery
 from .errors import (
     AgentBlocked,
@@ -37,78 +38,6 @@ if TYPE_CHECKING:
     from .host import BackendHost
     from .runtime import SessionRuntime
     from .transcripts.events import TranscriptParser
-
-
-class AgentBackend(abc.ABC):
-    """One kind of agent session (the seed's contract). Async methods are safe to call from
-    many tasks: each session has its own lock."""
-
-    name: str
-
-    @abc.abstractmethod
-    async def create_new_session(self, opts: CreateOptions | dict) -> dict[str, Any]:
-        """Start an agent (and submit ``initialPrompt``). Called by ``aimax create`` / POST."""
-
-    @abc.abstractmethod
-    async def no_pause_current_and_queue_query_at_session(self, opts: SendOptions | dict) -> None:
-        """Send a prompt without interrupting the running turn (the agent queues it)."""
-
-    @abc.abstractmethod
-    async def pause_current_and_resume_from_session(self, opts: SendOptions | dict) -> None:
-        """Interrupt the running turn (Escape), then send the prompt."""
-
-    @abc.abstractmethod
-    async def terminate_session(self, session_id: str) -> dict[str, Any]:
-        """Stop the agent and archive the session. ``aimax stop`` / DELETE."""
-
-    @abc.abstractmethod
-    async def status(self, session_id: str) -> SessionStatus:
-        """Fresh state of one session (the async form behind the ``is_*`` checks)."""
-
-    @abc.abstractmethod
-    def list_sessions(self) -> list[dict[str, Any]]:
-        """Known sessions of this backend (live and archived)."""
-
-    @abc.abstractmethod
-    def get_history(
-        self, session_id: str, after: int = 0, limit: int | None = None
-    ) -> dict[str, Any]:
-        """``{entries, total, truncated, sentinel}`` from our event log."""
-
-    @abc.abstractmethod
-    def get_agent_raw_thought_stream(
-        self,
-        session_id: str,
-        listener: Callable[[Any], None],
-        opts: StreamOptions | dict | None = None,
-    ) -> Callable[[], None]:
-        """Subscribe to events (after ``fromSentinel`` if given); returns unsubscribe."""
-
-    # Sync checks of the seed. They run the async status on a helper thread when called
-    # from inside an event loop, so prefer ``await status()`` in async code.
-    def is_alive(self, session_id: str) -> bool:
-        return self._status_sync(session_id).alive
-
-    def is_working(self, session_id: str) -> bool:
-        return self._status_sync(session_id).working
-
-    @abc.abstractmethod
-    def is_job_goal_accomplished(self, session_id: str) -> bool:
-        """True once ``running.flag`` is gone."""
-
-    @abc.abstractmethod
-    def is_failed(self, session_id: str) -> bool:
-        """True if ``failed.flag`` exists."""
-
-    def _status_sync(self, session_id: str) -> SessionStatus:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.status(session_id))
-        import concurrent.futures
-
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, self.status(session_id)).result()
 
 
 def _iso_to_epoch(ts: str | None) -> float:

@@ -1,7 +1,7 @@
 """Backend names → classes: the two built-in ones, plus any registered by other packages.
 
 A package can add a backend (a :class:`~aiikernel.aimax.backend_base.TmuxAgentBackend` or any
-:class:`~aiikernel.aimax.backend_base.AgentBackend` whose constructor takes the manager) with an
+:class:`~aiikernel.aimax.contract.AgentBackend` whose constructor takes the manager) with an
 entry point in the ``aiikernel.aimax.backends`` group; it is looked up only when a name is not
 built in, so the common path imports nothing extra.
 """
