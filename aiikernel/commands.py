@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiikernel.builtin_commands",
     "aiikernel.checkpoints.commands",
     "aiikernel.lm.commands",
+    "aiikernel.lm.auth_commands",
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from aiikernel.commands import CommandError
 from aiikernel.lm import auth
-from aiikernel.lm.commands import login_command
+from aiikernel.lm.auth_commands import login_command
 from aiikernel.lm.wire import WireLog
 
 # Key-like but not key-shaped (no sk-/AIza prefix, under 40 characters, lowercase): the
