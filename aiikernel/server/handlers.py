@@ -20,7 +20,12 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from .errors import BodyTooLarge, InvalidField, MalformedBody, status_for
-from .models import SESSION_ID_PATTERN, CreateSessionRequest, SendMessageRequest
+from .models import (
+    PATTERN_MEANINGS,
+    SESSION_ID_PATTERN,
+    CreateSessionRequest,
+    SendMessageRequest,
+)
 
 if TYPE_CHECKING:
     from .service import AimaxService
@@ -33,6 +38,15 @@ CREATED_FOR_EXECUTE_ONLY = frozenset(
 )
 SERVICE_SETTING = "aimax_service"
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
+
+
+def _readable(error: Any) -> str:
+    """One pydantic error as a person reads it: what a pattern allows, not the pattern."""
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get((error.get("ctx") or {}).get("pattern"))
+        if meaning:
+            return f"use {meaning}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 class AimaxHandlerMixin:
@@ -88,10 +102,7 @@ class AimaxHandlerMixin:
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
             fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
-            message = "; ".join(
-                f"{f}: {e['msg'].removeprefix('Value error, ')}"
-                for f, e in zip(fields, errors, strict=True)
-            )
+            message = "; ".join(f"{f}: {_readable(e)}" for f, e in zip(fields, errors, strict=True))
             raise InvalidField(fields[0], message) from None
 
     def write_json(self, data: Any, status: int = 200) -> None:

@@ -21,6 +21,16 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$"
 AGENT_SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 BACKEND_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+#: What each pattern allows, in words: a 422 says this instead of the regular expression.
+PATTERN_MEANINGS = {
+    SESSION_ID_PATTERN: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    MODEL_PATTERN: "a model name of 1-128 letters, digits and . _ : / @ + - (no spaces), "
+    "starting with a letter or digit",
+    AGENT_SESSION_ID_PATTERN: "1-128 letters, digits, '.', '_' or '-', starting with a letter "
+    "or digit",
+    BACKEND_NAME_PATTERN: "a backend name from GET /aimax/backends (lower-case letters, "
+    "digits, '.', '_', '-')",
+}
 SessionState = Literal[
     "starting", "working", "waiting_permission", "waiting_input", "idle", "exited"
 ]

@@ -240,11 +240,14 @@ async def test_invalid_requests_name_the_field(jp_fetch, jp_ws_fetch, workdir, j
     p = await _error(
         jp_fetch, 422, "POST", *sessions, data={"backend": "tmux-codex", "sessionId": "../x"}
     )
-    assert p["field"] == "sessionId"
-    p = await _error(
-        jp_fetch, 422, "POST", *sessions, data={"backend": "tmux-codex", "model": "--yolo"}
-    )
-    assert p["field"] == "model"
+    assert p["field"] == "sessionId" and "1-64 letters" in p["message"]
+    for model in ("--yolo", "claude sonnet"):
+        p = await _error(
+            jp_fetch, 422, "POST", *sessions, data={"backend": "tmux-codex", "model": model}
+        )
+        # What the field allows, in words (the dialog shows this under the field), not a regex.
+        assert p["field"] == "model" and "no spaces" in p["message"], p
+        assert "pattern" not in p["message"] and "^[" not in p["message"], p
     p = await _error(
         jp_fetch, 422, "POST", *sessions, data={"backend": "tmux-codex", "cwd": "nowhere"}
     )

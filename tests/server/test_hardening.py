@@ -151,6 +151,18 @@ def test_the_models_cap_every_string_field():
                 assert limits or patterns, f"{model.__name__}.{name} has no length limit"
 
 
+def test_every_pattern_has_a_meaning_in_words():
+    """A 422 for a pattern explains the pattern (see handlers._readable)."""
+    from aiikernel.server.models import PATTERN_MEANINGS, CreateSessionRequest, SendMessageRequest
+
+    for model in (CreateSessionRequest, SendMessageRequest):
+        for name, field in model.model_fields.items():
+            for meta in field.metadata:
+                pattern = getattr(meta, "pattern", None)
+                if pattern is not None:
+                    assert pattern in PATTERN_MEANINGS, f"{model.__name__}.{name}"
+
+
 # -- 7. small ones ----------------------------------------------------------------------------
 
 
