@@ -107,6 +107,19 @@ function FolderPicker(props: {
   );
 }
 
+/**
+ * A server message shown under its field: the field's name is already the label above it
+ * ("model: use a model name …" reads "Use a model name …").
+ */
+function underField(field: Field, message: string): string {
+  const prefix = `${field}: `;
+  if (!message.startsWith(prefix) || message.includes('; ')) {
+    return message;
+  }
+  const rest = message.slice(prefix.length);
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
+}
+
 function CreateForm(props: {
   contents: Contents.IManager;
   initial: IFormState;
@@ -176,7 +189,10 @@ function CreateForm(props: {
       const e = error as AiiApiError;
       const field = (e.field ?? 'general') as Field;
       const known: Field[] = ['backend', 'cwd', 'initialPrompt', 'model', 'worktree', 'displayName'];
-      setErrors({ [known.includes(field) ? field : 'general']: e.detail ?? e.message });
+      const message = e.detail ?? e.message;
+      setErrors(
+        known.includes(field) ? { [field]: underField(field, message) } : { general: message }
+      );
       setBusy(false);
     }
   };
@@ -307,7 +323,10 @@ export function showCreateDialog(options: {
       displayName: ''
     };
     widget = ReactWidget.create(<CreateForm contents={options.contents} initial={initial} onDone={done} />);
+    // jp-ThemedContainer is what gives JupyterLab's own dialogs their full-window backdrop
+    // (position, size, dimmed background); without it the form sat at the top of the page.
     widget.addClass('jp-Dialog');
+    widget.addClass('jp-ThemedContainer');
     widget.addClass('jp-AiiCreate-dialog');
     Widget.attach(widget, document.body);
   });

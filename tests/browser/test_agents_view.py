@@ -166,8 +166,18 @@ def test_server_validation_errors_show_on_the_fields(chromium, lab):
     dialog.get_by_label("Folder", exact=True).fill("proj")
     dialog.get_by_label("Model").fill("no spaces allowed")
     dialog.get_by_role("button", name="Start").click()
-    dialog.locator("#jp-AiiCreate-model-error").wait_for(timeout=30_000)
+    model_error = dialog.locator("#jp-AiiCreate-model-error")
+    model_error.wait_for(timeout=30_000)
+    # In words, without the field name the label above already shows, never a regex.
+    assert model_error.text_content().startswith("Use a model name"), model_error.text_content()
+    assert "no spaces" in model_error.text_content()
     assert dialog.locator("#jp-AiiCreate-cwd-error").count() == 0
+    # Like JupyterLab's own dialogs: a backdrop over the whole window, the form in its middle.
+    backdrop = page.locator(".jp-AiiCreate-dialog").bounding_box()
+    assert backdrop == {"x": 0, "y": 0, "width": 1400, "height": 900}, backdrop
+    form = dialog.bounding_box()
+    assert abs(form["y"] + form["height"] / 2 - 450) < 2, form
+    assert abs(form["x"] + form["width"] / 2 - 700) < 2, form
     shot(page, "agents-create-errors-light.png")
     page.keyboard.press("Escape")
     dialog.wait_for(state="detached", timeout=10_000)
