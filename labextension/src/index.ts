@@ -13,7 +13,7 @@ import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { AccordionPanel } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { ChatBinder } from './binder';
 import { ChatModel } from './chatModel';
@@ -58,13 +58,16 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     const panel = new AiiPanel({ chat });
     const checkpoints = new CheckpointsView(chatModel);
     panel.addWidget(checkpoints);
-    const accordion = panel.content as AccordionPanel;
-    accordion.setRelativeSizes(accordion.widgets.map(w => (w === chat ? 0.55 : w === checkpoints ? 0.3 : 0.15)));
     const binder = new ChatBinder({ model: chatModel, labShell, notebooks, consoles });
     panel.disposed.connect(() => binder.dispose());
     const subAgents = new SubAgentsModel(chatModel);
-    panel.addWidget(new SubAgentsSection(subAgents));
+    const subAgentsSection = new SubAgentsSection(subAgents);
+    panel.addWidget(subAgentsSection);
     panel.disposed.connect(() => subAgents.dispose());
+    // Once every section is in: a section added after the sizes were set starts at zero height.
+    const accordion = panel.content as AccordionPanel;
+    const share = (w: Widget) => (w === chat ? 0.6 : w === checkpoints ? 0.25 : w === subAgentsSection ? 0.15 : 0);
+    accordion.setRelativeSizes(accordion.widgets.map(share));
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
 

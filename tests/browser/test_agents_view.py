@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from tests.browser.agents_support import (
+    PANEL,
     REPLY_TIMEOUT_MS,
     agents_lab,
     message,
@@ -152,6 +153,23 @@ def test_the_whole_session_flow(chromium, lab):
 
 
 LOAD_TIMEOUT = 90_000
+
+
+def test_every_open_section_of_the_panel_has_room(chromium, lab):
+    """A fresh workspace: Chat, Checkpoints, Sub-agents and Agents are all open and visible
+    (the Sub-agents section used to get zero height: it was added after the sizes were set),
+    and the chat has the most room."""
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab, "panel-sizes")
+    open_agents(page)
+    heights = {}
+    for name in ("jp-AiiChat", "jp-AiiCheckpoints", "jp-AiiSubAgents", "jp-AiiPanel-agents"):
+        section = page.locator(f"{PANEL} .{name}")
+        section.wait_for(state="visible", timeout=30_000)
+        heights[name] = section.bounding_box()["height"]
+    assert all(h >= 60 for h in heights.values()), heights
+    assert heights["jp-AiiChat"] == max(heights.values()), heights
+    page.close()
 
 
 def test_server_validation_errors_show_on_the_fields(chromium, lab):
