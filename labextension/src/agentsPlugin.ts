@@ -70,11 +70,11 @@ export const agentsPlugin: JupyterFrontEndPlugin<void> = {
     });
     panel.addWidget(section);
     if (panel instanceof AiiPanel) {
-      // A fifth of the panel for the list; the sections before it keep their proportions.
+      // 18 % of the panel for the list; the sections before it keep their proportions.
       const accordion = panel.content as AccordionPanel;
       const others = accordion.relativeSizes().slice(0, -1);
       const total = others.reduce((a, b) => a + b, 0) || 1;
-      accordion.setRelativeSizes([...others.map(x => (0.8 * x) / total), 0.2]);
+      accordion.setRelativeSizes([...others.map(x => (0.82 * x) / total), 0.18]);
     }
 
     model.transition.connect((_, { session, kind }) => {
