@@ -329,7 +329,10 @@ export class ChatView extends Panel {
     }
     if (state) {
       part('Session usage', describeUsage(state.usage), 'jp-AiiChat-sessionUsage');
-      part('Turns', `${state.turns} turn${state.turns === 1 ? '' : 's'}`, 'jp-AiiChat-turnCount');
+      // The count is of finished turns; say so while one runs (the kernel itself may be idle,
+      // e.g. while a code block waits for Run / Edit / Skip).
+      const running = model.isTurnRunning ? ' · one running' : '';
+      part('Turns', `${state.turns} turn${state.turns === 1 ? '' : 's'}${running}`, 'jp-AiiChat-turnCount');
     }
   }
 

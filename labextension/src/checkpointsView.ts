@@ -167,7 +167,7 @@ export class CheckpointsView extends Panel {
     }
     if (tree.problem || tree.nodes.length === 0) {
       list.replaceChildren(
-        this._empty(tree.problem ?? 'No checkpoints yet: one is taken before and after every AI turn.')
+        this._empty(tree.problem ?? 'No checkpoints in this kernel yet: one is taken before and after every AI turn.')
       );
       this._detail.node.replaceChildren();
       return;

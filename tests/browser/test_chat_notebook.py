@@ -270,6 +270,9 @@ def test_run_mode_ask_waits_for_run_edit_skip(page, chat_lab, model):
     run.wait_for(timeout=60_000)
     blocks = chat.locator(".jp-AiiChat-block")
     assert blocks.first.get_attribute("data-status") == "pending"
+    # The footer counts finished turns and says one is running (the kernel is idle meanwhile).
+    count = chat.locator(".jp-AiiChat-turnCount")
+    assert count.inner_text() == "0 turns · one running", count.inner_text()
     widen_side_panel(page)
     screenshot(page, "chat-ask.png")
     run.click()
@@ -289,6 +292,10 @@ def test_run_mode_ask_waits_for_run_edit_skip(page, chat_lab, model):
     )
     blocks.nth(2).get_by_role("button", name="Skip this code block (it does not run)").click()
     wait_turn_done(chat)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-AiiChat-turnCount')?.textContent === '1 turn'",
+        timeout=30_000,
+    )
     assert [blocks.nth(i).get_attribute("data-status") for i in range(3)] == [
         "ok",
         "ok",
