@@ -19,6 +19,34 @@ export function forDisplay(text: string): string {
   return text.replace(NOT_RUN, '$1*Not run (example):*\n\n$1$2python');
 }
 
+const FENCE_LINE = /^[ ]{0,3}(`{3,}|~{3,})/;
+
+/**
+ * `text` cut into plain parts and code-fenced parts (fence lines included), so a prompt can
+ * show pasted code and tracebacks in the code font while staying exactly what was typed.
+ */
+export function fencedParts(text: string): { text: string; code: boolean }[] {
+  const parts: { text: string; code: boolean }[] = [];
+  let fence: string | null = null;
+  for (const line of text.split(/(?<=\n)/)) {
+    const marker = FENCE_LINE.exec(line)?.[1] ?? null;
+    const opening = fence === null && marker !== null;
+    const code = fence !== null || opening;
+    if (opening) {
+      fence = marker;
+    } else if (fence !== null && marker !== null && marker[0] === fence[0] && marker.length >= fence.length) {
+      fence = null;
+    }
+    const last = parts[parts.length - 1];
+    if (last && last.code === code) {
+      last.text += line;
+    } else {
+      parts.push({ text: line, code });
+    }
+  }
+  return parts;
+}
+
 /** Render `text` as untrusted Markdown into a new rendermime widget. */
 export function markdownWidget(rendermime: IRenderMimeRegistry, text: string): Widget {
   const renderer = rendermime.createRenderer('text/markdown');

@@ -9,7 +9,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { CodeBlockView } from './codeBlock';
-import { markdownWidget, StreamingMarkdown } from './markdown';
+import { fencedParts, markdownWidget, StreamingMarkdown } from './markdown';
 import { ApproveAction, ERROR_TITLES, IChatStep, IChatTurn, TurnEvent } from './protocol';
 import { describeUsage, turnCode, turnMarkdown } from './records';
 import { showRawMarkdown } from './inspectors';
@@ -122,7 +122,15 @@ export class TurnView extends Panel {
     this._decide = options.decide ?? null;
     this.node.dataset.turn = String(options.turn.id);
 
-    const prompt = textWidget('jp-AiiChat-prompt', options.turn.prompt);
+    const prompt = textWidget('jp-AiiChat-prompt', '');
+    for (const part of fencedParts(options.turn.prompt)) {
+      const span = document.createElement('span');
+      span.textContent = part.text;
+      if (part.code) {
+        span.className = 'jp-AiiChat-promptCode';
+      }
+      prompt.node.appendChild(span);
+    }
     prompt.node.setAttribute('aria-label', 'Prompt');
     if (options.turn.source === 'cell') {
       prompt.node.dataset.source = 'cell';

@@ -90,7 +90,17 @@ def test_fix_with_ai_sends_the_cell_and_its_traceback(page, chat_lab, model):
     assert "IndexError" in text and "list index out of range" in text
     assert "\x1b[" not in text
     turn = chat.locator(".jp-AiiChat-turn").first
-    assert turn.locator(".jp-AiiChat-prompt").inner_text().startswith("Fix the error in cell [1]")
+    prompt = turn.locator(".jp-AiiChat-prompt")
+    assert prompt.inner_text().startswith("Fix the error in cell [1]")
+    # The fenced cell and traceback show in the code font (columns line up), the rest does not,
+    # and the prompt still reads exactly as sent.
+    code = prompt.locator(".jp-AiiChat-promptCode")
+    assert code.count() >= 2, code.count()
+    assert "values[5]" in code.first.inner_text()
+    assert any("list index out of range" in c for c in code.all_inner_texts())
+    font = "el => getComputedStyle(el).fontFamily"
+    assert code.first.evaluate(font) != prompt.evaluate(font)
+    assert "Fix the error" not in " ".join(code.all_inner_texts())
     screenshot(page, "chat-fix-with-ai.png")
     assert page.errors == []
 
