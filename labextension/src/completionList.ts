@@ -55,8 +55,28 @@ export class CompletionList {
       this.node.appendChild(item);
     });
     this.node.hidden = false;
+    this._fit();
     this._textarea.setAttribute('aria-expanded', 'true');
     this._select(0);
+  }
+
+  /**
+   * Keep the list inside the chat section, which clips it: above the input as tall as the
+   * room there allows, or below it when the section has more room there (a short section).
+   */
+  private _fit(): void {
+    const anchor = this.node.offsetParent;
+    const bounds = this.node.closest('.jp-AiiChat');
+    if (!anchor || !bounds) {
+      return;
+    }
+    const a = anchor.getBoundingClientRect();
+    const b = bounds.getBoundingClientRect();
+    const above = a.top - b.top - 4;
+    const below = b.bottom - a.bottom - 4;
+    const down = above < Private.TALL && below > above;
+    this.node.classList.toggle('jp-mod-below', down);
+    this.node.style.maxHeight = `${Math.max(Private.SHORTEST, Math.min(Private.TALL, down ? below : above))}px`;
   }
 
   /** Move the selection by `step` entries, wrapping around. */
@@ -95,4 +115,7 @@ export class CompletionList {
 
 namespace Private {
   export let nextId = 0;
+  /** The list's usual height (px), and the least it is given when the section is tiny. */
+  export const TALL = 240;
+  export const SHORTEST = 48;
 }

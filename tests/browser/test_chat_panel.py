@@ -183,6 +183,11 @@ def test_slash_command_completion_and_help(page, chat_lab, model):
     widen_side_panel(page)
     box.fill("/")
     options.nth(3).wait_for(timeout=10_000)
+    # The whole list is inside the chat section (which clips it), never cut at its top.
+    section = chat.bounding_box()
+    listbox = chat.get_by_role("listbox", name="Completions").bounding_box()
+    assert listbox["y"] >= section["y"], (listbox, section)
+    assert listbox["y"] + listbox["height"] <= section["y"] + section["height"], (listbox, section)
     screenshot(page, "chat-slash.png")
     box.fill("/he")
     box.press("Tab")
