@@ -281,6 +281,9 @@ def test_cell_turn_in_the_panel_dark_theme(page, chat_lab, model):
     )
     red, green, blue = (int(v) for v in background[background.index("(") + 1 : -1].split(",")[:3])
     assert red + green + blue < 200, background
+    # A code block's code sits on the block's own background (no band behind the text).
+    code = turn.locator(".jp-AiiChat-block pre > code").first
+    assert code.evaluate("el => getComputedStyle(el).backgroundColor") == "rgba(0, 0, 0, 0)"
     widen_side_panel(page)
     screenshot(page, "chat-dark.png")
     assert page.errors == []
