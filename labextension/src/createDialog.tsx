@@ -6,7 +6,7 @@
  */
 import { PathExt } from '@jupyterlab/coreutils';
 import { Contents } from '@jupyterlab/services';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { caretDownEmptyIcon, ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
@@ -222,20 +222,24 @@ function CreateForm(props: {
         }}
       >
         <label htmlFor="jp-AiiCreate-backend">Agent</label>
-        <select
-          id="jp-AiiCreate-backend"
-          className="jp-mod-styled"
-          value={form.backend}
-          aria-invalid={!!errors.backend}
-          onChange={e => set({ backend: e.target.value })}
-        >
-          {(backends ?? [{ name: form.backend, label: form.backend, allowed: true, builtin: true }]).map(b => (
-            <option key={b.name} value={b.name} disabled={!b.allowed}>
-              {b.label}
-              {b.allowed ? '' : ' (disabled on this server)'}
-            </option>
-          ))}
-        </select>
+        {/* JupyterLab's styled select (as its own dialogs wrap it): the inputs' box, a caret. */}
+        <div className="jp-select-wrapper jp-AiiCreate-select">
+          <select
+            id="jp-AiiCreate-backend"
+            className="jp-mod-styled"
+            value={form.backend}
+            aria-invalid={!!errors.backend}
+            onChange={e => set({ backend: e.target.value })}
+          >
+            {(backends ?? [{ name: form.backend, label: form.backend, allowed: true, builtin: true }]).map(b => (
+              <option key={b.name} value={b.name} disabled={!b.allowed}>
+                {b.label}
+                {b.allowed ? '' : ' (disabled on this server)'}
+              </option>
+            ))}
+          </select>
+          <caretDownEmptyIcon.react tag="span" stylesheet="select" right="8px" top="5px" width="18px" />
+        </div>
         {error('backend')}
         <label htmlFor="jp-AiiCreate-cwd">Folder</label>
         <FolderPicker contents={contents} value={form.cwd} onChange={cwd => set({ cwd })} invalid={!!errors.cwd} />
