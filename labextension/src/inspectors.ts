@@ -79,8 +79,15 @@ export class VariablesView extends Widget {
       const row = body.insertRow();
       row.dataset.name = variable.name;
       const size = variable.size === null ? '' : addedSize(variable.size).slice(1);
-      for (const text of [variable.name, variable.summary, size, variable.value]) {
+      for (const text of [variable.name, variable.summary, size]) {
         row.insertCell().textContent = text;
+      }
+      const value = row.insertCell();
+      value.textContent = variable.value || '—';
+      if (!variable.value) {
+        // Only built-in numbers and strings have a value here: nothing else is run to show it.
+        value.className = 'jp-AiiInspector-noValue';
+        value.title = 'Shown for built-in numbers and strings only (nothing runs to describe others)';
       }
     }
     const note = document.createElement('p');

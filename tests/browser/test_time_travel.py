@@ -144,6 +144,8 @@ def test_tree_diff_restore_and_edit_and_replay(page, chat_lab, model):
     row = page.locator('.jp-AiiInspector-table tr[data-name="df"]')
     row.wait_for(timeout=30_000)
     assert "DataFrame 1000×2" in row.inner_text()
+    # No value is shown for a frame (only built-in scalars have one): a dash says so.
+    assert row.locator("td").nth(3).inner_text() == "—"
     screenshot(page, "inspector-variables.png")
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="AI Variables").locator(
         ".lm-TabBar-tabCloseIcon"
