@@ -118,7 +118,8 @@ class TurnView:
 
     def finish(self, status: str, detail: str = "") -> None:
         self.status = status
-        self.detail = detail
+        # "agent-1 was stopped" under "agent-1 · stopped" would say the same thing twice.
+        self.detail = "" if detail in (status, f"{self.label} was {status}") else detail
         self.refresh(force=True)
 
     # -- parts ---------------------------------------------------------------------------
@@ -187,9 +188,8 @@ class TurnView:
 
     def bundle(self) -> dict[str, str]:
         """The block as HTML (escaped) and plain text."""
-        title = f"{self.label} · {self.status}"
-        if self.detail:
-            title += f" · {self.detail}"
+        heading = [self.label, self.status, *([self.detail] if self.detail else [])]
+        title = " · ".join(heading)
         prompt = " ".join(self.prompt.split())
         short = prompt if len(prompt) <= 90 else prompt[:89] + "…"
         color = _STATUS_COLOR.get(self.status, "var(--jp-border-color1, #999)")
@@ -219,8 +219,7 @@ class TurnView:
         markup = (
             f'<details open class="aiikernel-agent" style="border-left:3px solid {color};'
             f'padding-left:8px;margin:4px 0"><summary style="cursor:pointer">'
-            f"<b>{html.escape(self.label)}</b> · {html.escape(self.status)}"
-            f"{' · ' + html.escape(self.detail) if self.detail else ''} — "
+            f"<b>{html.escape(heading[0])}</b> · {' · '.join(html.escape(h) for h in heading[1:])} — "
             f"<i>{html.escape(short)}</i></summary>{''.join(body)}</details>"
         )
         return {"text/html": markup, "text/plain": "\n".join(plain)}

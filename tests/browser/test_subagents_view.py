@@ -92,6 +92,8 @@ def test_child_block_panel_list_and_stop(chromium, chat_lab, model):
             timeout=60_000
         )
         block.filter(has_text="stopped").first.wait_for(timeout=60_000)
+        summary = block.filter(has_text="stopped").first.locator("summary").inner_text()
+        assert summary.startswith("agent-1 · stopped —"), summary  # said once, not twice
         screenshot(page, "subagents-stopped.png")
         set_theme(page, chat_lab, dark=True)  # a reload: the list comes back from the kernel
         page.locator(f'{PANEL} .jp-AiiSubAgents-row[data-status="stopped"]').wait_for(
