@@ -77,6 +77,17 @@ export const agentsPlugin: JupyterFrontEndPlugin<void> = {
       accordion.setRelativeSizes([...others.map(x => (0.82 * x) / total), 0.18]);
     }
 
+    // A permission question's notification, per session, until the question is answered.
+    const asking = new Map<string, string>();
+    model.changed.connect(() => {
+      for (const [sessionId, notification] of asking) {
+        const session = model.sessions.find(s => s.sessionId === sessionId);
+        if (session?.state !== 'waiting_permission') {
+          Notification.dismiss(notification);
+          asking.delete(sessionId);
+        }
+      }
+    });
     model.transition.connect((_, { session, kind }) => {
       const message = MESSAGES[kind](titleOf(session));
       const options = {
@@ -84,7 +95,7 @@ export const agentsPlugin: JupyterFrontEndPlugin<void> = {
         actions: [{ label: 'Open', callback: () => void open(session.sessionId) }]
       };
       if (kind === 'permission') {
-        Notification.warning(message, options);
+        asking.set(session.sessionId, Notification.warning(message, options));
       } else if (kind === 'finished') {
         Notification.success(message, options);
       } else {

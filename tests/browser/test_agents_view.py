@@ -109,6 +109,10 @@ def test_the_whole_session_flow(chromium, lab):
     banner.get_by_role("button", name="Approve").click()
     message(view, "APPROVED-REPLY").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
     banner.wait_for(state="hidden", timeout=30_000)
+    # Answered: its notification goes too (a stale "asks for permission" would mislead).
+    page.locator(".Toastify__toast", has_text="asks for permission").first.wait_for(
+        state="detached", timeout=30_000
+    )
     tool.locator("summary").click()
     assert "(fake tool output)" in tool.locator(".jp-AiiAgent-output").text_content()
 
@@ -120,6 +124,7 @@ def test_the_whole_session_flow(chromium, lab):
         arg=terminal.element_handle(),
         timeout=30_000,
     )
+    shot(page, "agents-terminal-light.png")
     view.get_by_role("button", name="Transcript").click()
 
     # Stop, then resume the same conversation and talk to it again.
