@@ -69,6 +69,7 @@ function FolderPicker(props: {
           id="jp-AiiCreate-cwd"
           className="jp-mod-styled jp-AiiCreate-input"
           value={value}
+          placeholder="the server's root folder"
           aria-invalid={invalid}
           aria-describedby="jp-AiiCreate-cwd-error"
           onChange={e => onChange(e.target.value.replace(/^\/+/, ''))}

@@ -78,7 +78,8 @@ def test_the_whole_session_flow(chromium, lab):
     # The session's tab opens; the reply streams in and is rendered as Markdown.
     view = page.locator(".jp-AiiAgent").first
     view.wait_for(timeout=30_000)
-    reply = message(view, "FIRST")
+    # The agent's message: the prompt contains FIRST too, and both may arrive in one frame.
+    reply = view.locator(".jp-AiiAgent-assistant", has_text="FIRST")
     reply.wait_for(timeout=REPLY_TIMEOUT_MS)
     assert reply.locator("strong", has_text="bold").count() == 1
     item = agents.locator(".jp-AiiAgents-item", has_text="Demo agent")
@@ -152,6 +153,13 @@ def test_the_whole_session_flow(chromium, lab):
     set_theme(page, lab, dark=True)
     message(view, "AFTER-RELOAD").nth(1).wait_for(timeout=REPLY_TIMEOUT_MS)
     shot(page, "agents-session-dark.png")
+    page.locator(".jp-AiiPanel-agents").get_by_role("button", name="New agent").click()
+    dialog = page.locator(".jp-AiiCreate")
+    dialog.wait_for(timeout=30_000)
+    dialog.locator("option", has_text="Claude Code").wait_for(state="attached", timeout=30_000)
+    shot(page, "agents-create-dark.png")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached", timeout=10_000)
     set_theme(page, lab, dark=False)
     assert errors == []
     page.close()
