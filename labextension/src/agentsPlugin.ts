@@ -7,7 +7,6 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import { ICommandPalette, InputDialog, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { AccordionPanel } from '@lumino/widgets';
 
 import { AgentsSection } from './agentsList';
 import { AgentsModel, IAgentTransition } from './agentsModel';
@@ -71,10 +70,9 @@ export const agentsPlugin: JupyterFrontEndPlugin<void> = {
     panel.addWidget(section);
     if (panel instanceof AiiPanel) {
       // 18 % of the panel for the list; the sections before it keep their proportions.
-      const accordion = panel.content as AccordionPanel;
-      const others = accordion.relativeSizes().slice(0, -1);
+      const others = panel.sectionShares;
       const total = others.reduce((a, b) => a + b, 0) || 1;
-      accordion.setRelativeSizes([...others.map(x => (0.82 * x) / total), 0.18]);
+      panel.setSectionShares([...others.map(x => (0.82 * x) / total), 0.18]);
     }
 
     // A permission question's notification, per session, until the question is answered.

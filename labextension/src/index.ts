@@ -67,7 +67,7 @@ const panelPlugin: JupyterFrontEndPlugin<IAiiPanel> = {
     // Once every section is in: a section added after the sizes were set starts at zero height.
     const accordion = panel.content as AccordionPanel;
     const share = (w: Widget) => (w === chat ? 0.55 : w === checkpoints ? 0.33 : w === subAgentsSection ? 0.12 : 0);
-    accordion.setRelativeSizes(accordion.widgets.map(share));
+    panel.setSectionShares(accordion.widgets.map(share));
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, AiiPanel.ID);
 

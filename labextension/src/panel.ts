@@ -4,7 +4,7 @@
  */
 import { SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { ChatView } from './chatView';
 import { aiikernelIcon } from './icons';
@@ -32,6 +32,39 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
   readonly model: AiiPanelModel;
   /** The Chat section. */
   readonly chat: ChatView;
+
+  /** Each section's share of the height (in section order), used until the user drags. */
+  get sectionShares(): number[] {
+    return this._shares.slice();
+  }
+
+  setSectionShares(shares: number[]): void {
+    this._shares = shares.slice();
+    this._sharesApplied = false;
+    this._applyShares();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._applyShares();
+  }
+
+  /**
+   * Lumino turns relative sizes into pixels at the first layout; when that happens while the
+   * panel has no real height yet (restored open at startup, before the shell is laid out), every
+   * section ends up about the same. So the shares are applied again at the first real height.
+   */
+  private _applyShares(): void {
+    if (this._sharesApplied || !this._shares.length) {
+      return;
+    }
+    const accordion = this.content as AccordionPanel;
+    accordion.setRelativeSizes(this._shares);
+    this._sharesApplied = this.isVisible && this.node.clientHeight >= AiiPanel.LAID_OUT_HEIGHT;
+  }
+
+  private _shares: number[] = [];
+  private _sharesApplied = false;
 
   dispose(): void {
     if (this.isDisposed) {
@@ -69,6 +102,8 @@ export class AiiPanel extends SidePanel implements IAiiPanel {
 export namespace AiiPanel {
   /** DOM id, also the layout-restorer key. */
   export const ID = 'aiikernel-panel';
+  /** A panel at least this tall (px) has been laid out for real. */
+  export const LAID_OUT_HEIGHT = 200;
 
   export interface IOptions {
     chat: ChatView;

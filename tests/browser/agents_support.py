@@ -137,3 +137,15 @@ def set_theme(page, lab: LabServer, dark: bool) -> None:
     page.reload()
     want = "false" if dark else "true"
     page.wait_for_function(f"document.body.dataset.jpThemeLight === '{want}'", timeout=60_000)
+
+
+def check_section_heights(page) -> None:
+    """Every open section of the panel has room, and the chat the most."""
+    heights = {}
+    for name in ("jp-AiiChat", "jp-AiiCheckpoints", "jp-AiiSubAgents", "jp-AiiPanel-agents"):
+        section = page.locator(f"{PANEL} .{name}")
+        section.wait_for(state="visible", timeout=30_000)
+        heights[name] = section.bounding_box()["height"]
+    assert all(h >= 60 for h in heights.values()), heights
+    assert heights["jp-AiiChat"] > 1.4 * heights["jp-AiiCheckpoints"], heights
+    assert heights["jp-AiiChat"] == max(heights.values()), heights

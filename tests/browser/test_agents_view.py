@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from tests.browser.agents_support import (
-    PANEL,
     REPLY_TIMEOUT_MS,
     agents_lab,
+    check_section_heights,
     message,
     open_agents,
     open_lab,
@@ -175,13 +175,12 @@ def test_every_open_section_of_the_panel_has_room(chromium, lab):
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     open_lab(page, lab, "panel-sizes")
     open_agents(page)
-    heights = {}
-    for name in ("jp-AiiChat", "jp-AiiCheckpoints", "jp-AiiSubAgents", "jp-AiiPanel-agents"):
-        section = page.locator(f"{PANEL} .{name}")
-        section.wait_for(state="visible", timeout=30_000)
-        heights[name] = section.bounding_box()["height"]
-    assert all(h >= 60 for h in heights.values()), heights
-    assert heights["jp-AiiChat"] == max(heights.values()), heights
+    check_section_heights(page)
+    # The same after a reload that restores the panel open (it is laid out while hidden).
+    page.reload()
+    page.locator("#jp-main-dock-panel").wait_for(timeout=LOAD_TIMEOUT)
+    open_agents(page)
+    check_section_heights(page)
     page.close()
 
 

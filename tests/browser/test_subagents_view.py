@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.agents_support import set_theme
+from tests.browser.agents_support import check_section_heights, set_theme
 from tests.browser.chat_support import (
     PANEL,
     open_chat,
@@ -100,6 +100,7 @@ def test_child_block_panel_list_and_stop(chromium, chat_lab, model):
             timeout=60_000
         )
         screenshot(page, "subagents-dark.png")
+        check_section_heights(page)  # after a reload with a notebook open, too
         assert errors == []
     finally:
         set_theme(page, chat_lab, dark=False)
