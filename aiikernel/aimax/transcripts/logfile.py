@@ -77,8 +77,8 @@ class LogFile:
         """
         if self.writer is None:
             self._write(data)
-            if self._sync_due():
-                os.fsync(self._fd)  # type: ignore[arg-type]  # _write opened it
+            if self._sync_due():  # the records are in the file: a failed sync must not undo them
+                _fsync_quietly(self._fd)  # type: ignore[arg-type]  # _write opened it
             return
         self._queue.append(data)
         self._start_drain()
