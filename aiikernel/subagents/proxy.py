@@ -228,7 +228,8 @@ class Agent:
                 return await self._run_turn(prompt, model, max_steps, view)
         except AgentError as exc:
             status = self.status if self.status in ("crashed", "stopped") else "failed"
-            view.finish(status, str(exc)[:200])
+            # A stop the user asked for needs no reason ("agent-1 was stopped" said it twice).
+            view.finish(status, "" if status == "stopped" else str(exc)[:200])
             raise
 
     async def _run_turn(

@@ -118,8 +118,7 @@ class TurnView:
 
     def finish(self, status: str, detail: str = "") -> None:
         self.status = status
-        # "agent-1 was stopped" under "agent-1 · stopped" would say the same thing twice.
-        self.detail = "" if detail in (status, f"{self.label} was {status}") else detail
+        self.detail = "" if detail == status else detail  # "interrupted · interrupted" says nothing
         self.refresh(force=True)
 
     # -- parts ---------------------------------------------------------------------------
