@@ -19,7 +19,17 @@ export function forDisplay(text: string): string {
   return text.replace(NOT_RUN, '$1*Not run (example):*\n\n$1$2python');
 }
 
-const FENCE_LINE = /^[ ]{0,3}(`{3,}|~{3,})/;
+const FENCE_LINE = /^ {0,3}(`{3,}|~{3,})/;
+
+/** The code fence open after `line`, given the one open before it (null: none). */
+function fenceAfter(fence: string | null, line: string): string | null {
+  const marker = FENCE_LINE.exec(line)?.[1] ?? null;
+  if (fence === null) {
+    return marker;
+  }
+  const closes = marker !== null && line.trim().startsWith(fence) && /^[`~\s]*$/.test(line);
+  return closes ? null : fence;
+}
 
 /**
  * `text` cut into plain parts and code-fenced parts (fence lines included), so a prompt can
@@ -29,14 +39,9 @@ export function fencedParts(text: string): { text: string; code: boolean }[] {
   const parts: { text: string; code: boolean }[] = [];
   let fence: string | null = null;
   for (const line of text.split(/(?<=\n)/)) {
-    const marker = FENCE_LINE.exec(line)?.[1] ?? null;
-    const opening = fence === null && marker !== null;
-    const code = fence !== null || opening;
-    if (opening) {
-      fence = marker;
-    } else if (fence !== null && marker !== null && marker[0] === fence[0] && marker.length >= fence.length) {
-      fence = null;
-    }
+    const after = fenceAfter(fence, line);
+    const code = fence !== null || after !== null; // fence lines belong to their block
+    fence = after;
     const last = parts[parts.length - 1];
     if (last && last.code === code) {
       last.text += line;
@@ -73,12 +78,9 @@ export function completedUpTo(text: string, from: number): number {
       break; // the last line is unfinished
     }
     const line = text.slice(pos, newline);
-    const m = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-    if (fence === null && m) {
-      fence = m[1];
-    } else if (fence !== null && m && line.trim().startsWith(fence) && /^[`~\s]*$/.test(line)) {
-      fence = null;
-    } else if (fence === null && line.trim() === '' && newline > from) {
+    const before = fence;
+    fence = fenceAfter(fence, line);
+    if (before === null && fence === null && line.trim() === '' && newline > from) {
       end = newline + 1;
     }
     pos = newline + 1;
